@@ -1,0 +1,228 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/archwayhq/archway/internal/server"
+)
+
+// AdminHandler is the admin API, meant for its own listener (-admin-addr):
+//
+//	GET    /status           per colour/member counts, status classes, latency, health
+//	GET    /backends         configured colours and their members
+//	GET    /backends/{name}  one colour
+//	PUT    /backends/{name}  {"url": "...", "weight": N}; either may be omitted for an
+//	                         existing colour; a new colour needs "url" (weight default 1)
+//	DELETE /backends/{name}  remove a colour
+//	GET    /metrics          Prometheus text format
+//	GET    /healthz          liveness of the admin listener
+//
+// Changes are validated completely before one atomic swap: a bad body (400), an unknown
+// colour (404) or a change leaving no weight > 0 (409) changes nothing. Admin changes
+// last until the provider next applies a backend set (SIGHUP with the static provider).
+func (p *Proxy) AdminHandler() http.Handler {
+	r := mux.NewRouter()
+	r.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, p.Status()) }).Methods(http.MethodGet)
+	r.HandleFunc("/backends", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, p.Backends()) }).Methods(http.MethodGet)
+	r.HandleFunc("/backends/{name}", p.getBackend).Methods(http.MethodGet)
+	r.HandleFunc("/backends/{name}", p.putBackend).Methods(http.MethodPut)
+	r.HandleFunc("/backends/{name}", p.deleteBackend).Methods(http.MethodDelete)
+	r.HandleFunc("/metrics", p.serveMetrics).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", server.Healthz).Methods(http.MethodGet)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		adminError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		adminError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
+	})
+	return r
+}
+
+// adminErr is an admin API failure with its HTTP status.
+type adminErr struct {
+	code int
+	msg  string
+}
+
+func (e *adminErr) Error() string { return e.msg }
+
+func adminError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+func (p *Proxy) getBackend(w http.ResponseWriter, r *http.Request) {
+	name := strings.ToUpper(mux.Vars(r)["name"])
+	for _, b := range p.Backends() {
+		if b.Name == name {
+			writeJSON(w, http.StatusOK, b)
+			return
+		}
+	}
+	adminError(w, http.StatusNotFound, fmt.Sprintf("backend %q not found", name))
+}
+
+// backendPatch is a parsed PUT body.
+type backendPatch struct {
+	urls   []*url.URL
+	weight *int
+}
+
+// parseBackendPatch parses a PUT body; every error names the field and its value.
+func parseBackendPatch(body []byte) (backendPatch, error) {
+	var patch backendPatch
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		msg := "want a JSON object"
+		if err != nil {
+			msg = err.Error()
+		}
+		return patch, fmt.Errorf("body: invalid JSON (%s); want {\"url\": \"http://host:port\", \"weight\": N}", msg)
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k != "url" && k != "weight" {
+			return patch, fmt.Errorf("body: unknown field %q; want \"url\" and/or \"weight\"", k)
+		}
+	}
+	if len(raw) == 0 {
+		return patch, errors.New(`body: empty object; want "url" and/or "weight"`)
+	}
+	if v, ok := raw["url"]; ok {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return patch, fmt.Errorf("url=%s: want a string like \"http://host:port\"", v)
+		}
+		urls, err := parseMemberURLs("url", s)
+		if err != nil {
+			return patch, err
+		}
+		patch.urls = urls
+	}
+	if v, ok := raw["weight"]; ok {
+		txt := string(v)
+		if strings.HasPrefix(txt, `"`) {
+			return patch, fmt.Errorf("weight=%s: weight must be an integer >= 0", txt)
+		}
+		n, err := parseWeight("weight", txt)
+		if err != nil {
+			return patch, err
+		}
+		patch.weight = &n
+	}
+	return patch, nil
+}
+
+func adminName(r *http.Request) (string, error) {
+	name := mux.Vars(r)["name"]
+	if !colourName.MatchString(name) {
+		return "", &adminErr{http.StatusBadRequest, fmt.Sprintf("name=%q: must match [A-Za-z][A-Za-z0-9_-]*", name)}
+	}
+	return strings.ToUpper(name), nil
+}
+
+func (p *Proxy) putBackend(w http.ResponseWriter, r *http.Request) {
+	name, err := adminName(r)
+	if err == nil {
+		var body []byte
+		body, err = io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err == nil {
+			var patch backendPatch
+			if patch, err = parseBackendPatch(body); err != nil {
+				err = &adminErr{http.StatusBadRequest, err.Error()}
+			} else {
+				err = p.UpdateBackend(name, patch.urls, patch.weight)
+			}
+		}
+	}
+	if err != nil {
+		p.adminFail(w, err)
+		return
+	}
+	p.getBackend(w, r)
+}
+
+func (p *Proxy) deleteBackend(w http.ResponseWriter, r *http.Request) {
+	name, err := adminName(r)
+	if err == nil {
+		err = p.DeleteBackend(name)
+	}
+	if err != nil {
+		p.adminFail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"deleted": name})
+}
+
+func (p *Proxy) adminFail(w http.ResponseWriter, err error) {
+	code := http.StatusBadRequest
+	var ae *adminErr
+	switch {
+	case errors.As(err, &ae):
+		code = ae.code
+	case errors.Is(err, errAllZero):
+		code = http.StatusConflict
+	}
+	p.log.Warn("admin request refused", "status", code, "err", err.Error())
+	adminError(w, code, err.Error())
+}
+
+// UpdateBackend sets a colour's URLs and/or weight (nil leaves it), creating the colour
+// when urls are given for an unknown name. The whole set is re-validated and swapped once.
+func (p *Proxy) UpdateBackend(name string, urls []*url.URL, weight *int) error {
+	name = strings.ToUpper(name)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var specs []BackendSpec
+	if s := p.snap.Load(); s != nil {
+		specs = slices.Clone(s.specs)
+	}
+	i := slices.IndexFunc(specs, func(b BackendSpec) bool { return b.Name == name })
+	if i < 0 {
+		if urls == nil {
+			return &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found; PUT {\"url\": ...} to create it", name)}
+		}
+		specs = append(specs, BackendSpec{Name: name, Weight: 1})
+		i = len(specs) - 1
+	}
+	if urls != nil {
+		specs[i].Members = urls
+	}
+	if weight != nil {
+		specs[i].Weight = *weight
+	}
+	return p.applyLocked(specs)
+}
+
+// DeleteBackend removes a colour; removing the last one that takes traffic is refused.
+func (p *Proxy) DeleteBackend(name string) error {
+	name = strings.ToUpper(name)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var specs []BackendSpec
+	if s := p.snap.Load(); s != nil {
+		specs = slices.Clone(s.specs)
+	}
+	i := slices.IndexFunc(specs, func(b BackendSpec) bool { return b.Name == name })
+	if i < 0 {
+		return &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found", name)}
+	}
+	specs = slices.Delete(specs, i, i+1)
+	if len(specs) == 0 {
+		return &adminErr{http.StatusConflict, fmt.Sprintf("backend %q is the last one; refusing to delete it", name)}
+	}
+	return p.applyLocked(specs)
+}

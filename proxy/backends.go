@@ -1,0 +1,208 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// snapshot is the routing table the hot path reads through Proxy.snap. Its colour
+// list, weights and SWRR cycle never change after it is published; member health is
+// per-member atomic state, and a change of a colour's availability publishes a new
+// snapshot (sharing colours and members) with a new cycle.
+type snapshot struct {
+	colours []*colour          // sorted by name
+	byName  map[string]*colour // key: lower-case name
+	seq     []uint16           // one SWRR cycle over the available colours
+	cycle   []*colour          // seq resolved to colours: the hot path's view
+	order   []int              // colour indices, heaviest first (retry fallback)
+	next    paddedCounter
+	specs   []BackendSpec // desired set before DNS expansion (/backends, admin edits)
+}
+
+// colour is one weighted backend group (BLUE, GREEN, …).
+type colour struct {
+	name    string // upper-case, as configured
+	header  string // lower-case, the Color header value and cookie value
+	weight  int
+	members []*member
+	rr      paddedCounter32
+}
+
+// member is one backend address of a colour. Members are reused across snapshots
+// (same colour and URL) so that health, ejection and statistics survive weight changes.
+type member struct {
+	key    string
+	colour string // lower-case colour name
+	target *url.URL
+	origin string // the configured URL it came from (dns+… or tasks.… when expanded)
+	rp     *httputil.ReverseProxy
+	// rpRetry is rp with a ModifyResponse that turns a 502 into a retry signal; used
+	// only for requests that may be retried.
+	rpRetry *httputil.ReverseProxy
+
+	up    atomic.Bool  // routable: active check passing and not ejected
+	fails atomic.Int32 // consecutive passive failures
+
+	mu         sync.Mutex // guards the fields below (cold path: state flips only)
+	activeDown bool
+	ejected    bool
+	ejectTimer *time.Timer
+	lastCheck  string // last active check result, for /status
+
+	stats memberStats
+}
+
+func (m *member) url() string { return m.target.String() }
+
+// setState recomputes up from activeDown/ejected; callers hold m.mu. It returns
+// whether up changed.
+func (m *member) setStateLocked() bool {
+	up := !m.activeDown && !m.ejected
+	return m.up.Swap(up) != up
+}
+
+// normalizeSpecs validates a provider's backend set and returns a sorted copy with
+// upper-case names. Errors name the colour and the offending value.
+func normalizeSpecs(specs []BackendSpec) ([]BackendSpec, error) {
+	if len(specs) > MaxColours {
+		return nil, fmt.Errorf("backends: %d colours; at most %d", len(specs), MaxColours)
+	}
+	out := make([]BackendSpec, 0, len(specs))
+	seen := map[string]bool{}
+	positive := false
+	for _, s := range specs {
+		if !colourName.MatchString(s.Name) {
+			return nil, fmt.Errorf("backend name %q: must match [A-Za-z][A-Za-z0-9_-]*", s.Name)
+		}
+		name := strings.ToUpper(s.Name)
+		if seen[name] {
+			return nil, fmt.Errorf("backend %s: listed twice", name)
+		}
+		seen[name] = true
+		if s.Weight < 0 || s.Weight > MaxWeight {
+			return nil, fmt.Errorf("backend %s: weight %d: must be an integer 0-%d", name, s.Weight, MaxWeight)
+		}
+		positive = positive || s.Weight > 0
+		members := make([]*url.URL, 0, len(s.Members))
+		for _, u := range s.Members {
+			if u == nil {
+				return nil, fmt.Errorf("backend %s: nil member URL", name)
+			}
+			v, err := parseBackendURL("backend "+name, u.String(), u.String())
+			if err != nil {
+				return nil, err
+			}
+			members = append(members, v)
+		}
+		out = append(out, BackendSpec{Name: name, Weight: s.Weight, Members: members})
+	}
+	if len(out) > 0 && !positive {
+		return nil, fmt.Errorf("%w (%s)", errAllZero, weightList(out))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// errAllZero marks a backend set that would route nothing; the admin API answers 409.
+var errAllZero = errors.New("backends: every weight would be 0; at least one must be > 0")
+
+// buildLocked expands specs (DNS) into a new snapshot, reusing existing members.
+// Callers hold p.mu.
+func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
+	s := &snapshot{byName: make(map[string]*colour, len(specs)), specs: specs}
+	live := map[string]*member{}
+	for _, spec := range specs {
+		c := &colour{name: spec.Name, header: strings.ToLower(spec.Name), weight: spec.Weight}
+		for _, origin := range spec.Members {
+			for _, target := range p.dns.expand(origin) {
+				key := spec.Name + " " + target.String()
+				if live[key] != nil {
+					continue
+				}
+				m := p.members[key]
+				if m == nil {
+					m = p.newMember(key, c.header, target, origin.String())
+				}
+				live[key] = m
+				c.members = append(c.members, m)
+			}
+		}
+		s.colours = append(s.colours, c)
+		s.byName[c.header] = c
+	}
+	for key, m := range p.members {
+		if live[key] == nil {
+			m.mu.Lock()
+			if m.ejectTimer != nil {
+				m.ejectTimer.Stop()
+			}
+			m.mu.Unlock()
+		}
+	}
+	p.members = live
+	s.seq, s.order = selection(s.colours)
+	s.cycle = resolveCycle(s.colours, s.seq)
+	return s
+}
+
+// selection computes the SWRR cycle over available colours and the heaviest-first order.
+func selection(colours []*colour) ([]uint16, []int) {
+	weights := make([]int, len(colours))
+	order := make([]int, len(colours))
+	for i, c := range colours {
+		order[i] = i
+		if c.available() {
+			weights[i] = c.weight
+		}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return colours[order[a]].weight > colours[order[b]].weight })
+	return swrrSequence(weights), order
+}
+
+func resolveCycle(colours []*colour, seq []uint16) []*colour {
+	out := make([]*colour, len(seq))
+	for i, idx := range seq {
+		out[i] = colours[idx]
+	}
+	return out
+}
+
+// reselectLocked publishes a new snapshot with a new cycle if a colour's availability
+// changed since the current one was built. Callers hold p.mu.
+func (p *Proxy) reselectLocked() {
+	cur := p.snap.Load()
+	if cur == nil {
+		return
+	}
+	seq, order := selection(cur.colours)
+	if slices.Equal(seq, cur.seq) {
+		return
+	}
+	p.snap.Store(&snapshot{colours: cur.colours, byName: cur.byName, seq: seq, order: order,
+		cycle: resolveCycle(cur.colours, seq), specs: cur.specs})
+}
+
+// memberChanged is called after a member's up state flipped.
+func (p *Proxy) memberChanged(m *member) {
+	p.log.Info("backend member state", "color", m.colour, "member", m.url(), "up", m.up.Load())
+	p.mu.Lock()
+	p.reselectLocked()
+	p.mu.Unlock()
+}
+
+// Ready is the readiness condition: at least one backend can take traffic.
+func (p *Proxy) Ready() error {
+	s := p.snap.Load()
+	if s == nil || len(s.seq) == 0 {
+		return errors.New("not ready: no healthy backend")
+	}
+	return nil
+}

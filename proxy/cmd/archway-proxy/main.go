@@ -1,0 +1,159 @@
+// Command archway-proxy is the weighted blue/green/canary reverse proxy. It parses its
+// configuration (flags, env, optional env-file) and runs package proxy; see the README's
+// "archway-proxy configuration" section.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/archwayhq/archway/internal/version"
+	"github.com/archwayhq/archway/proxy"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// providerEnv is what a provider constructor may use.
+type providerEnv struct {
+	cfg    *proxy.Config
+	reload <-chan struct{} // SIGHUP
+	load   func() ([]proxy.BackendSpec, error)
+	log    *slog.Logger
+}
+
+// providers is the single place where backend providers are wired: -provider NAME
+// (env PROVIDER) picks one. The Swarm provider joins with one line here, e.g.
+//
+//	"swarm": swarmProvider, // func in swarm.go, built on proxy/swarmprovider
+var providers = map[string]func(providerEnv) (proxy.Provider, error){
+	"static": func(e providerEnv) (proxy.Provider, error) {
+		return &proxy.StaticProvider{Load: e.load, Reload: e.reload, Logger: e.log}, nil
+	},
+}
+
+// run is main without os.Exit: exit code 2 for bad configuration, 1 for runtime failure.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	cfg, err := proxy.ParseConfig(args, environ)
+	if errors.Is(err, proxy.ErrHelp) {
+		proxy.Usage(stdout)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintf(stdout, "archway-proxy %s (commit %s)\n", version.Version, version.Commit)
+		return 0
+	}
+	newProvider, ok := providers[cfg.Provider]
+	if !ok {
+		fmt.Fprintf(stderr, "archway-proxy: %s=%q: unknown provider; want one of %s\n", cfg.ProviderSetting, cfg.Provider, providerNames())
+		return 2
+	}
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.LogLevel))
+	var h slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(h)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	reload := make(chan struct{}, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: re-reading configuration")
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+
+	first := true
+	load := func() ([]proxy.BackendSpec, error) {
+		if first {
+			first = false
+			return cfg.Backends, nil
+		}
+		c, err := proxy.ParseConfig(args, os.Environ())
+		if err != nil {
+			return nil, err
+		}
+		level.Set(parseLevel(c.LogLevel))
+		return c.Backends, nil
+	}
+	opts := proxy.OptionsFrom(cfg)
+	opts.Logger = log
+	p := proxy.New(opts)
+	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: load, log: log})
+	if err != nil {
+		fmt.Fprintf(stderr, "archway-proxy: %s=%q: %v\n", cfg.ProviderSetting, cfg.Provider, err)
+		return 2
+	}
+	if len(cfg.Discovered) > 0 {
+		log.Info("colours from the environment", "vars", strings.Join(cfg.Discovered, ","))
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "archway-proxy: listen %s: %v\n", cfg.Addr, err)
+		return 1
+	}
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ln.Close()
+			fmt.Fprintf(stderr, "archway-proxy: admin listen %s: %v\n", cfg.AdminAddr, err)
+			return 1
+		}
+	}
+	log.Info("archway-proxy starting", "version", version.Version, "commit", version.Commit,
+		"addr", ln.Addr().String(), "admin", cfg.AdminAddr, "provider", cfg.Provider)
+	err = p.Serve(ctx, proxy.ServeConfig{
+		Listener: ln, AdminListener: adminLn, Provider: prov,
+		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func providerNames() string {
+	names := make([]string, 0, len(providers))
+	for n := range providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func parseLevel(s string) slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(s)) // validated by ParseConfig
+	return l
+}

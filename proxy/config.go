@@ -1,0 +1,542 @@
+package proxy
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/archwayhq/archway/internal/server"
+)
+
+// Defaults of archway-proxy settings; the README's configuration table mirrors them.
+const (
+	DefaultPort            = 8989
+	DefaultAdminAddr       = "127.0.0.1:8990"
+	DefaultProvider        = "static"
+	DefaultHealthPath      = "/healthz"
+	DefaultHealthInterval  = 5 * time.Second
+	DefaultHealthTimeout   = 2 * time.Second
+	DefaultMaxFails        = 3
+	DefaultFailTimeout     = 10 * time.Second
+	DefaultDNSRefresh      = 5 * time.Second
+	DefaultDrain           = 5 * time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	// MaxWeight bounds a colour's weight: the SWRR cycle is precomputed and its length
+	// is the sum of the (gcd-reduced) weights.
+	MaxWeight = 10000
+	// MaxColours bounds the number of colours for the same reason.
+	MaxColours = 64
+	// TargetColour names the single backend given by PROXY_TARGET_URL (go-proxy-multiarch).
+	TargetColour = "DEFAULT"
+)
+
+// Config is the parsed archway-proxy configuration.
+type Config struct {
+	Addr      string // ":8989"
+	AdminAddr string // "" when disabled ("off")
+	Provider  string
+	// ProviderSetting names where Provider came from ("-provider" or "PROVIDER") for errors.
+	ProviderSetting string
+	File            string // -config / CONFIG, an env-file read at start and on SIGHUP
+
+	// Backends are the statically configured colours, sorted by name.
+	Backends []BackendSpec
+	// Discovered lists the env/file variables taken as colours by the env scan, so that
+	// the binary can log them: a colour is never picked up silently.
+	Discovered []string
+
+	HealthPath     string
+	HealthInterval time.Duration // 0 disables active checks
+	HealthTimeout  time.Duration
+	MaxFails       int // 0 disables passive ejection
+	FailTimeout    time.Duration
+	DNSRefresh     time.Duration
+	StickyCookie   string
+	OverrideHeader string
+	PreserveHost   bool
+	Drain          time.Duration
+	ShutdownTO     time.Duration
+	LogFormat      string
+	LogLevel       string
+	ShowVersion    bool
+}
+
+// settings are every environment/config-file name archway-proxy reads as a setting;
+// none of them is ever taken as a colour. Flags are the same names, lower-case with
+// '-' for '_' (PROXY_TARGET_URL keeps go-proxy-multiarch's -proxy_target_url).
+var settings = []string{
+	"PORT", "ADMIN_ADDR", "PROVIDER", "CONFIG", "PROXY_TARGET_URL", "COLORS",
+	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
+	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "DRAIN",
+	"SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
+}
+
+// notColours are well-known variables of other tools whose value can be an http URL
+// (a developer shell running the proxy): never colours.
+var notColours = map[string]bool{
+	"GOPROXY": true, "GOSUMDB": true, "GONOPROXY": true, "GONOSUMDB": true, "GOPRIVATE": true,
+	"GOAUTH": true, "GOINSECURE": true, "GOTOOLCHAIN": true, "BROWSER": true, "EDITOR": true,
+}
+
+var (
+	colourEnvName = regexp.MustCompile(`^[A-Z][A-Z0-9]*$`)
+	colourName    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+)
+
+// ErrHelp is returned by ParseConfig for -h/-help; the caller prints Usage and exits 0.
+var ErrHelp = flag.ErrHelp
+
+// multiFlag collects a repeatable NAME=VALUE flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// flagSet declares every flag; Usage output and ParseConfig share it.
+func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, map[string]*bool) {
+	fs := flag.NewFlagSet("archway-proxy", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	str := map[string]*string{}
+	for _, s := range []struct{ name, def, usage string }{
+		{"port", strconv.Itoa(DefaultPort), "listen port (env PORT)"},
+		{"admin-addr", DefaultAdminAddr, `admin API listen address, "off" disables (env ADMIN_ADDR)`},
+		{"provider", DefaultProvider, "backend provider: static (env PROVIDER)"},
+		{"config", "", "env-file (KEY=VALUE lines) read at start and on SIGHUP (env CONFIG)"},
+		{"proxy_target_url", "", "single backend URL, colour DEFAULT (env PROXY_TARGET_URL)"},
+		{"colors", "", "comma list of colour names; disables the env scan (env COLORS)"},
+		{"health-path", DefaultHealthPath, "active health check path (env HEALTH_PATH)"},
+		{"health-interval", DefaultHealthInterval.String(), "active health check interval, 0 disables (env HEALTH_INTERVAL)"},
+		{"health-timeout", DefaultHealthTimeout.String(), "active health check timeout (env HEALTH_TIMEOUT)"},
+		{"max-fails", strconv.Itoa(DefaultMaxFails), "consecutive failures that eject a member, 0 disables (env MAX_FAILS)"},
+		{"fail-timeout", DefaultFailTimeout.String(), "how long an ejected member stays out (env FAIL_TIMEOUT)"},
+		{"dns-refresh", DefaultDNSRefresh.String(), "re-resolve interval of dns+/tasks. backends (env DNS_REFRESH)"},
+		{"sticky-cookie", "", "cookie name pinning a client to its colour; empty disables (env STICKY_COOKIE)"},
+		{"override-header", "", "request header selecting a colour, e.g. X-Archway-Color; empty disables (env OVERRIDE_HEADER)"},
+		{"drain", DefaultDrain.String(), "keep serving this long after SIGTERM with /readyz failing (env DRAIN)"},
+		{"shutdown-timeout", DefaultShutdownTimeout.String(), "deadline for in-flight requests after the drain (env SHUTDOWN_TIMEOUT)"},
+		{"log-format", "text", "text or json (env LOG_FORMAT)"},
+		{"log-level", "info", "debug, info, warn or error (env LOG_LEVEL)"},
+	} {
+		str[s.name] = fs.String(s.name, s.def, s.usage)
+	}
+	bools := map[string]*bool{
+		"preserve-host": fs.Bool("preserve-host", false, "send the client's Host header to backends (env PRESERVE_HOST)"),
+		"version":       fs.Bool("version", false, "print version and commit and exit"),
+	}
+	fs.Var(backends, "backend", "NAME=URL[,URL…], repeatable (env NAME=URL)")
+	fs.Var(weights, "weight", "NAME=N, repeatable (env NAME_WEIGHT, default 1)")
+	return fs, str, bools
+}
+
+// Usage writes the flag reference to w.
+func Usage(w io.Writer) {
+	var b, wt multiFlag
+	fs, _, _ := flagSet(&b, &wt)
+	fs.SetOutput(w)
+	fmt.Fprintln(w, "usage: archway-proxy [flags]   (every flag also reads an env var; the flag wins)")
+	fs.PrintDefaults()
+}
+
+// ParseConfig reads archway-proxy's configuration from args (without the program name)
+// and environ (os.Environ form). Precedence: flag, then the -config file, then the
+// environment, then the default. Every error is one line naming the setting and value.
+func ParseConfig(args, environ []string) (*Config, error) {
+	var backendFlags, weightFlags multiFlag
+	fs, str, bools := flagSet(&backendFlags, &weightFlags)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, ErrHelp
+		}
+		return nil, errors.New(strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q; settings are flags or env vars", fs.Arg(0))
+	}
+	if *bools["version"] {
+		return &Config{ShowVersion: true}, nil
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			vars[k] = v
+		}
+	}
+	c := &Config{}
+	// lookup returns the winning raw value of a setting and how to name it in errors.
+	lookup := func(flagName, env string) (raw, name string, given bool) {
+		if set[flagName] {
+			return *str[flagName], "-" + flagName, true
+		}
+		if v, ok := vars[env]; ok {
+			return v, env, true
+		}
+		return *str[flagName], "-" + flagName, false
+	}
+
+	if raw, name, given := lookup("config", "CONFIG"); given && raw != "" {
+		file, err := readEnvFile(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", name, raw, err)
+		}
+		c.File = raw
+		for k, v := range file {
+			vars[k] = v
+		}
+	}
+
+	addr, err := server.ResolvePort(*str["port"], set["port"], vars["PORT"], DefaultPort)
+	if err != nil {
+		return nil, err
+	}
+	c.Addr = addr
+
+	raw, name, _ := lookup("admin-addr", "ADMIN_ADDR")
+	if c.AdminAddr, err = parseAdminAddr(name, raw); err != nil {
+		return nil, err
+	}
+	raw, c.ProviderSetting, _ = lookup("provider", "PROVIDER")
+	c.Provider = strings.TrimSpace(raw)
+
+	raw, name, _ = lookup("health-path", "HEALTH_PATH")
+	if !strings.HasPrefix(raw, "/") || strings.ContainsAny(raw, " ?#") {
+		return nil, fmt.Errorf("%s=%q: want an absolute path like /healthz", name, raw)
+	}
+	c.HealthPath = raw
+	durations := []struct {
+		flag, env string
+		dst       *time.Duration
+		zeroOK    bool
+	}{
+		{"health-interval", "HEALTH_INTERVAL", &c.HealthInterval, true},
+		{"health-timeout", "HEALTH_TIMEOUT", &c.HealthTimeout, false},
+		{"fail-timeout", "FAIL_TIMEOUT", &c.FailTimeout, false},
+		{"dns-refresh", "DNS_REFRESH", &c.DNSRefresh, false},
+		{"drain", "DRAIN", &c.Drain, true},
+		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", &c.ShutdownTO, false},
+	}
+	for _, d := range durations {
+		raw, name, _ := lookup(d.flag, d.env)
+		v, err := time.ParseDuration(strings.TrimSpace(raw))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%s=%q: want a duration like 5s or 500ms", name, raw)
+		case v < 0 || (v == 0 && !d.zeroOK):
+			want := "> 0"
+			if d.zeroOK {
+				want = ">= 0"
+			}
+			return nil, fmt.Errorf("%s=%q: duration must be %s", name, raw, want)
+		}
+		*d.dst = v
+	}
+	raw, name, _ = lookup("max-fails", "MAX_FAILS")
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < 0 || n > 1000 {
+		return nil, fmt.Errorf("%s=%q: want an integer 0-1000", name, raw)
+	}
+	c.MaxFails = n
+
+	raw, name, _ = lookup("sticky-cookie", "STICKY_COOKIE")
+	if raw != "" && !validToken(raw) {
+		return nil, fmt.Errorf("%s=%q: want a cookie name (letters, digits, - and _)", name, raw)
+	}
+	c.StickyCookie = raw
+	raw, name, _ = lookup("override-header", "OVERRIDE_HEADER")
+	if raw != "" && !validToken(raw) {
+		return nil, fmt.Errorf("%s=%q: want a header name like X-Archway-Color", name, raw)
+	}
+	c.OverrideHeader = raw
+
+	c.PreserveHost = *bools["preserve-host"]
+	if !set["preserve-host"] {
+		if v, ok := vars["PRESERVE_HOST"]; ok {
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				return nil, fmt.Errorf("PRESERVE_HOST=%q: want true or false", v)
+			}
+			c.PreserveHost = b
+		}
+	}
+
+	raw, name, _ = lookup("log-format", "LOG_FORMAT")
+	if raw != "text" && raw != "json" {
+		return nil, fmt.Errorf("%s=%q: want text or json", name, raw)
+	}
+	c.LogFormat = raw
+	raw, name, _ = lookup("log-level", "LOG_LEVEL")
+	switch strings.ToLower(raw) {
+	case "debug", "info", "warn", "error":
+		c.LogLevel = strings.ToLower(raw)
+	default:
+		return nil, fmt.Errorf("%s=%q: want debug, info, warn or error", name, raw)
+	}
+
+	if err := c.parseBackends(vars, lookup, backendFlags, weightFlags); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseBackends builds the static colours. Env/file colours: with COLORS set, exactly
+// those names; otherwise every variable whose name matches [A-Z][A-Z0-9]*, is no known
+// setting, and whose value starts with http://, https://, dns+http:// or dns+https://;
+// BLUE, GREEN and any NAME with a NAME_WEIGHT must then be valid URLs when set.
+func (c *Config) parseBackends(vars map[string]string, lookup func(string, string) (string, string, bool), backendFlags, weightFlags multiFlag) error {
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s] = true
+	}
+	type colour struct {
+		setting, raw string
+	}
+	colours := map[string]colour{}
+
+	if raw, name, given := lookup("colors", "COLORS"); given && strings.TrimSpace(raw) != "" {
+		for _, n := range strings.Split(raw, ",") {
+			n = strings.TrimSpace(n)
+			if !colourName.MatchString(n) {
+				return fmt.Errorf("%s=%q: colour %q must match [A-Za-z][A-Za-z0-9_-]*", name, raw, n)
+			}
+			env := strings.ToUpper(n)
+			v, ok := vars[env]
+			if !ok {
+				if hasFlagFor(backendFlags, env) {
+					continue
+				}
+				return fmt.Errorf("%s=%q: colour %s has no URL: set %s=<url>", name, raw, env, env)
+			}
+			colours[env] = colour{env, v}
+		}
+	} else {
+		for k, v := range vars {
+			if !colourEnvName.MatchString(k) || known[k] || notColours[k] {
+				continue
+			}
+			_, hasWeight := vars[k+"_WEIGHT"]
+			if k == "BLUE" || k == "GREEN" || hasWeight || looksLikeURL(v) {
+				colours[k] = colour{k, v}
+			}
+		}
+	}
+	for k := range colours {
+		c.Discovered = append(c.Discovered, k)
+	}
+	sort.Strings(c.Discovered)
+	if raw, name, given := lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
+		colours[TargetColour] = colour{name, raw}
+	}
+	for _, b := range backendFlags {
+		n, u, ok := strings.Cut(b, "=")
+		if !ok || !colourName.MatchString(strings.TrimSpace(n)) {
+			return fmt.Errorf("-backend=%q: want NAME=URL with NAME like blue or canary", b)
+		}
+		colours[strings.ToUpper(strings.TrimSpace(n))] = colour{"-backend " + strings.TrimSpace(n), u}
+	}
+	flagWeights := map[string]string{}
+	for _, w := range weightFlags {
+		n, v, ok := strings.Cut(w, "=")
+		if !ok || !colourName.MatchString(strings.TrimSpace(n)) {
+			return fmt.Errorf("-weight=%q: want NAME=N with NAME like blue", w)
+		}
+		flagWeights[strings.ToUpper(strings.TrimSpace(n))] = v
+	}
+	for n := range flagWeights {
+		if _, ok := colours[n]; !ok {
+			return fmt.Errorf("-weight=%q: unknown colour %s; give its URL with %s=<url> or -backend %s=<url>", n+"="+flagWeights[n], n, n, strings.ToLower(n))
+		}
+	}
+
+	names := make([]string, 0, len(colours))
+	for n := range colours {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > MaxColours {
+		return fmt.Errorf("backends: %d colours configured; at most %d", len(names), MaxColours)
+	}
+	positive := false
+	for _, n := range names {
+		col := colours[n]
+		members, err := parseMemberURLs(col.setting, col.raw)
+		if err != nil {
+			return err
+		}
+		weight := 1
+		if raw, ok := flagWeights[n]; ok {
+			if weight, err = parseWeight("-weight "+strings.ToLower(n), raw); err != nil {
+				return err
+			}
+		} else if raw, ok := vars[n+"_WEIGHT"]; ok {
+			if weight, err = parseWeight(n+"_WEIGHT", raw); err != nil {
+				return err
+			}
+		}
+		positive = positive || weight > 0
+		c.Backends = append(c.Backends, BackendSpec{Name: n, Weight: weight, Members: members})
+	}
+	if len(c.Backends) == 0 && c.Provider == DefaultProvider {
+		return errors.New("backends: none configured; set BLUE=<url> (or any colour), PROXY_TARGET_URL=<url> or -backend NAME=URL")
+	}
+	if len(c.Backends) > 0 && !positive {
+		return fmt.Errorf("backends: every weight is 0 (%s); at least one must be > 0", weightList(c.Backends))
+	}
+	return nil
+}
+
+func hasFlagFor(backendFlags multiFlag, name string) bool {
+	for _, b := range backendFlags {
+		if n, _, ok := strings.Cut(b, "="); ok && strings.EqualFold(strings.TrimSpace(n), name) {
+			return true
+		}
+	}
+	return false
+}
+
+func weightList(specs []BackendSpec) string {
+	parts := make([]string, len(specs))
+	for i, s := range specs {
+		parts[i] = fmt.Sprintf("%s=%d", s.Name, s.Weight)
+	}
+	return strings.Join(parts, " ")
+}
+
+func looksLikeURL(v string) bool {
+	v = strings.ToLower(strings.TrimSpace(v))
+	for _, p := range []string{"http://", "https://", "dns+http://", "dns+https://"} {
+		if strings.HasPrefix(v, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseWeight parses a colour weight: an integer 0..MaxWeight.
+func parseWeight(setting, raw string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s=%q: weight must be an integer >= 0", setting, raw)
+	}
+	if n > MaxWeight {
+		return 0, fmt.Errorf("%s=%q: weight must be <= %d", setting, raw, MaxWeight)
+	}
+	return n, nil
+}
+
+// parseMemberURLs parses a comma-separated list of member base URLs.
+func parseMemberURLs(setting, raw string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, part := range strings.Split(raw, ",") {
+		u, err := parseBackendURL(setting, raw, strings.TrimSpace(part))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// parseBackendURL validates one member URL: http, https, dns+http or dns+https, a host,
+// a numeric port if any, no fragment. whole is the full setting value for the message.
+func parseBackendURL(setting, whole, raw string) (*url.URL, error) {
+	fail := func(why string) error { return fmt.Errorf("%s=%q: %s", setting, whole, why) }
+	if raw == "" {
+		return nil, fail("empty URL; want http://host:port")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fail("not a URL: " + err.Error())
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https", "dns+http", "dns+https":
+		u.Scheme = strings.ToLower(u.Scheme)
+	case "":
+		return nil, fail("missing scheme; want http://host:port")
+	default:
+		return nil, fail(fmt.Sprintf("unsupported scheme %q; want http, https, dns+http or dns+https", u.Scheme))
+	}
+	if u.Opaque != "" || u.Host == "" || u.Hostname() == "" {
+		return nil, fail("missing host; want " + u.Scheme + "://host:port")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fail(fmt.Sprintf("port %q out of range 1-65535", p))
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return nil, fail("empty port; want host:port")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return nil, fail("fragment not allowed")
+	}
+	return u, nil
+}
+
+func parseAdminAddr(setting, raw string) (string, error) {
+	if raw == "off" || raw == "" {
+		return "", nil
+	}
+	_, port, err := net.SplitHostPort(raw)
+	if err != nil {
+		return "", fmt.Errorf("%s=%q: want host:port like 127.0.0.1:8990, or off", setting, raw)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("%s=%q: port out of range 0-65535", setting, raw)
+	}
+	return raw, nil
+}
+
+func validToken(s string) bool {
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped, an
+// optional "export " prefix and matching surrounding quotes are removed.
+func readEnvFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("line %d: want KEY=VALUE, got %q", i+1, line)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[k] = v
+	}
+	return out, nil
+}

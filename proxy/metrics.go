@@ -1,0 +1,239 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// latencyBuckets are the upper bounds (seconds) of the per-member latency histogram,
+// shared by /status (avg, p50, p99 estimates) and /metrics.
+var latencyBuckets = [...]float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// memberStats are lock-free request statistics of one member.
+type memberStats struct {
+	requests atomic.Uint64
+	inflight atomic.Int64
+	classes  [6]atomic.Uint64 // index status/100; 0 = failed before a status (never sent)
+	buckets  [len(latencyBuckets) + 1]atomic.Uint64
+	sumNanos atomic.Uint64
+	ejects   atomic.Uint64
+}
+
+func (s *memberStats) record(status int, d time.Duration) {
+	s.requests.Add(1)
+	cls := status / 100
+	if cls < 0 || cls > 5 {
+		cls = 0
+	}
+	s.classes[cls].Add(1)
+	sec := d.Seconds()
+	i := 0
+	for i < len(latencyBuckets) && sec > latencyBuckets[i] {
+		i++
+	}
+	s.buckets[i].Add(1)
+	s.sumNanos.Add(uint64(d))
+}
+
+// quantile estimates the q-quantile latency (seconds) from the histogram by linear
+// interpolation inside the bucket, as Prometheus' histogram_quantile does.
+func (s *memberStats) quantile(q float64) float64 {
+	var counts [len(latencyBuckets) + 1]uint64
+	var total uint64
+	for i := range counts {
+		counts[i] = s.buckets[i].Load()
+		total += counts[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	var cum uint64
+	for i, c := range counts {
+		if float64(cum+c) >= rank && c > 0 {
+			lo := 0.0
+			if i > 0 {
+				lo = latencyBuckets[i-1]
+			}
+			if i == len(latencyBuckets) {
+				return latencyBuckets[len(latencyBuckets)-1]
+			}
+			return lo + (latencyBuckets[i]-lo)*(rank-float64(cum))/float64(c)
+		}
+		cum += c
+	}
+	return latencyBuckets[len(latencyBuckets)-1]
+}
+
+// globalStats are proxy-wide counters.
+type globalStats struct {
+	requests   atomic.Uint64
+	noBackend  atomic.Uint64 // 503: nothing healthy
+	retries    atomic.Uint64
+	openConns  atomic.Int64 // client connections on the proxy listener
+	reloadsOK  atomic.Uint64
+	reloadsBad atomic.Uint64
+	upstream   sync.Map // backend host:port → *atomic.Int64 open upstream connections
+}
+
+func (g *globalStats) upstreamGauge(addr string) *atomic.Int64 {
+	if v, ok := g.upstream.Load(addr); ok {
+		return v.(*atomic.Int64)
+	}
+	v, _ := g.upstream.LoadOrStore(addr, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+// countingConn decrements its gauge once on Close.
+type countingConn struct {
+	net.Conn
+	gauge *atomic.Int64
+	once  sync.Once
+}
+
+func (c *countingConn) Close() error {
+	c.once.Do(func() { c.gauge.Add(-1) })
+	return c.Conn.Close()
+}
+
+// countingListener counts accepted client connections until they are closed.
+type countingListener struct {
+	net.Listener
+	gauge *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.gauge.Add(1)
+	return &countingConn{Conn: c, gauge: l.gauge}, nil
+}
+
+// TrackListener wraps the proxy listener so /status and /metrics report open client
+// connections.
+func (p *Proxy) TrackListener(ln net.Listener) net.Listener {
+	return countingListener{Listener: ln, gauge: &p.stats.openConns}
+}
+
+// dialCounting wraps a dialer so that open upstream connections are counted per address.
+func (p *Proxy) dialCounting(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		g := p.stats.upstreamGauge(addr)
+		g.Add(1)
+		return &countingConn{Conn: c, gauge: g}, nil
+	}
+}
+
+// serveMetrics writes the Prometheus text exposition format (version 0.0.4).
+func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	bw := bufio.NewWriter(w)
+	defer bw.Flush()
+	s := p.snap.Load()
+	help := func(name, typ, text string) {
+		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, typ)
+	}
+	help("archway_requests_total", "counter", "Requests received by the proxy.")
+	fmt.Fprintf(bw, "archway_requests_total %d\n", p.stats.requests.Load())
+	help("archway_no_backend_total", "counter", "Requests answered 503 because no backend was available.")
+	fmt.Fprintf(bw, "archway_no_backend_total %d\n", p.stats.noBackend.Load())
+	help("archway_retries_total", "counter", "Requests retried on another member after a connect failure or 502.")
+	fmt.Fprintf(bw, "archway_retries_total %d\n", p.stats.retries.Load())
+	help("archway_open_connections", "gauge", "Open client connections on the proxy listener.")
+	fmt.Fprintf(bw, "archway_open_connections %d\n", p.stats.openConns.Load())
+	help("archway_config_reloads_total", "counter", "Backend set changes by result.")
+	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"ok\"} %d\n", p.stats.reloadsOK.Load())
+	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"error\"} %d\n", p.stats.reloadsBad.Load())
+	if s == nil {
+		return
+	}
+	help("archway_backend_weight", "gauge", "Configured weight of a colour.")
+	for _, c := range s.colours {
+		fmt.Fprintf(bw, "archway_backend_weight{color=%q} %d\n", c.header, c.weight)
+	}
+	type row struct {
+		c *colour
+		m *member
+	}
+	var rows []row
+	for _, c := range s.colours {
+		for _, m := range c.members {
+			rows = append(rows, row{c, m})
+		}
+	}
+	lbl := func(r row) string { return fmt.Sprintf("color=%q,member=%q", r.c.header, r.m.url()) }
+	help("archway_backend_up", "gauge", "1 when the member takes traffic (active check passing, not ejected).")
+	for _, r := range rows {
+		fmt.Fprintf(bw, "archway_backend_up{%s} %d\n", lbl(r), b2i(r.m.up.Load()))
+	}
+	help("archway_backend_inflight_requests", "gauge", "Requests in flight to the member.")
+	for _, r := range rows {
+		fmt.Fprintf(bw, "archway_backend_inflight_requests{%s} %d\n", lbl(r), r.m.stats.inflight.Load())
+	}
+	help("archway_backend_open_connections", "gauge", "Open upstream connections to the member's address.")
+	for _, r := range rows {
+		fmt.Fprintf(bw, "archway_backend_open_connections{%s} %d\n", lbl(r), p.stats.upstreamGauge(r.m.target.Host).Load())
+	}
+	help("archway_backend_ejections_total", "counter", "Passive ejections of the member.")
+	for _, r := range rows {
+		fmt.Fprintf(bw, "archway_backend_ejections_total{%s} %d\n", lbl(r), r.m.stats.ejects.Load())
+	}
+	help("archway_backend_responses_total", "counter", "Responses by status class (\"error\": no response from the backend).")
+	for _, r := range rows {
+		for cls := range r.m.stats.classes {
+			fmt.Fprintf(bw, "archway_backend_responses_total{%s,code=%q} %d\n", lbl(r), classLabel(cls), r.m.stats.classes[cls].Load())
+		}
+	}
+	help("archway_backend_request_duration_seconds", "histogram", "Time to serve a request through the member.")
+	for _, r := range rows {
+		var cum uint64
+		for i, ub := range latencyBuckets {
+			cum += r.m.stats.buckets[i].Load()
+			fmt.Fprintf(bw, "archway_backend_request_duration_seconds_bucket{%s,le=\"%g\"} %d\n", lbl(r), ub, cum)
+		}
+		cum += r.m.stats.buckets[len(latencyBuckets)].Load()
+		fmt.Fprintf(bw, "archway_backend_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", lbl(r), cum)
+		fmt.Fprintf(bw, "archway_backend_request_duration_seconds_sum{%s} %g\n", lbl(r), float64(r.m.stats.sumNanos.Load())/1e9)
+		fmt.Fprintf(bw, "archway_backend_request_duration_seconds_count{%s} %d\n", lbl(r), cum)
+	}
+}
+
+func classLabel(cls int) string {
+	if cls == 0 {
+		return "error"
+	}
+	return fmt.Sprintf("%dxx", cls)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// upstreamOpen sums open upstream connections (status).
+func (p *Proxy) upstreamOpen() map[string]int64 {
+	out := map[string]int64{}
+	p.stats.upstream.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// roundMS rounds seconds to milliseconds with 3 decimals for JSON.
+func roundMS(sec float64) float64 { return math.Round(sec*1e6) / 1e3 }

@@ -1,0 +1,38 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/http"
+)
+
+// errUpstream502 is returned by the retry flavour's ModifyResponse so that a backend's
+// 502 reaches errorHandler before anything was written to the client.
+var errUpstream502 = errors.New("backend answered 502 Bad Gateway")
+
+// retryable reports whether r may be sent a second time: an idempotent method and no
+// body. The proxy streams bodies instead of buffering them, so a request with a body
+// cannot be replayed and is never retried.
+func retryable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+	default:
+		return false
+	}
+	if r.ContentLength != 0 || (r.Body != nil && r.Body != http.NoBody && r.ContentLength < 0) {
+		return false
+	}
+	// A protocol upgrade (WebSocket) is not a plain request/response exchange.
+	return r.Header.Get("Upgrade") == ""
+}
+
+// isRetryableErr: the backend could not be connected to, or answered 502. Other
+// failures (timeouts after the request was sent, resets mid-response) are not retried:
+// the backend may have acted on the request.
+func isRetryableErr(err error) bool {
+	if errors.Is(err, errUpstream502) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}

@@ -1,0 +1,87 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/archwayhq/archway/internal/server"
+)
+
+// ServeConfig wires a Proxy to its listeners and provider for Serve.
+type ServeConfig struct {
+	// Listener is the proxy listener; AdminListener the admin API's (nil: no admin API).
+	Listener, AdminListener net.Listener
+	// Provider supplies the backends.
+	Provider Provider
+	// Ready is the /readyz state (a fresh one when nil); Serve sets Check and flips it.
+	Ready *server.Readiness
+	// Drain and ShutdownTimeout are handed to internal/server (see server.Config).
+	Drain, ShutdownTimeout time.Duration
+}
+
+// Serve runs everything until ctx ends: the provider, health checks and DNS refresh,
+// the proxy and admin listeners. On cancellation (SIGTERM in archway-proxy) /readyz
+// fails at once, both listeners keep serving for Drain, then shut down within
+// ShutdownTimeout. A provider that fails (e.g. a bad initial configuration) stops
+// everything and its error is returned.
+func (p *Proxy) Serve(ctx context.Context, sc ServeConfig) error {
+	ready := sc.Ready
+	if ready == nil {
+		ready = &server.Readiness{}
+	}
+	ready.Check = p.Ready
+
+	provCtx, cancelProv := context.WithCancel(ctx)
+	defer cancelProv()
+	srvCtx, cancelSrv := context.WithCancel(ctx)
+	defer cancelSrv()
+
+	var (
+		wg       sync.WaitGroup
+		errMu    sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		if err == nil {
+			return
+		}
+		errMu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		errMu.Unlock()
+		cancelSrv()
+		cancelProv()
+	}
+	wg.Go(func() {
+		err := sc.Provider.Run(provCtx, p.Apply)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fail(fmt.Errorf("provider: %w", err))
+		}
+	})
+	wg.Go(func() { _ = p.Run(provCtx) })
+	ready.Set(true)
+	wg.Go(func() {
+		fail(server.Serve(srvCtx, p.TrackListener(sc.Listener), server.Config{
+			Name: "proxy", Handler: p.Handler(ready), Ready: ready,
+			Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.log,
+		}))
+		// Health checks and the provider stop only once the proxy stopped serving, so
+		// that draining requests are still routed on fresh health information.
+		cancelProv()
+	})
+	if sc.AdminListener != nil {
+		wg.Go(func() {
+			fail(server.Serve(srvCtx, sc.AdminListener, server.Config{
+				Name: "admin", Handler: p.AdminHandler(),
+				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.log,
+			}))
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
