@@ -1,0 +1,107 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Provisioner runs the setup steps against a host through Runner.
+type Provisioner struct {
+	Cfg Config
+	Run Runner
+	// Out receives one progress line per step ("docker engine: reusing daemon …").
+	Out io.Writer
+	// Getenv is os.Getenv in production; tests pass a map.
+	Getenv func(string) string
+
+	mu         sync.Mutex
+	aptUpdated bool
+	dockerHost string
+	privileged *bool
+}
+
+func (p *Provisioner) say(step, format string, a ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.Out, "%-14s %s\n", step+":", fmt.Sprintf(format, a...))
+}
+
+// Setup runs every step in order and writes the env and state files. The Dagger
+// binaries (the slow, CPU-bound part of a cold run) compile while the Docker-side
+// steps (mostly downloads) run.
+func (p *Provisioner) Setup(ctx context.Context) (*State, error) {
+	t0 := time.Now()
+	if err := p.Cfg.mkdirs(); err != nil {
+		return nil, err
+	}
+	if err := p.EnsureDocker(ctx); err != nil {
+		return nil, fmt.Errorf("docker engine: %w", err)
+	}
+	if err := p.EnsureBinfmt(ctx); err != nil {
+		return nil, fmt.Errorf("binfmt: %w", err)
+	}
+	plan, err := p.PlanDagger(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dagger: %w", err)
+	}
+	var (
+		wg       sync.WaitGroup
+		buildErr error
+		binDir   string
+	)
+	if plan.Build {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			binDir, buildErr = p.BuildDaggerBinaries(ctx, plan)
+		}()
+	}
+	if err := p.EnsureBaseImage(ctx); err != nil {
+		wg.Wait()
+		return nil, fmt.Errorf("base image: %w", err)
+	}
+	if err := p.EnsureRegistry(ctx); err != nil {
+		wg.Wait()
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	if err := p.EnsureGoBase(ctx); err != nil {
+		wg.Wait()
+		return nil, fmt.Errorf("go build base: %w", err)
+	}
+	wg.Wait()
+	if buildErr != nil {
+		return nil, fmt.Errorf("dagger: %w", buildErr)
+	}
+	if plan.Build {
+		if err := p.EnsureEngine(ctx, plan, binDir); err != nil {
+			return nil, fmt.Errorf("dagger engine: %w", err)
+		}
+	}
+	st := p.state(plan)
+	if err := p.WriteEnv(st); err != nil {
+		return nil, err
+	}
+	p.say("done", "in %.1fs; `. %s` or just `go run ./ci all`", time.Since(t0).Seconds(), p.Cfg.EnvFile())
+	return st, nil
+}
+
+func (p *Provisioner) state(plan DaggerPlan) *State {
+	st := &State{
+		DaggerPath: plan.Path,
+		RunnerHost: plan.RunnerHost,
+		Registry:   RegistryAddr,
+		CLI:        plan.CLI,
+		GoImage:    p.Cfg.GoImage,
+		Home:       p.Cfg.Home,
+	}
+	if p.Cfg.GoImage == "" {
+		st.GoBaseTarball = p.Cfg.BaseTarball()
+	}
+	return st
+}
+
+func shortErr(err error) string { return strings.SplitN(err.Error(), "\n", 2)[0] }
