@@ -1,0 +1,127 @@
+package tests
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	st "github.com/archwayhq/archway/tests/internal/swarmtest"
+)
+
+// TestAdminRejectsBadWeights: an admin call with an invalid weight gets 400 naming the
+// field, and leaves the backend set and the split exactly as they were.
+func TestAdminRejectsBadWeights(t *testing.T) {
+	t.Parallel()
+	c := st.Connect(t)
+	group := c.Group(t)
+	weights := map[string]int{"blue": 3, "green": 1}
+	deployColours(t, c, group, weights)
+	p := c.DeployProxy(t, group)
+	st.WaitOn(t, "proxy to list both colours", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	sampleExact(t, c, p, weights, 5)
+
+	for _, body := range []string{`{"weight": -1}`, `{"weight": "abc"}`, `{"weight": 1.5}`, `{"weight": 99999999}`, `{"wieght": 2}`, `not json`} {
+		code, resp, err := p.Put(context.Background(), "green", body)
+		if err != nil {
+			t.Fatalf("PUT /backends/green %s: %v", body, err)
+		}
+		t.Logf("PUT /backends/green %-20s → %d %s", body, code, resp)
+		if code != 400 {
+			t.Errorf("PUT /backends/green %s: status %d, want 400 (%s)", body, code, resp)
+		}
+		if !strings.Contains(resp, "weight") && !strings.Contains(resp, "body") {
+			t.Errorf("PUT /backends/green %s: error %q names neither the field nor the body", body, resp)
+		}
+	}
+	if r := p.HasBackends(upper(weights), len(c.Nodes))(); r != st.Success() {
+		bs, _ := p.Backends(context.Background())
+		t.Errorf("backend set changed by rejected calls: %s", st.Summary(bs))
+	}
+	sampleExact(t, c, p, weights, 5)
+
+	// A valid call still works (so the 400s above were about the values).
+	code, resp, err := p.Put(context.Background(), "green", `{"weight": 3}`)
+	if err != nil || code != 200 {
+		t.Fatalf("PUT /backends/green {\"weight\": 3}: %d %s %v, want 200", code, resp, err)
+	}
+	sampleExact(t, c, p, map[string]int{"blue": 3, "green": 3}, 5)
+}
+
+// TestNoMatchingPlatformStaysPending: an image whose index lacks every node's platform,
+// and a placement no node satisfies, leave the task pending with a reason saying so.
+func TestNoMatchingPlatformStaysPending(t *testing.T) {
+	t.Parallel()
+	c := st.Connect(t)
+
+	t.Run("index lacking the nodes' architectures", func(t *testing.T) {
+		ref, err := st.ParseImageRef(c.AppImage)
+		if err != nil {
+			t.Skipf("cannot derive a registry from %s: %v", c.AppImage, err)
+		}
+		idx, mt, err := st.FetchIndex(context.Background(), ref)
+		if err != nil {
+			t.Fatalf("read the app index: %v", err)
+		}
+		foreign := idx.WithoutArches(c.Arches())
+		if len(foreign.Manifests) == 0 {
+			t.Skipf("the index %s (%v) has no platform absent from the cluster (%v)", c.AppImage, idx.Platforms(), c.Arches())
+		}
+		// The run ID makes the index (and its digest) unique to this run.
+		foreign.Annotations = map[string]string{"org.archway.test.run": c.RunID}
+		tagged := ref
+		tagged.Tag = "test-" + c.RunID + "-foreign"
+		if err := st.PushIndex(context.Background(), tagged, foreign, mt); err != nil {
+			t.Fatalf("push %s: %v", tagged, err)
+		}
+		t.Logf("pushed %s with only %v (cluster: %v)", tagged, foreign.Platforms(), c.Arches())
+		svc := c.CreateService(t, st.WithName(c.Name("foreign")), st.WithImage(tagged.String()), st.WithReplicas(1))
+		reason := waitPending(t, c, svc.ID)
+		if !strings.Contains(reason, "unsupported platform") {
+			t.Errorf("pending reason %q does not say \"unsupported platform\"", reason)
+		}
+	})
+
+	t.Run("placement constraint no node satisfies", func(t *testing.T) {
+		svc := c.CreateService(t, st.WithName(c.Name("nowhere")), st.WithImage(c.AppImage), st.WithReplicas(1),
+			st.WithConstraints("node.platform.arch==sparc64"))
+		reason := waitPending(t, c, svc.ID)
+		if !strings.Contains(reason, "constraint") {
+			t.Errorf("pending reason %q does not name the constraint", reason)
+		}
+	})
+}
+
+// waitPending waits until the service's task is pending with a scheduler reason, checks it
+// stays pending, and returns the reason.
+func waitPending(t *testing.T, c *st.Cluster, id string) string {
+	t.Helper()
+	var reason string
+	st.WaitOn(t, "a pending task with a reason", func() st.Result {
+		tasks, err := c.Tasks(context.Background(), id)
+		if err != nil {
+			return st.Continue("%v", err)
+		}
+		for _, tk := range tasks {
+			if tk.Status.State == swarm.TaskStatePending && tk.Status.Err != "" {
+				reason = tk.Status.Err
+				return st.Success()
+			}
+		}
+		return st.Continue("tasks: %s", c.TaskSummary(tasks))
+	}, c.Timeout(30*time.Second))
+	time.Sleep(3 * time.Second)
+	tasks, err := c.Tasks(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		if tk.Status.State != swarm.TaskStatePending {
+			t.Errorf("task %s left pending: %s %s", tk.ID, tk.Status.State, tk.Status.Err)
+		}
+	}
+	t.Logf("task pending: %s", reason)
+	return reason
+}

@@ -1,0 +1,348 @@
+// Package swarmtest holds the helpers of archway's integration suite (tests/): finding the
+// Swarm to test, building service specs with functional options, creating services that
+// clean up after themselves, and polls that say what they waited for. It follows the style
+// of moby's integration/internal/swarm.
+package swarmtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+)
+
+// Environment variables the suite reads.
+const (
+	EnvRequire      = "ARCHWAY_REQUIRE_SWARM" // "1": no Swarm is a failure, not a skip (CI)
+	EnvAppImage     = "ARCHWAY_APP_IMAGE"
+	EnvProxyImage   = "ARCHWAY_PROXY_IMAGE"
+	EnvTimeoutScale = "ARCHWAY_TEST_TIMEOUT_SCALE" // multiplies every timeout, e.g. 2 on a slow machine
+	EnvHome         = "ARCHWAY_HOME"
+
+	DefaultAppImage   = "127.0.0.1:5000/archway/app:latest"
+	DefaultProxyImage = "127.0.0.1:5000/archway/proxy:latest"
+
+	// StartLab is the one-line hint printed when no Swarm is reachable.
+	StartLab = "no Swarm to test: start the lab with `go tool task lab:up` (or set DOCKER_HOST to a Swarm manager); set " + EnvRequire + "=1 to fail instead"
+)
+
+// emulationFactor stretches timeouts on clusters with emulated (binfmt/qemu) nodes: their
+// engines pull, unpack and start containers several times slower than native ones.
+const emulationFactor = 4
+
+// LabState is $ARCHWAY_HOME/lab/state.json, written by swarm/lab.
+type LabState struct {
+	DockerHost string    `json:"docker_host"`
+	Registry   string    `json:"registry"`
+	Nodes      []LabNode `json:"nodes"`
+}
+
+// LabNode is one lab node: Container is its name on the host engine.
+type LabNode struct {
+	Name      string `json:"name"`
+	Arch      string `json:"arch"`
+	Container string `json:"container"`
+	Addr      string `json:"addr"`
+}
+
+// Node is a Swarm node as the suite sees it.
+type Node struct {
+	ID       string
+	Hostname string
+	// Addr is where the test reaches the node (its Swarm address).
+	Addr    string
+	Manager bool
+	// EngineArch is the GOARCH of the node's engine (ServerVersion().Arch): the engine picks
+	// the index entry, so it is what a task on this node must report. Swarm's node
+	// description is not enough: an i386 node reports x86_64 but pulls 386.
+	EngineArch string
+	// ArchFromDescription is set when the engine was not reachable and EngineArch was derived
+	// from the node description instead (real clusters without a TCP engine API).
+	ArchFromDescription bool
+	// Platform is Swarm's Description.Platform.Architecture (e.g. x86_64, armv7l).
+	Platform string
+	// Container is the lab container running this node, "" off the lab.
+	Container string
+	// Emulated is set for lab nodes whose engine runs under binfmt emulation.
+	Emulated bool
+}
+
+func (n Node) String() string {
+	return fmt.Sprintf("%s(%s)", n.Hostname, n.EngineArch)
+}
+
+// Cluster is the Swarm under test.
+type Cluster struct {
+	Client *client.Client
+	// Source says how it was found ("DOCKER_HOST=…" or the lab state file).
+	Source     string
+	Lab        *LabState // nil off the lab
+	Nodes      []Node
+	AppImage   string
+	ProxyImage string
+	// RunID is unique per `go test` process: names and labels carry it, so two runs can
+	// share a cluster and a leftover can be traced to its run.
+	RunID string
+	scale float64
+}
+
+var (
+	connectOnce sync.Once
+	shared      *Cluster
+	connectErr  error
+)
+
+// Connect returns the Swarm under test: DOCKER_HOST if set, else the lab's state file.
+// With no reachable Swarm it skips the test with one line saying how to start the lab,
+// or fails when ARCHWAY_REQUIRE_SWARM=1.
+func Connect(t testing.TB) *Cluster {
+	t.Helper()
+	connectOnce.Do(func() { shared, connectErr = connect(context.Background()) })
+	if connectErr != nil {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s=1 but %v", EnvRequire, connectErr)
+		}
+		t.Skip(connectErr.Error())
+	}
+	return shared
+}
+
+// errNoSwarm marks "nothing to test against" (skip) as opposed to a broken setting.
+var errNoSwarm = errors.New(StartLab)
+
+func connect(ctx context.Context) (*Cluster, error) {
+	scale := 1.0
+	if v := os.Getenv(EnvTimeoutScale); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			return nil, fmt.Errorf("%s=%q: want a positive number", EnvTimeoutScale, v)
+		}
+		scale = f
+	}
+	c := &Cluster{
+		AppImage:   envOr(EnvAppImage, DefaultAppImage),
+		ProxyImage: envOr(EnvProxyImage, DefaultProxyImage),
+		RunID:      newRunID(),
+		scale:      scale,
+	}
+	var host string
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		host, c.Source = h, "DOCKER_HOST="+h
+	} else {
+		path := LabStatePath(os.Getenv)
+		st, err := ReadLabState(path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errNoSwarm
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Lab, host, c.Source = st, st.DockerHost, path
+	}
+	opts := []client.Opt{client.WithAPIVersionNegotiation(), client.WithHost(host)}
+	if os.Getenv("DOCKER_HOST") != "" {
+		opts = append([]client.Opt{client.FromEnv}, opts...)
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client for %s: %w", c.Source, err)
+	}
+	c.Client = cli
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := cli.Info(pctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w (engine from %s not answering: %v)", errNoSwarm, c.Source, err)
+	}
+	if info.Swarm.LocalNodeState != swarm.LocalNodeStateActive || !info.Swarm.ControlAvailable {
+		return nil, fmt.Errorf("%w (engine from %s is not a Swarm manager: swarm state %q)", errNoSwarm, c.Source, info.Swarm.LocalNodeState)
+	}
+	if err := c.loadNodes(pctx, host); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadNodes lists the nodes and asks each node's engine for its architecture.
+func (c *Cluster) loadNodes(ctx context.Context, managerHost string) error {
+	nodes, err := c.Client.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	for _, sn := range nodes {
+		n := Node{
+			ID: sn.ID, Hostname: sn.Description.Hostname, Addr: sn.Status.Addr,
+			Manager: sn.ManagerStatus != nil, Platform: sn.Description.Platform.Architecture,
+		}
+		if n.Addr == "" || n.Addr == "0.0.0.0" {
+			if sn.ManagerStatus != nil {
+				n.Addr, _, _ = strings.Cut(sn.ManagerStatus.Addr, ":")
+			}
+		}
+		if c.Lab != nil {
+			for _, ln := range c.Lab.Nodes {
+				if ln.Addr == n.Addr || ln.Name == n.Hostname || ln.Container == n.Hostname {
+					n.Container = ln.Container
+				}
+			}
+		}
+		if sn.Status.State != swarm.NodeStateReady || sn.Spec.Availability != swarm.NodeAvailabilityActive {
+			// Not schedulable: keep it out of "every node" expectations.
+			continue
+		}
+		host := "tcp://" + n.Addr + ":2375"
+		if n.Manager && c.Lab == nil && os.Getenv("DOCKER_HOST") != "" && managerHost != "" && sn.ManagerStatus.Leader {
+			host = managerHost
+		}
+		arch, err := engineArch(ctx, host)
+		if err != nil {
+			if c.Lab != nil {
+				return fmt.Errorf("lab node %s: engine at %s: %w", n.Hostname, host, err)
+			}
+			// Off the lab, node engines usually have no TCP API: Swarm's description is the
+			// best we have (wrong for i386 nodes on 64-bit kernels).
+			n.EngineArch, n.ArchFromDescription = NormalizeArch(n.Platform), true
+		} else {
+			n.EngineArch = arch
+		}
+		n.Emulated = c.Lab != nil && !nativeTo(runtime.GOARCH, n.EngineArch)
+		c.Nodes = append(c.Nodes, n)
+	}
+	sort.Slice(c.Nodes, func(i, j int) bool { return c.Nodes[i].Hostname < c.Nodes[j].Hostname })
+	if len(c.Nodes) == 0 {
+		return errors.New("the Swarm has no ready, active node")
+	}
+	return nil
+}
+
+func engineArch(ctx context.Context, host string) (string, error) {
+	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	v, err := cli.ServerVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	return v.Arch, nil
+}
+
+// NormalizeArch maps a kernel machine name (uname -m, Swarm's node description) to GOARCH.
+func NormalizeArch(machine string) string {
+	switch machine {
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	case "i386", "i686", "386":
+		return "386"
+	case "armv7l", "armv6l", "armv8l", "arm":
+		return "arm"
+	}
+	return machine
+}
+
+// nativeTo says whether a host of GOARCH host runs arch without emulation.
+func nativeTo(host, arch string) bool {
+	return arch == host || (host == "amd64" && arch == "386") || (host == "arm64" && arch == "arm")
+}
+
+// LabStatePath is $ARCHWAY_HOME/lab/state.json (ARCHWAY_HOME defaults to
+// ${XDG_CACHE_HOME:-$HOME/.cache}/archway).
+func LabStatePath(getenv func(string) string) string {
+	home := getenv(EnvHome)
+	if home == "" {
+		cache := getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			cache = filepath.Join(getenv("HOME"), ".cache")
+		}
+		home = filepath.Join(cache, "archway")
+	}
+	return filepath.Join(home, "lab", "state.json")
+}
+
+// ReadLabState reads and checks the lab state file.
+func ReadLabState(path string) (*LabState, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var st LabState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("lab state %s: %w", path, err)
+	}
+	if st.DockerHost == "" {
+		return nil, fmt.Errorf("lab state %s: docker_host is empty", path)
+	}
+	return &st, nil
+}
+
+// Timeout scales base for this cluster: emulated nodes are slower, and
+// ARCHWAY_TEST_TIMEOUT_SCALE stretches everything.
+func (c *Cluster) Timeout(base time.Duration) time.Duration {
+	f := c.scale
+	for _, n := range c.Nodes {
+		if n.Emulated {
+			f *= emulationFactor
+			break
+		}
+	}
+	return time.Duration(float64(base) * f)
+}
+
+// Arches is the sorted set of engine architectures of the cluster's nodes.
+func (c *Cluster) Arches() []string {
+	set := map[string]bool{}
+	for _, n := range c.Nodes {
+		set[n.EngineArch] = true
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NodeByID finds a node of the cluster.
+func (c *Cluster) NodeByID(id string) (Node, bool) {
+	for _, n := range c.Nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return Node{}, false
+}
+
+// Name returns a name unique to this run and test: "archway-test-<run>-<suffix>".
+func (c *Cluster) Name(suffix string) string {
+	return "archway-test-" + c.RunID + "-" + suffix
+}
+
+func newRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

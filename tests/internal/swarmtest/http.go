@@ -1,0 +1,207 @@
+package swarmtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Info is what archway-app's GET /api/info reports.
+type Info struct {
+	Hostname string `json:"hostname"`
+	GOARCH   string `json:"goarch"`
+	Machine  string `json:"machine"`
+	Color    string `json:"color"`
+	Version  string `json:"version"`
+	// Raw keeps every field, for logs (variant, os, …).
+	Raw map[string]any `json:"-"`
+}
+
+var httpClient = &http.Client{
+	Timeout: 5 * time.Second,
+	Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	},
+}
+
+// GetInfo asks base+"/api/info"; header, if non-nil, is added to the request.
+func GetInfo(ctx context.Context, base string, header http.Header) (Info, http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/info", nil)
+	if err != nil {
+		return Info{}, nil, err
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return Info{}, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return Info{}, resp.Header, fmt.Errorf("GET %s: read body: %w", req.URL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Info{}, resp.Header, fmt.Errorf("GET %s: %s: %s", req.URL, resp.Status, firstLine(body))
+	}
+	return ParseInfo(body, resp.Header)
+}
+
+// ParseInfo decodes an /api/info body.
+func ParseInfo(body []byte, h http.Header) (Info, http.Header, error) {
+	var in Info
+	if err := json.Unmarshal(body, &in); err != nil {
+		return Info{}, h, fmt.Errorf("/api/info: %w: %s", err, firstLine(body))
+	}
+	_ = json.Unmarshal(body, &in.Raw)
+	if in.GOARCH == "" {
+		return Info{}, h, fmt.Errorf("/api/info has no goarch: %s", firstLine(body))
+	}
+	in.Color = strings.ToUpper(in.Color)
+	return in, h, nil
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// Counts tallies requests by outcome, colour and architecture.
+type Counts struct {
+	OK, Failed int
+	ByColour   map[string]int
+	ByArch     map[string]int
+	// Errors keeps the first few failures with their time.
+	Errors []string
+}
+
+func newCounts() Counts { return Counts{ByColour: map[string]int{}, ByArch: map[string]int{}} }
+
+func (c *Counts) add(in Info, err error, at time.Time) {
+	if err != nil {
+		c.Failed++
+		if len(c.Errors) < 10 {
+			c.Errors = append(c.Errors, at.Format("15:04:05.000")+" "+err.Error())
+		}
+		return
+	}
+	c.OK++
+	c.ByColour[in.Color]++
+	c.ByArch[in.GOARCH]++
+}
+
+// Sub returns c minus an earlier snapshot of the same tally.
+func (c Counts) Sub(earlier Counts) Counts {
+	d := newCounts()
+	d.OK, d.Failed = c.OK-earlier.OK, c.Failed-earlier.Failed
+	for k, v := range c.ByColour {
+		if v-earlier.ByColour[k] != 0 {
+			d.ByColour[k] = v - earlier.ByColour[k]
+		}
+	}
+	for k, v := range c.ByArch {
+		if v-earlier.ByArch[k] != 0 {
+			d.ByArch[k] = v - earlier.ByArch[k]
+		}
+	}
+	if len(c.Errors) > len(earlier.Errors) {
+		d.Errors = c.Errors[len(earlier.Errors):]
+	}
+	return d
+}
+
+func (c Counts) String() string {
+	return fmt.Sprintf("ok=%d failed=%d colours=%s arches=%s", c.OK, c.Failed, fmtMap(c.ByColour), fmtMap(c.ByArch))
+}
+
+func fmtMap(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s:%d", k, m[k])
+	}
+	return "{" + strings.Join(parts, " ") + "}"
+}
+
+// Sample sends n sequential requests to base and tallies them.
+func Sample(ctx context.Context, base string, n int) Counts {
+	c := newCounts()
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		in, _, err := GetInfo(ctx, base, nil)
+		c.add(in, err, time.Now())
+	}
+	return c
+}
+
+// Load is a steady request stream against one URL from several workers.
+type Load struct {
+	mu     sync.Mutex
+	counts Counts
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	start  time.Time
+}
+
+// StartLoad starts workers looping GET base/api/info with pause between requests;
+// Stop ends it (t.Cleanup also does).
+func StartLoad(ctx context.Context, base string, workers int, pause time.Duration) *Load {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &Load{counts: newCounts(), cancel: cancel, start: time.Now()}
+	for w := 0; w < workers; w++ {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for ctx.Err() == nil {
+				in, _, err := GetInfo(ctx, base, nil)
+				if ctx.Err() != nil {
+					return // cancelled mid-request: not a failure of the system under test
+				}
+				l.mu.Lock()
+				l.counts.add(in, err, time.Now())
+				l.mu.Unlock()
+				if pause > 0 {
+					select {
+					case <-ctx.Done():
+					case <-time.After(pause):
+					}
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// Snapshot returns the tally so far (a copy).
+func (l *Load) Snapshot() Counts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.counts.Sub(newCounts())
+}
+
+// Stop ends the load and returns the final tally and its duration.
+func (l *Load) Stop() (Counts, time.Duration) {
+	l.cancel()
+	l.wg.Wait()
+	return l.Snapshot(), time.Since(l.start)
+}

@@ -1,0 +1,65 @@
+package swarmtest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// Result is one poll check's verdict, in the style of gotest.tools' poll.Result: done,
+// failed for good, or not yet (with a description of the state seen, reported on timeout).
+type Result struct {
+	done   bool
+	err    error
+	status string
+}
+
+// Success ends the wait.
+func Success() Result { return Result{done: true} }
+
+// Continue keeps waiting; the message says what was seen (it is the timeout report).
+func Continue(format string, args ...any) Result {
+	return Result{status: fmt.Sprintf(format, args...)}
+}
+
+// Error ends the wait with a failure that waiting longer cannot fix.
+func Error(err error) Result { return Result{err: err} }
+
+// Check is a condition polled by WaitOn.
+type Check func() Result
+
+// WaitOn polls check every delay until it succeeds, fails, or timeout passes; then it fails
+// the test saying what it waited for and the last state seen (a check over tasks puts the
+// last task error there). It returns how long the wait took.
+func WaitOn(t testing.TB, what string, check Check, timeout time.Duration) time.Duration {
+	t.Helper()
+	took, err := waitOn(what, check, timeout, pollDelay(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return took
+}
+
+func pollDelay(timeout time.Duration) time.Duration {
+	return min(max(timeout/100, 100*time.Millisecond), time.Second)
+}
+
+func waitOn(what string, check Check, timeout, delay time.Duration) (time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(timeout)
+	last := "(not checked yet)"
+	for {
+		r := check()
+		switch {
+		case r.err != nil:
+			return time.Since(start), fmt.Errorf("waiting for %s: %w", what, r.err)
+		case r.done:
+			return time.Since(start), nil
+		}
+		last = r.status
+		if time.Now().After(deadline) {
+			return time.Since(start), fmt.Errorf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
+		}
+		time.Sleep(delay)
+	}
+}

@@ -1,0 +1,243 @@
+package swarmtest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+)
+
+func TestWaitOn(t *testing.T) {
+	n := 0
+	took, err := waitOn("three tries", func() Result {
+		n++
+		if n < 3 {
+			return Continue("try %d", n)
+		}
+		return Success()
+	}, time.Second, time.Millisecond)
+	if err != nil || n != 3 || took > time.Second {
+		t.Fatalf("success after 3: err=%v n=%d took=%v", err, n, took)
+	}
+
+	_, err = waitOn("the impossible", func() Result { return Continue("task failed: no such image") }, 30*time.Millisecond, 5*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "waiting for the impossible") || !strings.Contains(err.Error(), "last state: task failed: no such image") {
+		t.Fatalf("timeout error %q must say what was awaited and the last state", err)
+	}
+
+	boom := errors.New("boom")
+	_, err = waitOn("x", func() Result { return Error(boom) }, time.Second, time.Millisecond)
+	if !errors.Is(err, boom) {
+		t.Fatalf("Error result: %v", err)
+	}
+}
+
+func TestServiceSpecOptions(t *testing.T) {
+	spec := ServiceSpec(
+		WithName("n"), WithImage("img"), WithEnv("A=1"), WithEnv("B=2"), WithArgs("-x"),
+		WithLabels(map[string]string{"k": "v"}), WithGlobal(), WithHostPort(8080, 0),
+		WithConstraints("node.role==manager"), WithDockerSocket(), WithStopGracePeriod(time.Second),
+		WithUpdateConfig(1, time.Second, swarm.UpdateOrderStartFirst),
+	)
+	cs := spec.TaskTemplate.ContainerSpec
+	switch {
+	case spec.Name != "n" || cs.Image != "img" || strings.Join(cs.Env, ",") != "A=1,B=2" || cs.Args[0] != "-x":
+		t.Errorf("container spec: %+v", cs)
+	case spec.Labels["k"] != "v":
+		t.Errorf("labels: %v", spec.Labels)
+	case spec.Mode.Global == nil || spec.Mode.Replicated != nil:
+		t.Errorf("mode: %+v", spec.Mode)
+	case len(spec.EndpointSpec.Ports) != 1 || spec.EndpointSpec.Ports[0].PublishMode != swarm.PortConfigPublishModeHost || spec.EndpointSpec.Ports[0].TargetPort != 8080:
+		t.Errorf("ports: %+v", spec.EndpointSpec.Ports)
+	case spec.TaskTemplate.Placement.Constraints[0] != "node.role==manager":
+		t.Errorf("constraints: %+v", spec.TaskTemplate.Placement)
+	case len(cs.Mounts) != 1 || !cs.Mounts[0].ReadOnly:
+		t.Errorf("mounts: %+v", cs.Mounts)
+	case spec.UpdateConfig.Order != swarm.UpdateOrderStartFirst:
+		t.Errorf("update: %+v", spec.UpdateConfig)
+	}
+	if r := ServiceSpec(WithReplicas(3)); *r.Mode.Replicated.Replicas != 3 {
+		t.Errorf("replicas: %+v", r.Mode)
+	}
+}
+
+func TestLabState(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"HOME": "/h"}, "/h/.cache/archway/lab/state.json"},
+		{map[string]string{"HOME": "/h", "XDG_CACHE_HOME": "/x"}, "/x/archway/lab/state.json"},
+		{map[string]string{"HOME": "/h", "XDG_CACHE_HOME": "/x", "ARCHWAY_HOME": "/a"}, "/a/lab/state.json"},
+	} {
+		if got := LabStatePath(env(tt.env)); got != tt.want {
+			t.Errorf("LabStatePath(%v) = %s, want %s", tt.env, got, tt.want)
+		}
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	if _, err := ReadLabState(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: %v, want ErrNotExist (skip, not fail)", err)
+	}
+	os.WriteFile(path, []byte(`{"docker_host":"tcp://172.18.0.2:2375","registry":"127.0.0.1:5000","nodes":[{"name":"archway-lab-arm64","arch":"arm64","container":"archway-lab-arm64","addr":"172.18.0.4"}]}`), 0o644)
+	st, err := ReadLabState(path)
+	if err != nil || st.DockerHost != "tcp://172.18.0.2:2375" || len(st.Nodes) != 1 || st.Nodes[0].Addr != "172.18.0.4" {
+		t.Fatalf("ReadLabState: %+v %v", st, err)
+	}
+	os.WriteFile(path, []byte(`{"nodes":[]}`), 0o644)
+	if _, err := ReadLabState(path); err == nil {
+		t.Fatal("state without docker_host accepted")
+	}
+}
+
+func TestArch(t *testing.T) {
+	for in, want := range map[string]string{"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "s390x": "s390x"} {
+		if got := NormalizeArch(in); got != want {
+			t.Errorf("NormalizeArch(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if !nativeTo("amd64", "386") || nativeTo("amd64", "arm64") || !nativeTo("arm64", "arm") {
+		t.Error("nativeTo")
+	}
+	c := &Cluster{scale: 1, Nodes: []Node{{EngineArch: "amd64"}}}
+	if c.Timeout(time.Minute) != time.Minute {
+		t.Errorf("native timeout %v", c.Timeout(time.Minute))
+	}
+	c.Nodes = append(c.Nodes, Node{EngineArch: "arm64", Emulated: true})
+	c.scale = 1.5
+	if got := c.Timeout(time.Minute); got != 6*time.Minute {
+		t.Errorf("emulated timeout %v, want 6m (×4 emulation ×1.5 scale)", got)
+	}
+	if got := strings.Join(c.Arches(), ","); got != "amd64,arm64" {
+		t.Errorf("Arches = %s", got)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	if Cycle(map[string]int{"BLUE": 4, "GREEN": 1}) != 5 || Cycle(map[string]int{"BLUE": 0, "GREEN": 5}) != 1 || Cycle(map[string]int{"A": 6, "B": 4}) != 5 {
+		t.Error("Cycle")
+	}
+	w := map[string]int{"BLUE": 4, "GREEN": 1}
+	if err := CheckSplit(map[string]int{"BLUE": 800, "GREEN": 200}, w, 0); err != nil {
+		t.Error(err)
+	}
+	// A proxy ignoring weights (round robin) must fail.
+	if err := CheckSplit(map[string]int{"BLUE": 500, "GREEN": 500}, w, 8); err == nil {
+		t.Error("50/50 accepted for 4:1")
+	}
+	if err := CheckSplit(map[string]int{"BLUE": 801, "GREEN": 199}, w, 0); err == nil {
+		t.Error("off by one accepted with tolerance 0")
+	}
+	if err := CheckSplit(map[string]int{"BLUE": 804, "GREEN": 196}, w, 4); err != nil {
+		t.Errorf("within tolerance rejected: %v", err)
+	}
+	// A drained colour getting even one request fails whatever the tolerance.
+	err := CheckSplit(map[string]int{"BLUE": 1, "GREEN": 999}, map[string]int{"BLUE": 0, "GREEN": 1}, 8)
+	if err == nil || !strings.Contains(err.Error(), "BLUE got 1, want 0") {
+		t.Errorf("drained colour: %v", err)
+	}
+	if err := CheckSplit(map[string]int{"RED": 1, "BLUE": 4}, map[string]int{"BLUE": 1}, 8); err == nil {
+		t.Error("unknown colour accepted")
+	}
+}
+
+func TestDiffBackends(t *testing.T) {
+	bs := []BackendView{{Name: "BLUE", Weight: 4, Members: []string{"a", "b"}}, {Name: "GREEN", Weight: 1, Members: []string{"c", "d"}}}
+	if d := diffBackends(bs, map[string]int{"BLUE": 4, "GREEN": 1}, 2); d != "" {
+		t.Errorf("equal sets differ: %s", d)
+	}
+	for want, weights := range map[string]map[string]int{
+		"GREEN weight 1, want 2": {"BLUE": 4, "GREEN": 2},
+		"unexpected colour":      {"BLUE": 4},
+		"missing colour RED":     {"BLUE": 4, "GREEN": 1, "RED": 1},
+	} {
+		if d := diffBackends(bs, weights, 2); !strings.Contains(d, want) {
+			t.Errorf("diff %q, want %q", d, want)
+		}
+	}
+	if d := diffBackends(bs, map[string]int{"BLUE": 4, "GREEN": 1}, 3); !strings.Contains(d, "2 members, want 3") {
+		t.Errorf("member count: %q", d)
+	}
+	if s := Summary(bs); s != "BLUE=4×2 GREEN=1×2" {
+		t.Errorf("Summary = %s", s)
+	}
+}
+
+func TestImageIndex(t *testing.T) {
+	ref, err := ParseImageRef("127.0.0.1:5000/archway/app:1.2")
+	if err != nil || ref != (ImageRef{"127.0.0.1:5000", "archway/app", "1.2"}) {
+		t.Fatalf("ParseImageRef: %+v %v", ref, err)
+	}
+	if r, _ := ParseImageRef("reg.example:5000/app"); r.Tag != "latest" {
+		t.Errorf("default tag: %+v", r)
+	}
+	for _, bad := range []string{"archway/app:1", "app", "127.0.0.1:5000/app@sha256:00"} {
+		if _, err := ParseImageRef(bad); err == nil {
+			t.Errorf("ParseImageRef(%q) accepted", bad)
+		}
+	}
+	idx := Index{SchemaVersion: 2, Manifests: []IndexEntry{
+		{Digest: "a", Platform: &Platform{OS: "linux", Architecture: "amd64"}},
+		{Digest: "b", Platform: &Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+		{Digest: "c", Platform: &Platform{OS: "linux", Architecture: "s390x"}},
+		{Digest: "d", Platform: &Platform{OS: "unknown", Architecture: "unknown"}},
+	}}
+	got := idx.WithoutArches([]string{"amd64", "arm"})
+	if p := strings.Join(got.Platforms(), ","); p != "linux/s390x" {
+		t.Errorf("WithoutArches = %s", p)
+	}
+	if len(idx.Manifests) != 4 {
+		t.Error("WithoutArches modified its receiver")
+	}
+}
+
+func TestCountsAndInfo(t *testing.T) {
+	in, _, err := ParseInfo([]byte(`{"hostname":"h","goarch":"arm","variant":"v7","color":"green","machine":"armv7l"}`), nil)
+	if err != nil || in.GOARCH != "arm" || in.Color != "GREEN" || in.Raw["variant"] != "v7" {
+		t.Fatalf("ParseInfo: %+v %v", in, err)
+	}
+	if _, _, err := ParseInfo([]byte(`<html>`), nil); err == nil {
+		t.Error("HTML accepted as info")
+	}
+	if _, _, err := ParseInfo([]byte(`{"color":"blue"}`), nil); err == nil {
+		t.Error("info without goarch accepted")
+	}
+	c := newCounts()
+	now := time.Now()
+	c.add(in, nil, now)
+	before := c.Sub(newCounts())
+	c.add(Info{GOARCH: "amd64", Color: "BLUE"}, nil, now)
+	c.add(Info{}, errors.New("connection refused"), now)
+	d := c.Sub(before)
+	if d.OK != 1 || d.Failed != 1 || d.ByColour["BLUE"] != 1 || d.ByColour["GREEN"] != 0 || len(d.Errors) != 1 {
+		t.Errorf("Sub: %s %v", d, d.Errors)
+	}
+	if s := c.String(); s != "ok=2 failed=1 colours={BLUE:1 GREEN:1} arches={amd64:1 arm:1}" {
+		t.Errorf("String = %s", s)
+	}
+}
+
+func TestTaskSummary(t *testing.T) {
+	c := &Cluster{Nodes: []Node{{ID: "n1", Hostname: "lab-arm64", EngineArch: "arm64"}}}
+	now := time.Now()
+	tasks := []swarm.Task{
+		{NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateRunning, Timestamp: now}},
+		{NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateRejected, Err: "old error", Timestamp: now.Add(-time.Minute)}},
+		{NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateRejected, Err: "no such image", Timestamp: now}},
+		{Status: swarm.TaskStatus{State: swarm.TaskStatePending, Err: "no suitable node (unsupported platform on 5 nodes)", Timestamp: now.Add(time.Second)}},
+	}
+	got := c.TaskSummary(tasks)
+	want := "pending=1 rejected=2 running=1; last task error (unassigned, pending): no suitable node (unsupported platform on 5 nodes)"
+	if got != want {
+		t.Errorf("TaskSummary:\n got %s\nwant %s", got, want)
+	}
+	if got := c.TaskSummary(tasks[:3]); !strings.HasSuffix(got, "(lab-arm64(arm64), rejected): no such image") {
+		t.Errorf("TaskSummary: %s", got)
+	}
+}

@@ -1,0 +1,108 @@
+package tests
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	st "github.com/archwayhq/archway/tests/internal/swarmtest"
+)
+
+// healthWindow bounds how long requests may fail after a node is lost: Swarm marks a node
+// down after missing heartbeats (~5–15 s), the provider reads that within its resync, and
+// meanwhile the proxy's passive health check ejects the silent members.
+const healthWindow = 30 * time.Second
+
+// TestNodeLoss: stopping one worker's engine ejects its tasks from the proxy within the
+// health window; after that no request fails; when the node returns, its members come
+// back and its architecture answers again.
+func TestNodeLoss(t *testing.T) {
+	c := st.Connect(t)
+	victim := c.StoppableNode(t) // skips off the lab unless a node is named
+	group := c.Group(t)
+	weights := map[string]int{"blue": 1}
+	cols := deployColours(t, c, group, weights)
+	p := c.DeployProxy(t, group)
+	st.WaitOn(t, "proxy to list a member per node", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	victimURL := ""
+	for _, ep := range c.Endpoints(t, cols["blue"].service.ID, st.AppPort) {
+		if ep.Node.ID == victim.Node.ID {
+			victimURL = ep.URL
+		}
+	}
+	if victimURL == "" {
+		t.Fatalf("no app task on %s", victim.Node)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	load := st.StartLoad(ctx, p.URL, loadWorkers, 10*time.Millisecond)
+	t.Cleanup(func() { load.Stop() })
+	time.Sleep(2 * time.Second)
+
+	t.Logf("stopping %s (%s), member %s", victim.Node, victim.How, victimURL)
+	stopAt := time.Now()
+	if err := victim.Stop(context.Background()); err != nil {
+		t.Fatalf("stop %s: %v", victim.Node, err)
+	}
+	atStop := load.Snapshot()
+	ejected := st.WaitOn(t, "proxy to drop the lost node's member "+victimURL, func() st.Result {
+		bs, err := p.Backends(context.Background())
+		if err != nil {
+			return st.Continue("%v", err)
+		}
+		for _, b := range bs {
+			for _, m := range b.Members {
+				if strings.TrimRight(m, "/") == victimURL {
+					return st.Continue("still a member: %s", st.Summary(bs))
+				}
+			}
+		}
+		return st.Success()
+	}, healthWindow)
+	inWindow := load.Snapshot().Sub(atStop)
+	t.Logf("member dropped %v after the stop; during that window: %s", ejected.Round(100*time.Millisecond), inWindow)
+
+	// After the window: a steady stretch with no failure.
+	if rest := healthWindow - time.Since(stopAt); rest > 0 {
+		time.Sleep(rest)
+	}
+	after := load.Snapshot()
+	time.Sleep(10 * time.Second)
+	d := load.Snapshot().Sub(after)
+	t.Logf("10 s after the health window with %s down: %s", victim.Node, d)
+	if d.Failed > 0 {
+		t.Errorf("%d requests failed after the health window: %v", d.Failed, d.Errors)
+	}
+	if d.ByArch[victim.Node.EngineArch] > 0 && countArch(c, victim.Node.EngineArch) == 1 {
+		t.Errorf("%d answers from %s while its only node is down", d.ByArch[victim.Node.EngineArch], victim.Node.EngineArch)
+	}
+
+	// Recovery.
+	resumeAt := time.Now()
+	if err := victim.Resume(context.Background()); err != nil {
+		t.Fatalf("resume %s: %v", victim.Node, err)
+	}
+	back := st.WaitOn(t, "proxy to list a member per node again", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(2*time.Minute))
+	before := load.Snapshot()
+	st.WaitOn(t, "answers from "+victim.Node.EngineArch+" again", func() st.Result {
+		if load.Snapshot().Sub(before).ByArch[victim.Node.EngineArch] > 0 {
+			return st.Success()
+		}
+		return st.Continue("none yet: %s", load.Snapshot().Sub(before))
+	}, c.Timeout(time.Minute))
+	total, dur := load.Stop()
+	t.Logf("node back in the proxy %v after resume, its arch answering %v after resume; whole run: %s in %v",
+		back.Round(100*time.Millisecond), time.Since(resumeAt).Round(100*time.Millisecond), total, dur.Round(time.Millisecond))
+}
+
+func countArch(c *st.Cluster, arch string) int {
+	n := 0
+	for _, node := range c.Nodes {
+		if node.EngineArch == arch {
+			n++
+		}
+	}
+	return n
+}
