@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Why this file exists: Dagger v0.11.4's Container.Publish passes the image exporter
+// only name/push/oci-mediatypes, never buildkit's "source-date-epoch" attribute. The
+// exporter then fills each config's history[].created from the time the layer's
+// snapshot was created in this engine and sets config.created from the last history
+// entry. Layers are reproducible (Build stamps every file with the commit time), but
+// an engine with clean state produces new timestamps, so new config digests and a new
+// index digest. normalizeIndex rewrites exactly those fields to the commit time and
+// pushes the resulting configs, manifests and index; everything else is untouched.
+
+type jsonObject = map[string]json.RawMessage
+
+func rawString(m jsonObject, key string) string {
+	var s string
+	_ = json.Unmarshal(m[key], &s)
+	return s
+}
+
+func mustRaw(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only strings, ints and already valid JSON are marshalled here
+	}
+	return b
+}
+
+// NormalizeConfig sets created and every history entry's created to t.
+func NormalizeConfig(config []byte, t time.Time) ([]byte, error) {
+	var m jsonObject
+	if err := json.Unmarshal(config, &m); err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	ts := mustRaw(t.UTC().Format(time.RFC3339))
+	m["created"] = ts
+	if h, ok := m["history"]; ok {
+		var hist []jsonObject
+		if err := json.Unmarshal(h, &hist); err != nil {
+			return nil, fmt.Errorf("image config history: %w", err)
+		}
+		for _, e := range hist {
+			e["created"] = ts
+		}
+		m["history"] = mustRaw(hist)
+	}
+	return json.Marshal(m)
+}
+
+// normalizeIndex rewrites the index at repo@dgst and tags the result with tags.
+// It returns the new index digest.
+func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, t time.Time, tags []string) (string, error) {
+	body, mt, err := rc.Manifest(ctx, repo, dgst)
+	if err != nil {
+		return "", err
+	}
+	if mt != mtOCIIndex && mt != mtDockerList {
+		return "", fmt.Errorf("%s@%s is %s, not an index", repo, dgst, mt)
+	}
+	var idx jsonObject
+	if err := json.Unmarshal(body, &idx); err != nil {
+		return "", err
+	}
+	var descs []jsonObject
+	if err := json.Unmarshal(idx["manifests"], &descs); err != nil {
+		return "", fmt.Errorf("index manifests: %w", err)
+	}
+	for _, d := range descs {
+		mdgst, mmt := rawString(d, "digest"), rawString(d, "mediaType")
+		mbody, _, err := rc.Manifest(ctx, repo, mdgst)
+		if err != nil {
+			return "", err
+		}
+		var man jsonObject
+		if err := json.Unmarshal(mbody, &man); err != nil {
+			return "", err
+		}
+		var cfg jsonObject
+		if err := json.Unmarshal(man["config"], &cfg); err != nil {
+			return "", fmt.Errorf("manifest %s config: %w", mdgst, err)
+		}
+		cbody, err := rc.Blob(ctx, repo, rawString(cfg, "digest"))
+		if err != nil {
+			return "", err
+		}
+		ncfg, err := NormalizeConfig(cbody, t)
+		if err != nil {
+			return "", err
+		}
+		cd, err := rc.PutBlob(ctx, repo, ncfg)
+		if err != nil {
+			return "", fmt.Errorf("push config: %w", err)
+		}
+		cfg["digest"], cfg["size"] = mustRaw(cd), mustRaw(len(ncfg))
+		man["config"] = mustRaw(cfg)
+		nman, err := json.Marshal(man)
+		if err != nil {
+			return "", err
+		}
+		nd, err := rc.PutManifest(ctx, repo, digestOf(nman), mmt, nman)
+		if err != nil {
+			return "", fmt.Errorf("push manifest: %w", err)
+		}
+		d["digest"], d["size"] = mustRaw(nd), mustRaw(len(nman))
+	}
+	idx["manifests"] = mustRaw(descs)
+	nidx, err := json.Marshal(idx)
+	if err != nil {
+		return "", err
+	}
+	for _, tag := range tags {
+		if _, err := rc.PutManifest(ctx, repo, tag, mt, nidx); err != nil {
+			return "", fmt.Errorf("push index %s:%s: %w", repo, tag, err)
+		}
+	}
+	return digestOf(nidx), nil
+}
+
+// splitRef splits host:port/repo:tag@sha256:… into repo and digest.
+func splitRef(ref, registry string) (repo, dgst string, err error) {
+	rest, ok := strings.CutPrefix(ref, registry+"/")
+	if !ok {
+		return "", "", fmt.Errorf("published ref %q is not in registry %s", ref, registry)
+	}
+	name, dgst, ok := strings.Cut(rest, "@")
+	if !ok {
+		return "", "", fmt.Errorf("published ref %q has no digest", ref)
+	}
+	if i := strings.LastIndex(name, ":"); i >= 0 {
+		name = name[:i]
+	}
+	return name, dgst, nil
+}

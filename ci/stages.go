@@ -1,0 +1,12 @@
+package main
+
+import (
+	"context"
+)
+
+func runStage(ctx context.Context, o Options) error {
+	if o.Stage == "setup" {
+		return runSetup(ctx, o.Provision)
+	}
+	return runPipeline(ctx, o)
+}

@@ -1,0 +1,24 @@
+package main
+
+import (
+	"context"
+
+	"dagger.io/dagger"
+)
+
+// unitPackages lists the module's packages minus the integration suite (./tests,
+// which needs a live Swarm) and the pipeline itself.
+const unitPackages = `go list ./... | grep -v -e '/tests$' -e '/tests/' -e '/ci$'`
+
+// Test runs the unit tests natively with the race detector (cgo: gcc is in the base).
+func (a *Archway) Test(ctx context.Context) error {
+	_, err := a.goBase.
+		WithEnvVariable("CGO_ENABLED", "1").
+		WithExec([]string{"sh", "-c", "set -e; pkgs=$(" + unitPackages + "); go test -race $pkgs"},
+			dagger.ContainerWithExecOpts{SkipEntrypoint: true}).
+		Sync(ctx)
+	if err != nil {
+		return execFailure("test: go test -race", err)
+	}
+	return nil
+}
