@@ -1,0 +1,92 @@
+package swarmprovider
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/archwayhq/archway/proxy"
+)
+
+// Service labels the provider reads (service labels, i.e. `deploy.labels` in a stack file,
+// not container labels: they can be changed with `docker service update --label-add`
+// without restarting a single task).
+const (
+	// LabelColor names the backend colour a service's tasks belong to ("blue"); required.
+	LabelColor = "archway.color"
+	// LabelWeight is the colour's weight, a non-negative integer; required.
+	LabelWeight = "archway.weight"
+	// LabelPort is the container port the app listens on; optional when the service
+	// publishes exactly one TCP port.
+	LabelPort = "archway.port"
+	// LabelGroup scopes a service to one proxy (Config.Group), so that several stacks
+	// or test runs can share a cluster.
+	LabelGroup = "archway.group"
+)
+
+// maxWeight is the proxy's own bound: a service above it is reported here, by name, instead
+// of the proxy rejecting the whole backend set.
+const maxWeight = proxy.MaxWeight
+
+// colourRe is the proxy's colour-name rule, checked here for the same reason.
+var colourRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
+
+// serviceLabels is what one service's labels say about its backend.
+type serviceLabels struct {
+	color  string // upper-case, e.g. "BLUE"
+	weight int
+	port   uint32 // 0: not set
+}
+
+// LabelError is a bad label on one service: the service is ignored, the rest still apply.
+type LabelError struct {
+	Service string
+	Label   string
+	Value   string
+	Reason  string
+}
+
+func (e *LabelError) Error() string {
+	return fmt.Sprintf("service %q: label %s=%q: %s", e.Service, e.Label, e.Value, e.Reason)
+}
+
+// parseLabels reads the archway.* labels of one service. ok is false when the service is
+// not an archway backend at all (no colour label); err is set when it claims to be one but
+// a label is invalid.
+func parseLabels(service string, labels map[string]string) (l serviceLabels, ok bool, err error) {
+	color, ok := labels[LabelColor]
+	if !ok {
+		return serviceLabels{}, false, nil
+	}
+	bad := func(label, value, reason string) (serviceLabels, bool, error) {
+		return serviceLabels{}, true, &LabelError{Service: service, Label: label, Value: value, Reason: reason}
+	}
+	color = strings.TrimSpace(color)
+	if color == "" {
+		return bad(LabelColor, labels[LabelColor], "empty colour")
+	}
+	if !colourRe.MatchString(color) {
+		return bad(LabelColor, color, "want a letter, then up to 62 letters, digits, '-' or '_'")
+	}
+	l.color = strings.ToUpper(color)
+
+	w, present := labels[LabelWeight]
+	if !present {
+		return bad(LabelWeight, "", "missing (want an integer 0.."+strconv.Itoa(maxWeight)+")")
+	}
+	n, perr := strconv.Atoi(strings.TrimSpace(w))
+	if perr != nil || n < 0 || n > maxWeight {
+		return bad(LabelWeight, w, "want an integer 0.."+strconv.Itoa(maxWeight))
+	}
+	l.weight = n
+
+	if p, present := labels[LabelPort]; present {
+		n, perr := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+		if perr != nil || n == 0 {
+			return bad(LabelPort, p, "want a port 1..65535")
+		}
+		l.port = uint32(n)
+	}
+	return l, true, nil
+}

@@ -1,0 +1,231 @@
+// Package swarmprovider discovers archway backends from a Docker Swarm: every service
+// labelled archway.color=<name> and archway.weight=<n> is one colour, and each of its running
+// tasks is one member. It implements proxy.Provider and follows the cluster without restart:
+// Docker events (services, nodes) trigger a read at once, and a short periodic read catches
+// what the events API does not report (task state changes).
+package swarmprovider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+
+	"github.com/archwayhq/archway/proxy"
+)
+
+// API is the part of the Docker client the provider uses; *client.Client implements it,
+// tests use a fake.
+type API interface {
+	ServiceList(ctx context.Context, options swarm.ServiceListOptions) ([]swarm.Service, error)
+	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
+	NodeList(ctx context.Context, options swarm.NodeListOptions) ([]swarm.Node, error)
+	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
+}
+
+// Provider follows archway services on a Swarm. Create it with New or NewWithAPI.
+type Provider struct {
+	api API
+	cfg Config
+	log *slog.Logger
+	// debounce coalesces bursts of events (a stack deploy emits dozens) into one read.
+	debounce time.Duration
+}
+
+var _ proxy.Provider = (*Provider)(nil)
+
+// New connects to the Docker engine named by the environment (DOCKER_HOST, DOCKER_CERT_PATH,
+// …; the local socket by default), negotiating the API version so that old engines (20.10,
+// API 1.41) work. The engine must be a Swarm manager. No request is made until Run.
+func New(cfg Config, log *slog.Logger) (*Provider, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("swarm provider: docker client: %w", err)
+	}
+	return NewWithAPI(cli, cfg, log), nil
+}
+
+// NewWithAPI is New on an existing client (or a fake). cfg is used as given; zero Resync
+// means DefaultResync.
+func NewWithAPI(api API, cfg Config, log *slog.Logger) *Provider {
+	if log == nil {
+		log = slog.Default()
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = DefaultResync
+	}
+	return &Provider{api: api, cfg: cfg, log: log.With("provider", "swarm"), debounce: 200 * time.Millisecond}
+}
+
+// Run reads the cluster, calls apply with the backend set whenever it changes, and keeps
+// following the cluster until ctx ends (then it returns nil). Errors talking to Docker are
+// logged and retried, never fatal: a manager restarting must not stop the proxy, which keeps
+// its last backend set meanwhile.
+func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) error) error {
+	kick := make(chan struct{}, 1)
+	go p.watch(ctx, kick)
+
+	var (
+		lastKey      string
+		applied      bool
+		lastProblems = map[string]bool{}
+		lastErr      string
+	)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-kick:
+			// Let the burst finish before reading.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(p.debounce):
+			}
+		case <-timer.C:
+		}
+
+		specs, problems, err := p.read(ctx)
+		timer.Reset(p.cfg.Resync)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// Log a failure once, not every resync, until it changes or clears.
+			if err.Error() != lastErr {
+				p.log.Error("reading swarm failed; keeping the current backends", "err", err)
+				lastErr = err.Error()
+			}
+			continue
+		}
+		if lastErr != "" {
+			p.log.Info("reading swarm works again")
+			lastErr = ""
+		}
+		now := map[string]bool{}
+		for _, pr := range problems {
+			now[pr.Error()] = true
+			if !lastProblems[pr.Error()] {
+				p.log.Error(pr.Error())
+			}
+		}
+		lastProblems = now
+
+		key := specsKey(specs)
+		if applied && key == lastKey {
+			continue
+		}
+		// Whatever apply says, don't offer the same set again: apply is deterministic
+		// validation, and a rejected set would otherwise be logged every resync.
+		lastKey, applied = key, true
+		if err := apply(specs); err != nil {
+			p.log.Error("backend set rejected by the proxy", "backends", key, "err", err)
+			continue
+		}
+		p.log.Info("backends updated", "backends", key)
+	}
+}
+
+// read lists the candidate services, their tasks and all nodes, and builds the backend set.
+func (p *Provider) read(ctx context.Context) ([]proxy.BackendSpec, []error, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	sf := filters.NewArgs(filters.Arg("label", LabelColor))
+	if p.cfg.Group != "" {
+		sf.Add("label", LabelGroup+"="+p.cfg.Group)
+	}
+	services, err := p.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: sf})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list services: %w", err)
+	}
+	cl := cluster{services: services}
+	if len(services) > 0 {
+		tf := filters.NewArgs(filters.Arg("desired-state", "running"))
+		for _, s := range services {
+			tf.Add("service", s.ID)
+		}
+		if cl.tasks, err = p.api.TaskList(ctx, swarm.TaskListOptions{Filters: tf}); err != nil {
+			return nil, nil, fmt.Errorf("list tasks: %w", err)
+		}
+		if cl.nodes, err = p.api.NodeList(ctx, swarm.NodeListOptions{}); err != nil {
+			return nil, nil, fmt.Errorf("list nodes: %w", err)
+		}
+	}
+	specs, problems := p.cfg.backends(cl)
+	return specs, problems, nil
+}
+
+// watch turns Docker events about services and nodes into kicks; it resubscribes after a
+// broken stream, since the periodic read covers the gap.
+func (p *Provider) watch(ctx context.Context, kick chan<- struct{}) {
+	f := filters.NewArgs(
+		filters.Arg("type", string(events.ServiceEventType)),
+		filters.Arg("type", string(events.NodeEventType)),
+	)
+	backoff := time.Second
+	for {
+		sctx, cancel := context.WithCancel(ctx)
+		msgs, errs := p.api.Events(sctx, events.ListOptions{Filters: f})
+		err := func() error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case _, ok := <-msgs:
+					if !ok {
+						return errors.New("event stream closed")
+					}
+					backoff = time.Second
+					select {
+					case kick <- struct{}{}:
+					default:
+					}
+				case err := <-errs:
+					return err
+				}
+			}
+		}()
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		p.log.Debug("event stream ended; resubscribing", "err", err, "in", backoff.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+// specsKey is a stable one-line rendering of a backend set: equal sets, equal keys.
+func specsKey(specs []proxy.BackendSpec) string {
+	if len(specs) == 0 {
+		return "(none)"
+	}
+	parts := make([]string, 0, len(specs))
+	for _, s := range specs {
+		m := make([]string, 0, len(s.Members))
+		for _, u := range s.Members {
+			m = append(m, u.String())
+		}
+		slices.Sort(m)
+		parts = append(parts, fmt.Sprintf("%s=%d[%s]", s.Name, s.Weight, strings.Join(m, " ")))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
