@@ -155,6 +155,11 @@ func (p *Proxy) newMember(key, colourHeader string, target *url.URL, origin stri
 		if preserve {
 			pr.Out.Host = pr.In.Host
 		}
+		// Append to the client's chain, as nginx's $proxy_add_x_forwarded_for and the
+		// Director-based seeds do; backends that trust it must trust this proxy only.
+		if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+			pr.Out.Header["X-Forwarded-For"] = prior
+		}
 		pr.SetXForwarded()
 		// Set in Rewrite, i.e. after hop-by-hop headers were removed from Out: a
 		// client's "Connection: Color" can no longer strip it (golang/go#50580).

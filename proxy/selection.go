@@ -94,20 +94,24 @@ func (s *snapshot) pick() *member {
 	return nil
 }
 
-// pickOther is pick for a retry: any available member but not.
+// pickOther is pick for a retry: an available member other than not. It walks the
+// cycle from the current position without advancing the shared counter, so that
+// retries do not shift the split of first attempts.
 func (s *snapshot) pickOther(not *member) *member {
-	for range 4 {
-		if m := s.pick(); m != nil && m != not {
-			return m
-		}
+	n := uint64(len(s.cycle))
+	if n == 0 {
+		return nil
 	}
-	// Selection keeps landing on the failed member (e.g. it is the heaviest): fall
-	// back to the first other up member in weight order.
-	for _, idx := range s.order {
-		for _, m := range s.colours[idx].members {
-			if m != not && m.up.Load() {
+	i := s.next.n.Load() % n
+	for range n {
+		c := s.cycle[i]
+		for range len(c.members) {
+			if m := c.pickMember(); m != nil && m != not {
 				return m
 			}
+		}
+		if i++; i == n {
+			i = 0
 		}
 	}
 	return nil
