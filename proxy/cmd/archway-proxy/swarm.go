@@ -1,0 +1,23 @@
+package main
+
+import (
+	"os"
+
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/swarmprovider"
+)
+
+// The Swarm provider registers itself here rather than in main.go's map literal, so that
+// this file is all the proxy binary needs to know about it.
+func init() { providers["swarm"] = swarmProvider }
+
+// swarmProvider follows services labelled archway.color/archway.weight on the Swarm whose
+// manager DOCKER_HOST (default: the local socket) names. Settings: ARCHWAY_SWARM_GROUP,
+// ARCHWAY_SWARM_NETWORK, ARCHWAY_SWARM_RESYNC (see proxy/swarmprovider).
+func swarmProvider(e providerEnv) (proxy.Provider, error) {
+	var sc swarmprovider.Config
+	if err := sc.FromEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	return swarmprovider.New(sc, e.log)
+}
