@@ -1,0 +1,190 @@
+package proxy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfigSillyproxyEnv(t *testing.T) {
+	c, err := ParseConfig(nil, []string{
+		"BLUE=http://myapp-v1:8080", "GREEN=http://myapp-v2:8080/", "GREEN_WEIGHT=1", "BLUE_WEIGHT=4",
+		"CANARY=http://myapp-v3:8080", "HOME=/root", "PATH=/bin", "GOPROXY=https://proxy.golang.org",
+		"HTTP_PROXY=http://squid:3128", "NO_PROXY=localhost", "DOCKER_HOST=tcp://x:2375", "NOTE=hello",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := weightList(c.Backends); got != "BLUE=4 CANARY=1 GREEN=1" {
+		t.Errorf("backends %s", got)
+	}
+	if c.Backends[2].Members[0].String() != "http://myapp-v2:8080/" {
+		t.Errorf("GREEN url %v", c.Backends[2].Members[0])
+	}
+	if strings.Join(c.Discovered, ",") != "BLUE,CANARY,GREEN" {
+		t.Errorf("discovered %v", c.Discovered)
+	}
+	if c.Addr != ":8989" || c.AdminAddr != DefaultAdminAddr || c.Provider != "static" || c.HealthPath != "/healthz" ||
+		c.HealthInterval != 5*time.Second || c.MaxFails != 3 || c.Drain != 5*time.Second || c.StickyCookie != "" || c.OverrideHeader != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+}
+
+func TestParseConfigPrecedenceAndForms(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "archway.env")
+	if err := os.WriteFile(file, []byte("# canary from the file\nexport CANARY=\"http://c:1\"\nBLUE_WEIGHT=2\nDRAIN=1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig(
+		[]string{"-port", "9000", "-backend", "blue=http://b:1,http://b2:1", "-weight", "Blue=7", "-config", file, "-sticky-cookie", "archway", "-override-header", "X-Archway-Color", "-admin-addr", "off"},
+		[]string{"PORT=8084", "BLUE=http://ignored:1", "BLUE_WEIGHT=3", "DRAIN=9s", "PROXY_TARGET_URL=http://s3.example/maint/", "LOG_FORMAT=json"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":9000" || c.AdminAddr != "" || c.Drain != time.Second || c.LogFormat != "json" || c.StickyCookie != "archway" {
+		t.Errorf("settings: %+v", c)
+	}
+	if got := weightList(c.Backends); got != "BLUE=7 CANARY=1 DEFAULT=1" {
+		t.Errorf("backends %s", got)
+	}
+	if len(c.Backends[0].Members) != 2 || c.Backends[0].Members[1].Host != "b2:1" {
+		t.Errorf("BLUE members %v", c.Backends[0].Members)
+	}
+	// go-proxy-multiarch: PORT env, single target.
+	c, err = ParseConfig(nil, []string{"PORT=8084", "PROXY_TARGET_URL=http://my-cdn.s3-website.example/maintenance/myapp/"})
+	if err != nil || c.Addr != ":8084" || weightList(c.Backends) != "DEFAULT=1" {
+		t.Fatalf("go-proxy-multiarch form: %+v %v", c, err)
+	}
+	c, err = ParseConfig([]string{"-proxy_target_url=http://google.com/", "-port=8081"}, nil)
+	if err != nil || c.Addr != ":8081" || c.Backends[0].Members[0].Host != "google.com" {
+		t.Fatalf("flag form: %+v %v", c, err)
+	}
+	// COLORS disables the scan: only the listed colours are read.
+	c, err = ParseConfig(nil, []string{"COLORS=blue,canary", "BLUE=http://b:1", "CANARY=http://c:1", "OTHER=http://o:1"})
+	if err != nil || weightList(c.Backends) != "BLUE=1 CANARY=1" {
+		t.Fatalf("COLORS: %+v %v", c, err)
+	}
+	// Swarm provider needs no static backend.
+	if c, err = ParseConfig([]string{"-provider", "swarm"}, nil); err != nil || len(c.Backends) != 0 {
+		t.Fatalf("swarm without backends: %v", err)
+	}
+	if c, err = ParseConfig([]string{"-version"}, []string{"BLUE_WEIGHT=x"}); err != nil || !c.ShowVersion {
+		t.Fatalf("-version must not need a valid config: %v", err)
+	}
+}
+
+// TestParseConfigBadInputs: every bad input gives one line naming the setting and value.
+func TestParseConfigBadInputs(t *testing.T) {
+	ok := []string{"BLUE=http://b:1"}
+	cases := []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{nil, append(ok, "GREEN=http://g:2", "GREEN_WEIGHT=-1"), `GREEN_WEIGHT="-1": weight must be an integer >= 0`},
+		{nil, append(ok, "BLUE_WEIGHT=four"), `BLUE_WEIGHT="four": weight must be an integer >= 0`},
+		{nil, append(ok, "BLUE_WEIGHT=10001"), `BLUE_WEIGHT="10001": weight must be <= 10000`},
+		{[]string{"-weight", "blue=-3"}, ok, `-weight blue="-3": weight must be an integer >= 0`},
+		{[]string{"-weight", "green=3"}, ok, `-weight="GREEN=3": unknown colour GREEN; give its URL with GREEN=<url> or -backend green=<url>`},
+		{[]string{"-weight", "3"}, ok, `-weight="3": want NAME=N with NAME like blue`},
+		{nil, []string{"BLUE=myapp-v1:8080"}, `BLUE="myapp-v1:8080": unsupported scheme "myapp-v1"; want http, https, dns+http or dns+https`},
+		{nil, []string{"BLUE=myapp-v1"}, `BLUE="myapp-v1": missing scheme; want http://host:port`},
+		{nil, []string{"GREEN=http://exa mple:80"}, `GREEN="http://exa mple:80": not a URL: invalid character " " in host name`},
+		{nil, []string{"BLUE=http://"}, `BLUE="http://": missing host; want http://host:port`},
+		{nil, []string{"BLUE=http://b:0"}, `BLUE="http://b:0": port "0" out of range 1-65535`},
+		{nil, []string{"BLUE=http://b:"}, `BLUE="http://b:": empty port; want host:port`},
+		{nil, []string{"BLUE=http://b:1#frag"}, `BLUE="http://b:1#frag": fragment not allowed`},
+		{nil, []string{"BLUE=http://b:1,"}, `BLUE="http://b:1,": empty URL; want http://host:port`},
+		{nil, []string{"CANARY=ftp://c:21", "CANARY_WEIGHT=1"}, `CANARY="ftp://c:21": unsupported scheme "ftp"; want http, https, dns+http or dns+https`},
+		{[]string{"-backend", "blue"}, nil, `-backend="blue": want NAME=URL with NAME like blue or canary`},
+		{[]string{"-backend", "9x=http://a:1"}, nil, `-backend="9x=http://a:1": want NAME=URL with NAME like blue or canary`},
+		{[]string{"-backend", "blue=tcp://a:1"}, nil, `-backend blue="tcp://a:1": unsupported scheme "tcp"; want http, https, dns+http or dns+https`},
+		{nil, nil, `backends: none configured; set BLUE=<url> (or any colour), PROXY_TARGET_URL=<url> or -backend NAME=URL`},
+		{nil, []string{"HOME=/root"}, `backends: none configured; set BLUE=<url> (or any colour), PROXY_TARGET_URL=<url> or -backend NAME=URL`},
+		{nil, append(ok, "BLUE_WEIGHT=0"), `backends: every weight is 0 (BLUE=0); at least one must be > 0`},
+		{nil, append(ok, "PORT=http"), `PORT="http": want a port number 1-65535`},
+		{[]string{"-port", "70000"}, ok, `-port="70000": want a port number 1-65535`},
+		{nil, append(ok, "PORT=0"), `PORT="0": want a port number 1-65535`},
+		{nil, append(ok, "ADMIN_ADDR=8990"), `ADMIN_ADDR="8990": want host:port like 127.0.0.1:8990, or off`},
+		{[]string{"-admin-addr", ":99999"}, ok, `-admin-addr=":99999": port out of range 0-65535`},
+		{nil, append(ok, "HEALTH_INTERVAL=5"), `HEALTH_INTERVAL="5": want a duration like 5s or 500ms`},
+		{nil, append(ok, "HEALTH_TIMEOUT=0s"), `HEALTH_TIMEOUT="0s": duration must be > 0`},
+		{[]string{"-drain", "-1s"}, ok, `-drain="-1s": duration must be >= 0`},
+		{nil, append(ok, "HEALTH_PATH=healthz"), `HEALTH_PATH="healthz": want an absolute path like /healthz`},
+		{nil, append(ok, "MAX_FAILS=many"), `MAX_FAILS="many": want an integer 0-1000`},
+		{nil, append(ok, "STICKY_COOKIE=a b"), `STICKY_COOKIE="a b": want a cookie name (letters, digits, - and _)`},
+		{nil, append(ok, "OVERRIDE_HEADER=X:Color"), `OVERRIDE_HEADER="X:Color": want a header name like X-Archway-Color`},
+		{nil, append(ok, "PRESERVE_HOST=maybe"), `PRESERVE_HOST="maybe": want true or false`},
+		{nil, append(ok, "LOG_FORMAT=xml"), `LOG_FORMAT="xml": want text or json`},
+		{nil, append(ok, "LOG_LEVEL=loud"), `LOG_LEVEL="loud": want debug, info, warn or error`},
+		{nil, []string{"COLORS=blue,purple", "BLUE=http://b:1"}, `COLORS="blue,purple": colour PURPLE has no URL: set PURPLE=<url>`},
+		{nil, []string{"COLORS=blue,", "BLUE=http://b:1"}, `COLORS="blue,": colour "" must match [A-Za-z][A-Za-z0-9_-]*`},
+		{[]string{"-config", "/nonexistent/archway.env"}, ok, `-config="/nonexistent/archway.env": cannot read: no such file or directory`},
+		{[]string{"-nope"}, ok, `flag provided but not defined: -nope`},
+		{[]string{"-preserve-host=maybe"}, ok, `invalid boolean value "maybe" for -preserve-host: parse error`},
+		{[]string{"extra"}, ok, `unexpected argument "extra"; settings are flags or env vars`},
+	}
+	for _, c := range cases {
+		_, err := ParseConfig(c.args, c.env)
+		if err == nil {
+			t.Errorf("ParseConfig(%q, %q): no error, want %q", c.args, c.env, c.want)
+			continue
+		}
+		if err.Error() != c.want {
+			t.Errorf("ParseConfig(%q, %q):\n got  %q\n want %q", c.args, c.env, err.Error(), c.want)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("multi-line error: %q", err.Error())
+		}
+	}
+}
+
+func TestEnvFileBadLine(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "bad.env")
+	if err := os.WriteFile(file, []byte("BLUE=http://b:1\njust words\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ParseConfig([]string{"-config", file}, nil)
+	want := `-config="` + file + `": line 2: want KEY=VALUE, got "just words"`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+}
+
+// FuzzParseConfig: arbitrary flags and environment never panic, and an accepted
+// configuration is usable: valid weights, at least one > 0, the proxy accepts it.
+func FuzzParseConfig(f *testing.F) {
+	f.Add("-port 8081", "BLUE=http://b:1\nGREEN=http://g:2/\nGREEN_WEIGHT=1\nBLUE_WEIGHT=4")
+	f.Add("-backend blue=dns+http://tasks.app:8080 -weight blue=3", "PROXY_TARGET_URL=http://x/")
+	f.Add("-drain 1s -health-interval 0", "COLORS=a,b\nA=http://a:1\nB=https://b")
+	f.Add("", "BLUE=http://[::1]:80\nBLUE_WEIGHT=0\nRED=http://r:2")
+	f.Fuzz(func(t *testing.T, args, env string) {
+		c, err := ParseConfig(strings.Fields(args), strings.Split(env, "\n"))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		if c.ShowVersion || c.Provider != DefaultProvider {
+			return
+		}
+		positive := false
+		for _, b := range c.Backends {
+			if b.Weight < 0 || b.Weight > MaxWeight || len(b.Members) == 0 {
+				t.Fatalf("accepted bad backend %+v", b)
+			}
+			positive = positive || b.Weight > 0
+		}
+		if !positive {
+			t.Fatalf("accepted config without weight > 0: %s", weightList(c.Backends))
+		}
+		if _, err := normalizeSpecs(c.Backends); err != nil {
+			t.Fatalf("parser accepted what the proxy refuses: %v", err)
+		}
+	})
+}
