@@ -1,0 +1,215 @@
+// Command demo drives the archway stack on a Swarm: deploy it, show which architecture
+// answers through which colour, and roll weights canary → promote → rollback.
+//
+//	go run ./swarm/demo [flags] [run|deploy|show|canary|promote|rollback|weights blue=4,green=1]
+//
+// The cluster is DOCKER_HOST when set, else the lab's ($ARCHWAY_HOME/lab/state.json).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/archwayhq/archway/swarm/lab/lab"
+	"github.com/archwayhq/archway/swarm/rollout"
+)
+
+type options struct {
+	stack, group, file, registry, tag string
+	proxyURL, adminURL                string
+	n                                 int
+	timeout                           time.Duration
+	deploy                            bool
+	cmd                               string
+	weights                           rollout.Weights
+}
+
+const usage = `usage: demo [flags] [command]
+
+commands:
+  run       deploy (unless -deploy=false), show, canary → promote → rollback under load (default)
+  deploy    docker stack deploy swarm/stack.yml and wait until it serves
+  show      N requests through the proxy: platform × colour table
+  canary    weights blue=4,green=1      promote   blue=0,green=1      rollback   blue=1,green=0
+  weights W set arbitrary weights, e.g. "weights blue=9,green=1"
+
+flags:
+`
+
+func parse(args []string, stderr io.Writer) (options, error) {
+	o := options{}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.StringVar(&o.stack, "stack", "archway", "stack name")
+	fs.StringVar(&o.group, "group", "", "archway.group label of the stack's services (default: the stack name)")
+	fs.StringVar(&o.file, "file", "swarm/stack.yml", "stack file")
+	fs.StringVar(&o.registry, "registry", envOr("ARCHWAY_REGISTRY", "127.0.0.1:5000"), "registry of the images (env ARCHWAY_REGISTRY)")
+	fs.StringVar(&o.tag, "tag", envOr("ARCHWAY_TAG", "latest"), "image tag (env ARCHWAY_TAG)")
+	fs.StringVar(&o.proxyURL, "proxy-url", "", "proxy URL (default: found from the proxy task)")
+	fs.StringVar(&o.adminURL, "admin-url", "", "proxy admin URL (default: found from the proxy task)")
+	fs.IntVar(&o.n, "n", 1000, "requests per measurement (a multiple of every weight sum: 1000)")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound for each wait")
+	fs.BoolVar(&o.deploy, "deploy", true, "run: deploy the stack first")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.group == "" {
+		o.group = o.stack
+	}
+	if o.n <= 0 {
+		return o, fmt.Errorf("-n=%d: want a positive number of requests", o.n)
+	}
+	if o.timeout <= 0 {
+		return o, fmt.Errorf("-timeout=%s: want a positive duration", o.timeout)
+	}
+	rest := fs.Args()
+	o.cmd = "run"
+	if len(rest) > 0 {
+		o.cmd = rest[0]
+	}
+	switch o.cmd {
+	case "run", "deploy", "show":
+	case "canary", "promote", "rollback":
+		for _, st := range rollout.Rollout {
+			if st.Name == o.cmd {
+				o.weights = st.Weights
+			}
+		}
+	case "weights":
+		if len(rest) < 2 {
+			return o, errors.New(`weights: missing argument, e.g. "weights blue=9,green=1"`)
+		}
+		w, err := rollout.ParseWeights(rest[1])
+		if err != nil {
+			return o, err
+		}
+		o.weights = w
+	default:
+		return o, fmt.Errorf("command %q: want run, deploy, show, canary, promote, rollback or weights", o.cmd)
+	}
+	return o, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// dockerHost is DOCKER_HOST, else the lab's manager.
+func dockerHost() (string, error) {
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return h, nil
+	}
+	home, err := lab.Home()
+	if err != nil {
+		return "", err
+	}
+	st, err := lab.LoadState(home)
+	if err != nil {
+		return "", fmt.Errorf("no cluster: DOCKER_HOST is unset and %w", err)
+	}
+	return st.DockerHost, nil
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	host, err := dockerHost()
+	if err != nil {
+		return err
+	}
+	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client for %s: %w", host, err)
+	}
+	defer cli.Close()
+	s := &rollout.Session{
+		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.group, Stack: o.stack,
+		ProxyURL: o.proxyURL, AdminURL: o.adminURL, Out: stdout, Timeout: o.timeout,
+	}
+	fmt.Fprintf(stdout, "cluster: %s\n", host)
+	switch o.cmd {
+	case "deploy":
+		return deploy(ctx, s, o, host)
+	case "run":
+		if o.deploy {
+			if err := deploy(ctx, s, o, host); err != nil {
+				return err
+			}
+		}
+		if _, err := s.Demo(ctx, o.n); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\napp page through the proxy:  %s/\nproxy status (JSON):         %s/status\nproxy metrics:               %s/metrics\n",
+			s.ProxyURL, s.AdminURL, s.AdminURL)
+		return nil
+	case "show":
+		if err := s.Locate(ctx); err != nil {
+			return err
+		}
+		st, err := rollout.ProxyStatus(ctx, s.HTTP, s.AdminURL)
+		if err != nil {
+			return err
+		}
+		w := rollout.Weights{}
+		for _, b := range st.Backends {
+			w[strings.ToLower(b.Name)] = b.Weight
+		}
+		fmt.Fprintf(stdout, "proxy %s serves %s\n", s.ProxyURL, w)
+		_, err = s.Measure(ctx, o.n, w)
+		return err
+	default:
+		fmt.Fprintf(stdout, "%s: weights %s\n", o.cmd, o.weights)
+		return s.Shift(ctx, o.weights)
+	}
+}
+
+func deploy(ctx context.Context, s *rollout.Session, o options, host string) error {
+	fmt.Fprintf(s.Out, "==> docker stack deploy -c %s %s (images %s/archway/{app,proxy}:%s)\n", o.file, o.stack, o.registry, o.tag)
+	out, err := rollout.DeployStack(ctx, rollout.StackOptions{
+		File: o.file, Name: o.stack, DockerHost: host,
+		Env: map[string]string{"REGISTRY": o.registry, "TAG": o.tag, "GROUP": o.group},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(s.Out, indent(out))
+	return nil
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ") + "\n"
+}
+
+func main() {
+	o, err := parse(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}

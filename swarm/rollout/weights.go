@@ -1,0 +1,151 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/archwayhq/archway/proxy/swarmprovider"
+)
+
+// ServiceAPI is the part of the Docker client that weight changes need.
+type ServiceAPI interface {
+	ServiceList(ctx context.Context, options swarm.ServiceListOptions) ([]swarm.Service, error)
+	ServiceInspectWithRaw(ctx context.Context, serviceID string, opts swarm.ServiceInspectOptions) (swarm.Service, []byte, error)
+	ServiceUpdate(ctx context.Context, serviceID string, version swarm.Version, service swarm.ServiceSpec, options swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error)
+}
+
+// Weights maps a colour (lower case, as in the archway.color label) to its weight.
+type Weights map[string]int
+
+// String renders weights in a stable order, e.g. "blue=4 green=1".
+func (w Weights) String() string {
+	names := make([]string, 0, len(w))
+	for n := range w {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = n + "=" + strconv.Itoa(w[n])
+	}
+	return strings.Join(parts, " ")
+}
+
+// ParseWeights parses "blue=4,green=1"; every error names the entry and its value.
+func ParseWeights(s string) (Weights, error) {
+	w := Weights{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if !ok || name == "" {
+			return nil, fmt.Errorf("weights: entry %q: want colour=weight", part)
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(val))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("weights: %s=%q: weight must be an integer >= 0", name, val)
+		}
+		w[name] = n
+	}
+	if len(w) == 0 {
+		return nil, fmt.Errorf("weights: %q: no colour=weight entries", s)
+	}
+	total := 0
+	for _, n := range w {
+		total += n
+	}
+	if total == 0 {
+		return nil, fmt.Errorf("weights: %q: at least one weight must be > 0", s)
+	}
+	return w, nil
+}
+
+// groupServices lists the services of a group by colour.
+func groupServices(ctx context.Context, api ServiceAPI, group string) (map[string]swarm.Service, error) {
+	f := filters.NewArgs(filters.Arg("label", swarmprovider.LabelColor))
+	if group != "" {
+		f.Add("label", swarmprovider.LabelGroup+"="+group)
+	}
+	svcs, err := api.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list services of group %q: %w", group, err)
+	}
+	byColor := make(map[string]swarm.Service, len(svcs))
+	for _, s := range svcs {
+		c := strings.ToLower(s.Spec.Labels[swarmprovider.LabelColor])
+		if prev, dup := byColor[c]; dup {
+			return nil, fmt.Errorf("group %q: colour %q is on two services, %s and %s", group, c, prev.Spec.Name, s.Spec.Name)
+		}
+		byColor[c] = s
+	}
+	return byColor, nil
+}
+
+// SetWeights writes the archway.weight label of each colour's service in group. It checks
+// every colour first so that an unknown colour changes nothing, and it retries an update
+// that lost a race with another writer (Swarm's optimistic version check).
+func SetWeights(ctx context.Context, api ServiceAPI, group string, w Weights) error {
+	byColor, err := groupServices(ctx, api, group)
+	if err != nil {
+		return err
+	}
+	for c := range w {
+		if _, ok := byColor[c]; !ok {
+			return fmt.Errorf("colour %q: no service labelled %s=%s in group %q", c, swarmprovider.LabelColor, c, group)
+		}
+	}
+	// Raise weights before lowering others, so that the sum never passes through zero
+	// on the way (the proxy refuses a backend set with no weight > 0).
+	order := make([]string, 0, len(w))
+	for c := range w {
+		order = append(order, c)
+	}
+	slices.SortFunc(order, func(a, b string) int { return w[b] - w[a] })
+	for _, c := range order {
+		if err := setWeight(ctx, api, byColor[c].ID, w[c]); err != nil {
+			return fmt.Errorf("colour %q: %w", c, err)
+		}
+	}
+	return nil
+}
+
+func setWeight(ctx context.Context, api ServiceAPI, id string, weight int) error {
+	const attempts = 5
+	var err error
+	for range attempts {
+		var svc swarm.Service
+		svc, _, err = api.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("inspect service %s: %w", id, err)
+		}
+		want := strconv.Itoa(weight)
+		if svc.Spec.Labels[swarmprovider.LabelWeight] == want {
+			return nil
+		}
+		spec := svc.Spec
+		labels := make(map[string]string, len(spec.Labels)+1)
+		for k, v := range spec.Labels {
+			labels[k] = v
+		}
+		labels[swarmprovider.LabelWeight] = want
+		spec.Labels = labels
+		_, err = api.ServiceUpdate(ctx, id, svc.Version, spec, swarm.ServiceUpdateOptions{})
+		if err == nil {
+			return nil
+		}
+		if !errdefs.IsInvalidParameter(err) && !strings.Contains(err.Error(), "out of sequence") {
+			break
+		}
+	}
+	return fmt.Errorf("update service %s label %s=%d: %w", id, swarmprovider.LabelWeight, weight, err)
+}
