@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"testing"
+)
+
+// The end-to-end benchmarks share one backend and client setup; BenchmarkDirect is
+// the baseline (client → backend), BenchmarkProxy adds archway-proxy in between, so
+// ns/op(Proxy)/ns/op(Direct) is the cost of the extra hop.
+
+func benchBackend(b *testing.B) *httptest.Server {
+	body := []byte("blue 0123456789abcdef linux/amd64\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, DisableCompression: true}}
+}
+
+func benchGet(b *testing.B, c *http.Client, u string) {
+	resp, err := c.Get(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+func benchProxy(b *testing.B) (*httptest.Server, *httptest.Server) {
+	be1, be2 := benchBackend(b), benchBackend(b)
+	u1, _ := url.Parse(be1.URL)
+	u2, _ := url.Parse(be2.URL)
+	p := New(Options{Logger: quietLogger(), Hostname: "bench"})
+	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 4, Members: []*url.URL{u1}}, {Name: "GREEN", Weight: 1, Members: []*url.URL{u2}}}); err != nil {
+		b.Fatal(err)
+	}
+	front := httptest.NewServer(p)
+	b.Cleanup(front.Close)
+	return front, be1
+}
+
+func BenchmarkDirect(b *testing.B) {
+	be := benchBackend(b)
+	c := benchClient()
+	b.ReportAllocs()
+	for b.Loop() {
+		benchGet(b, c, be.URL+"/a?b=c")
+	}
+}
+
+func BenchmarkProxy(b *testing.B) {
+	front, _ := benchProxy(b)
+	c := benchClient()
+	b.ReportAllocs()
+	for b.Loop() {
+		benchGet(b, c, front.URL+"/a?b=c")
+	}
+}
+
+func BenchmarkDirectParallel(b *testing.B) {
+	be := benchBackend(b)
+	c := benchClient()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			benchGet(b, c, be.URL+"/a?b=c")
+		}
+	})
+}
+
+func BenchmarkProxyParallel(b *testing.B) {
+	front, _ := benchProxy(b)
+	c := benchClient()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			benchGet(b, c, front.URL+"/a?b=c")
+		}
+	})
+}
