@@ -1,0 +1,550 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+)
+
+// Registry is where every engine of the lab (and the host) reaches the local registry.
+const Registry = "127.0.0.1:5000"
+
+// Options configure Up.
+type Options struct {
+	// Arches are the workers to run, one node each. The manager is always amd64 (native).
+	Arches []Arch
+	// Home is ARCHWAY_HOME (see Home).
+	Home string
+	// RepoDir is the module root, where the helpers are built.
+	RepoDir string
+	// Suite and Mirror select the Debian packages of the node images.
+	Suite, Mirror string
+	// Out receives human progress lines; nil discards them.
+	Out io.Writer
+	// Provision, when set, runs first and makes sure the host engine, binfmt and the
+	// registry are up (internal/provision). The lab itself only checks them.
+	Provision func(ctx context.Context) error
+	// EngineTimeout bounds the wait for one node's engine (emulated ones are slow).
+	EngineTimeout time.Duration
+}
+
+type progress struct {
+	mu  sync.Mutex
+	out io.Writer
+	t0  time.Time
+}
+
+func (p *progress) printf(format string, args ...any) {
+	if p.out == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.out, "[%6.1fs] %s\n", time.Since(p.t0).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// HostClient returns a client for the engine the lab runs its node containers on:
+// DOCKER_HOST etc. from the environment, except when DOCKER_HOST points at the lab's own
+// manager (the usual state after `. $ARCHWAY_HOME/lab/env`), where it is the local engine.
+func HostClient(home string) (*client.Client, error) {
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if st, err := LoadState(home); err == nil && os.Getenv("DOCKER_HOST") == st.DockerHost {
+		opts = []client.Opt{client.WithHost(client.DefaultDockerHost), client.WithAPIVersionNegotiation()}
+	}
+	c, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return c, nil
+}
+
+// Up brings the lab to the requested shape and returns its state (also written to
+// $ARCHWAY_HOME/lab). It is idempotent: on a running lab it checks and repairs.
+// Architectures the machine cannot run are reported on Out and left out; Up fails only
+// when the manager cannot run or no requested node comes up.
+func Up(ctx context.Context, o Options) (State, error) {
+	p := &progress{out: o.Out, t0: time.Now()}
+	if o.EngineTimeout == 0 {
+		o.EngineTimeout = 3 * time.Minute
+	}
+	if o.Provision != nil {
+		p.printf("provisioning host")
+		if err := o.Provision(ctx); err != nil {
+			return State{}, fmt.Errorf("provision: %w", err)
+		}
+	}
+	host, err := HostClient(o.Home)
+	if err != nil {
+		return State{}, err
+	}
+	defer host.Close()
+	if _, err := host.Ping(ctx); err != nil {
+		return State{}, fmt.Errorf("host engine not answering (%w); fix: start dockerd or `go run ./ci setup`", err)
+	}
+	if err := checkRegistry(ctx); err != nil {
+		p.printf("warning: registry %s not answering (%v); nodes cannot pull until it runs; fix: `go run ./ci setup`", Registry, err)
+	}
+	gw, err := bridgeGateway(ctx, host)
+	if err != nil {
+		return State{}, err
+	}
+
+	hostArch := runtime.GOARCH
+	native, ok := ByEngineArch(hostArch)
+	if !ok {
+		return State{}, fmt.Errorf("host architecture %s not supported by the lab", hostArch)
+	}
+	var arches []Arch
+	for _, a := range o.Arches {
+		if a.Emulated(hostArch) {
+			if msg := checkEmulation(hostArch, a); msg != "" {
+				p.printf("%s", msg)
+				continue
+			}
+		}
+		arches = append(arches, a)
+	}
+	build := append([]Arch{native}, without(arches, native)...)
+
+	b := &Builder{Docker: host, Home: o.Home, RepoDir: o.RepoDir, Suite: o.Suite, Mirror: o.Mirror, HostArch: hostArch, Progress: p.printf}
+	p.printf("node images: %s", archList(build))
+	build, err = b.buildable(ctx, build, p)
+	if err != nil {
+		return State{}, err
+	}
+	images, errs, err := b.Ensure(ctx, build)
+	if err != nil {
+		return State{}, err
+	}
+	for _, a := range build {
+		if e := errs[a.Name]; e != nil {
+			p.printf("%s: node image failed: %v", a.Name, e)
+			continue
+		}
+		p.printf("%s: %s (%s)", a.Name, images[a.Name].Tag, images[a.Name].Source)
+	}
+	mgrImg, ok := images[native.Name]
+	if !ok {
+		return State{}, fmt.Errorf("manager image (%s): %w", native.Name, errs[native.Name])
+	}
+
+	privileged := detectPrivileged()
+	if !privileged {
+		p.printf("nodes run without --privileged (the engine cannot grant every capability here): all caps but SYS_RESOURCE, unconfined")
+	}
+	specs := []nodeSpec{{Name: ManagerName, Arch: native, Role: "manager", Image: mgrImg.Tag}}
+	for _, a := range arches {
+		if img, ok := images[a.Name]; ok {
+			specs = append(specs, nodeSpec{Name: NodeName(a), Arch: a, Role: "worker", Image: img.Tag})
+		}
+	}
+	if err := removeUnwanted(ctx, host, specs, p); err != nil {
+		return State{}, err
+	}
+
+	// Nodes start in parallel; workers join as soon as both their engine and the swarm
+	// are ready.
+	type result struct {
+		node Node
+		id   string
+		err  error
+	}
+	results := make([]result, len(specs))
+	swarmReady := make(chan struct{})
+	var sw swarmInfo
+	var wg sync.WaitGroup
+	for i, s := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &results[i]
+			r.node = Node{Name: s.Name, Arch: s.Arch.Name, Container: s.Name, Role: s.Role, Image: s.Image}
+			addr, created, err := ensureNode(ctx, host, s, privileged, gw+":5000")
+			if err != nil {
+				r.err = err
+				if s.Role == "manager" {
+					sw.err = err
+					close(swarmReady)
+				}
+				return
+			}
+			r.node.Addr = addr
+			if created {
+				p.printf("%s: container started at %s, waiting for its engine", s.Name, addr)
+			}
+			c, err := waitEngine(ctx, addr, o.EngineTimeout)
+			if err != nil {
+				r.err = err
+				if s.Role == "manager" {
+					sw.err = err
+					close(swarmReady)
+				}
+				return
+			}
+			defer c.Close()
+			if s.Role == "manager" {
+				sw.sw, sw.err = ensureSwarm(ctx, c, addr)
+				sw.addr = addr
+				if sw.err == nil {
+					info, err := c.Info(ctx)
+					if err != nil {
+						sw.err = fmt.Errorf("manager info: %w", err)
+					}
+					r.id = info.Swarm.NodeID
+				}
+				close(swarmReady)
+				r.err = sw.err
+				return
+			}
+			<-swarmReady
+			if sw.err != nil {
+				r.err = fmt.Errorf("no swarm to join: %w", sw.err)
+				return
+			}
+			mc, err := engineClient(sw.addr)
+			if err != nil {
+				r.err = err
+				return
+			}
+			defer mc.Close()
+			id, joined, err := ensureJoined(ctx, c, mc, sw.sw, sw.addr, addr)
+			if err != nil {
+				r.err = err
+				return
+			}
+			r.id = id
+			if joined {
+				p.printf("%s: joined the swarm", s.Name)
+			}
+		}()
+	}
+	wg.Wait()
+	if sw.err != nil {
+		return State{}, fmt.Errorf("manager: %w", sw.err)
+	}
+	mgr, err := engineClient(sw.addr)
+	if err != nil {
+		return State{}, err
+	}
+	defer mgr.Close()
+
+	st := State{DockerHost: "tcp://" + sw.addr + ":2375", Registry: Registry}
+	keep := map[string]bool{}
+	for i, r := range results {
+		if r.err != nil {
+			p.printf("%s: failed: %v", specs[i].Name, r.err)
+			continue
+		}
+		keep[r.id] = true
+		if err := labelNode(ctx, mgr, r.id, r.node.Arch); err != nil {
+			p.printf("%s: %v", specs[i].Name, err)
+		}
+		st.Nodes = append(st.Nodes, r.node)
+	}
+	if n, err := pruneNodes(ctx, mgr, keep); err != nil {
+		p.printf("warning: %v", err)
+	} else if n > 0 {
+		p.printf("removed %d stale swarm node(s)", n)
+	}
+	if err := SaveState(o.Home, st); err != nil {
+		return st, err
+	}
+	workers := len(st.Nodes) - 1
+	p.printf("lab up: manager + %d worker(s); state in %s", workers, StatePath(o.Home))
+	if workers == 0 && len(o.Arches) > 0 {
+		return st, errors.New("no worker node came up")
+	}
+	return st, nil
+}
+
+type swarmInfo struct {
+	sw   swarm.Swarm
+	addr string
+	err  error
+}
+
+func without(as []Arch, x Arch) []Arch {
+	var out []Arch
+	for _, a := range as {
+		if a.Name != x.Name {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func archList(as []Arch) string {
+	names := make([]string, len(as))
+	for i, a := range as {
+		names[i] = a.Name
+	}
+	return strings.Join(names, ",")
+}
+
+// buildable drops the archs whose image must be built when this machine cannot build
+// (one line each with the fix); the manager's arch is required.
+func (b *Builder) buildable(ctx context.Context, as []Arch, p *progress) ([]Arch, error) {
+	recipes, _, err := b.Recipes(ctx, as)
+	if err != nil {
+		return nil, err
+	}
+	var out []Arch
+	for i, a := range as {
+		if b.haveImage(ctx, a, recipes[a.Name].Hash()) {
+			out = append(out, a)
+			continue
+		}
+		if msg := checkBuildTools(recipes[a.Name].Foreign); msg != "" {
+			if i == 0 {
+				return nil, fmt.Errorf("manager node image (%s): %s", a.Name, msg)
+			}
+			p.printf("%s skipped: %s", a.Name, msg)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (b *Builder) haveImage(ctx context.Context, a Arch, h string) bool {
+	if _, err := b.Docker.ImageInspect(ctx, ImageTag(a, h)); err == nil {
+		return true
+	}
+	_, err := os.Stat(b.labDir("images", a.Suffix+"-"+h+".tar.gz"))
+	return err == nil
+}
+
+// removeUnwanted removes lab node containers that are not in specs (an earlier `up`
+// with more architectures).
+func removeUnwanted(ctx context.Context, host *client.Client, specs []nodeSpec, p *progress) error {
+	want := map[string]bool{}
+	for _, s := range specs {
+		want["/"+s.Name] = true
+	}
+	list, err := host.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", LabelKey+"=1"))})
+	if err != nil {
+		return fmt.Errorf("list lab containers: %w", err)
+	}
+	for _, c := range list {
+		if len(c.Names) > 0 && !want[c.Names[0]] {
+			p.printf("removing %s (not requested)", strings.TrimPrefix(c.Names[0], "/"))
+			if err := removeNode(ctx, host, c.ID); err != nil {
+				return err
+			}
+			for _, m := range c.Mounts {
+				if m.Type == "volume" {
+					_ = host.VolumeRemove(ctx, m.Name, true)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func bridgeGateway(ctx context.Context, host *client.Client) (string, error) {
+	n, err := host.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect the default bridge: %w", err)
+	}
+	for _, c := range n.IPAM.Config {
+		if c.Gateway != "" {
+			return c.Gateway, nil
+		}
+		// Engine 20.10 leaves Gateway empty for the default bridge: it is docker0's
+		// address, the first host of the subnet unless --bip says otherwise.
+		if ip := ifaceAddrIn(n.Options["com.docker.network.bridge.name"], c.Subnet); ip != "" {
+			return ip, nil
+		}
+		if gw, err := firstHost(c.Subnet); err == nil {
+			return gw, nil
+		}
+	}
+	return "", errors.New("the default bridge has no gateway address")
+}
+
+// firstHost is the first usable address of an IPv4 subnet (172.17.0.0/16 → 172.17.0.1).
+func firstHost(subnet string) (string, error) {
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil || !p.Addr().Is4() {
+		return "", fmt.Errorf("subnet %q: want an IPv4 prefix", subnet)
+	}
+	return p.Masked().Addr().Next().String(), nil
+}
+
+// ifaceAddrIn returns the address of interface name inside subnet, or "".
+func ifaceAddrIn(name, subnet string) string {
+	p, err := netip.ParsePrefix(subnet)
+	if name == "" || err != nil {
+		return ""
+	}
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return ""
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if pn, err := netip.ParsePrefix(a.String()); err == nil && p.Contains(pn.Addr()) {
+			return pn.Addr().String()
+		}
+	}
+	return ""
+}
+
+func checkRegistry(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+Registry+"/v2/", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /v2/: %s", resp.Status)
+	}
+	return nil
+}
+
+// Down removes every container, volume and network labelled archway.lab=1 on the host
+// engine and the state files, keeps the image caches, and verifies nothing is left.
+func Down(ctx context.Context, home string, out io.Writer) error {
+	p := &progress{out: out, t0: time.Now()}
+	host, err := HostClient(home)
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	f := filters.NewArgs(filters.Arg("label", LabelKey+"=1"))
+	list, err := host.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		return fmt.Errorf("list lab containers: %w", err)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, len(list))
+	for _, c := range list {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errc <- removeNode(ctx, host, c.ID)
+		}()
+		p.printf("removing container %s", strings.TrimPrefix(firstName(c.Names), "/"))
+	}
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for e := range errc {
+		errs = append(errs, e)
+	}
+	vols, err := host.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("list lab volumes: %w", err)
+	}
+	for _, v := range vols.Volumes {
+		p.printf("removing volume %s", v.Name)
+		if err := host.VolumeRemove(ctx, v.Name, true); err != nil {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+		}
+	}
+	nets, err := host.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		return fmt.Errorf("list lab networks: %w", err)
+	}
+	for _, n := range nets {
+		p.printf("removing network %s", n.Name)
+		if err := host.NetworkRemove(ctx, n.ID); err != nil {
+			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+		}
+	}
+	if err := RemoveState(home); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	left, err := Leftovers(ctx, host)
+	if err != nil {
+		return err
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("lab down left behind: %s", strings.Join(left, ", "))
+	}
+	p.printf("lab down: nothing left (node image cache kept in %s)", filepath.Join(home, "lab", "images"))
+	return nil
+}
+
+// Leftovers lists what the lab created that still exists on the host engine: containers
+// and volumes labelled archway.lab=1 or named archway-lab-*, and lab networks.
+func Leftovers(ctx context.Context, host *client.Client) ([]string, error) {
+	var left []string
+	f := filters.NewArgs(filters.Arg("label", LabelKey+"=1"))
+	byName := filters.NewArgs(filters.Arg("name", NamePrefix))
+	for _, ff := range []filters.Args{f, byName} {
+		cs, err := host.ContainerList(ctx, container.ListOptions{All: true, Filters: ff})
+		if err != nil {
+			return nil, fmt.Errorf("list containers: %w", err)
+		}
+		for _, c := range cs {
+			left = append(left, "container "+strings.TrimPrefix(firstName(c.Names), "/"))
+		}
+		vs, err := host.VolumeList(ctx, volume.ListOptions{Filters: ff})
+		if err != nil {
+			return nil, fmt.Errorf("list volumes: %w", err)
+		}
+		for _, v := range vs.Volumes {
+			left = append(left, "volume "+v.Name)
+		}
+		ns, err := host.NetworkList(ctx, network.ListOptions{Filters: ff})
+		if err != nil {
+			return nil, fmt.Errorf("list networks: %w", err)
+		}
+		for _, n := range ns {
+			left = append(left, "network "+n.Name)
+		}
+	}
+	sort.Strings(left)
+	left = compactStrings(left)
+	slog.Debug("lab leftovers", "count", len(left))
+	return left, nil
+}
+
+func compactStrings(s []string) []string {
+	var out []string
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}

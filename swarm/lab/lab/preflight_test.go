@@ -1,0 +1,75 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseBinfmt(t *testing.T) {
+	en, flags := parseBinfmt("enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\noffset 0\n")
+	if !en || flags != "PF" {
+		t.Fatalf("got %v %q", en, flags)
+	}
+	en, flags = parseBinfmt("disabled\ninterpreter /x\nflags: \n")
+	if en || flags != "" {
+		t.Fatalf("got %v %q", en, flags)
+	}
+}
+
+func TestCheckEmulation(t *testing.T) {
+	dir := t.TempDir()
+	old := binfmtDir
+	binfmtDir = dir
+	defer func() { binfmtDir = old }()
+	arm64, _ := ParseArch("arm64")
+	if msg := checkEmulation("amd64", arm64); !strings.Contains(msg, "no binfmt_misc handler qemu-aarch64") || !strings.Contains(msg, "fix:") {
+		t.Fatalf("missing handler: %q", msg)
+	}
+	write := func(s string) {
+		if err := os.WriteFile(filepath.Join(dir, "qemu-aarch64"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("enabled\nflags: P\n")
+	if msg := checkEmulation("amd64", arm64); !strings.Contains(msg, "lacks the F flag") {
+		t.Fatalf("no F: %q", msg)
+	}
+	write("disabled\nflags: PF\n")
+	if msg := checkEmulation("amd64", arm64); !strings.Contains(msg, "disabled") {
+		t.Fatalf("disabled: %q", msg)
+	}
+	write("enabled\nflags: PF\n")
+	if msg := checkEmulation("amd64", arm64); msg != "" {
+		t.Fatalf("good handler refused: %q", msg)
+	}
+	if msg := checkEmulation("arm64", arm64); msg == "" {
+		t.Fatal("emulation on a non-x86_64 host accepted")
+	}
+}
+
+func TestPrivilegedWorks(t *testing.T) {
+	// This VM: CAP_SYS_RESOURCE (24) missing from the bounding set.
+	if privilegedWorks("Name:\tdockerd\nCapBnd:\t000001fffeffffff\n", 40) {
+		t.Fatal("bounding set without SYS_RESOURCE accepted")
+	}
+	if !privilegedWorks("CapBnd:\t000001ffffffffff\n", 40) {
+		t.Fatal("full bounding set refused")
+	}
+	if privilegedWorks("CapEff:\t0\n", 40) || privilegedWorks("CapBnd:\tzz\n", 40) {
+		t.Fatal("garbage accepted")
+	}
+}
+
+func TestFirstHost(t *testing.T) {
+	if gw, err := firstHost("172.17.0.0/16"); err != nil || gw != "172.17.0.1" {
+		t.Fatalf("firstHost = %s, %v", gw, err)
+	}
+	if _, err := firstHost("fd00::/64"); err == nil {
+		t.Fatal("IPv6 subnet accepted")
+	}
+	if _, err := firstHost("nope"); err == nil {
+		t.Fatal("garbage accepted")
+	}
+}
