@@ -19,6 +19,7 @@ type Provisioner struct {
 	Getenv func(string) string
 
 	mu         sync.Mutex
+	rootfsMu   sync.Mutex // debootstraps share the .deb cache: one at a time
 	aptUpdated bool
 	dockerHost string
 	privileged *bool
@@ -49,15 +50,25 @@ func (p *Provisioner) Setup(ctx context.Context) (*State, error) {
 		return nil, fmt.Errorf("dagger: %w", err)
 	}
 	var (
-		wg       sync.WaitGroup
-		buildErr error
-		binDir   string
+		wg        sync.WaitGroup
+		buildErr  error
+		rootfsErr error
+		binDir    string
 	)
 	if plan.Build {
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			binDir, buildErr = p.BuildDaggerBinaries(ctx, plan)
+		}()
+		// The engine rootfs is a download-bound debootstrap: overlap it with the build.
+		go func() {
+			defer wg.Done()
+			if _, err := p.EnsureRootfs(ctx, "dagger engine", EngineRootfs); err != nil {
+				p.mu.Lock()
+				rootfsErr = err
+				p.mu.Unlock()
+			}
 		}()
 	}
 	if err := p.EnsureBaseImage(ctx); err != nil {
@@ -75,6 +86,9 @@ func (p *Provisioner) Setup(ctx context.Context) (*State, error) {
 	wg.Wait()
 	if buildErr != nil {
 		return nil, fmt.Errorf("dagger: %w", buildErr)
+	}
+	if rootfsErr != nil {
+		return nil, fmt.Errorf("dagger engine: %w", rootfsErr)
 	}
 	if plan.Build {
 		if err := p.EnsureEngine(ctx, plan, binDir); err != nil {

@@ -42,6 +42,8 @@ func (c Config) rootfsTarball(r Rootfs) string {
 
 // EnsureRootfs returns the cached rootfs tarball, running debootstrap when missing.
 func (p *Provisioner) EnsureRootfs(ctx context.Context, step string, r Rootfs) (string, error) {
+	p.rootfsMu.Lock()
+	defer p.rootfsMu.Unlock()
 	out := p.Cfg.rootfsTarball(r)
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
