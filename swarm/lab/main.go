@@ -35,6 +35,8 @@ type config struct {
 	mirror string
 	image  string
 	port   int
+	// provision: run internal/provision's host steps first (default true).
+	provision bool
 }
 
 var suiteRe = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
@@ -51,7 +53,8 @@ func parseArgs(args []string) (config, error) {
 	case "up":
 		archFlag := fs.String("arch", lab.DefaultArches, "comma-separated worker architectures")
 		fs.StringVar(&c.suite, "suite", "bookworm", "Debian suite of the node images")
-		fs.StringVar(&c.mirror, "mirror", "http://deb.debian.org/debian", "Debian mirror")
+		fs.StringVar(&c.mirror, "mirror", defaultMirror(), "Debian mirror (ARCHWAY_DEBIAN_MIRROR)")
+		fs.BoolVar(&c.provision, "provision", true, "provision the host first (docker engine, binfmt, registry)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return config{}, fmt.Errorf("lab up: %w", err)
 		}
@@ -114,11 +117,13 @@ func run(ctx context.Context, c config) error {
 		if err != nil {
 			return err
 		}
-		st, err := lab.Up(ctx, lab.Options{
+		opts := lab.Options{
 			Arches: c.arches, Home: home, RepoDir: repo, Suite: c.suite, Mirror: c.mirror, Out: os.Stdout,
-			// Provision: the host's dockerd, binfmt and registry belong to internal/provision
-			// (`go run ./ci setup`); Up checks them and says how to fix what is missing.
-		})
+		}
+		if c.provision {
+			opts.Provision = provisionHost
+		}
+		st, err := lab.Up(ctx, opts)
 		if err != nil {
 			return err
 		}
@@ -152,6 +157,14 @@ func run(ctx context.Context, c config) error {
 		return lab.Down(ctx, home, os.Stdout)
 	}
 	return fmt.Errorf("unknown command %q", c.cmd)
+}
+
+// defaultMirror is ARCHWAY_DEBIAN_MIRROR (shared with internal/provision) or Debian's CDN.
+func defaultMirror() string {
+	if m := os.Getenv("ARCHWAY_DEBIAN_MIRROR"); m != "" {
+		return m
+	}
+	return "http://deb.debian.org/debian"
 }
 
 // moduleRoot finds the directory of this module's go.mod from the working directory.

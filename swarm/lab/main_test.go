@@ -13,8 +13,15 @@ func TestParseArgs(t *testing.T) {
 	if c.cmd != "up" || len(c.arches) != 4 || c.arches[3].Debian != "armhf" || c.suite != "bookworm" || c.mirror != "http://deb.debian.org/debian" {
 		t.Fatalf("parsed %+v", c)
 	}
+	if !c.provision {
+		t.Fatal("provision off by default")
+	}
+	if c, err := parseArgs([]string{"up", "--provision=false"}); err != nil || c.provision {
+		t.Fatalf("--provision=false: %+v %v", c, err)
+	}
+	t.Setenv("ARCHWAY_DEBIAN_MIRROR", "http://mirror.example/debian")
 	c, err = parseArgs([]string{"up"})
-	if err != nil || len(c.arches) != 4 {
+	if err != nil || len(c.arches) != 4 || c.mirror != "http://mirror.example/debian" {
 		t.Fatalf("default arches: %+v %v", c, err)
 	}
 	if c, err := parseArgs([]string{"check", "--image", "127.0.0.1:5000/archway/app:latest", "--port", "18080"}); err != nil || c.image == "" || c.port != 18080 {
