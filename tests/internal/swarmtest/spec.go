@@ -38,6 +38,11 @@ func WithArgs(args ...string) ServiceSpecOpt {
 	return func(s *swarm.ServiceSpec) { containerSpec(s).Args = args }
 }
 
+// WithUser sets the user the container runs as ("0:0", "65532").
+func WithUser(user string) ServiceSpecOpt {
+	return func(s *swarm.ServiceSpec) { containerSpec(s).User = user }
+}
+
 // WithEnv adds KEY=VALUE environment entries.
 func WithEnv(kv ...string) ServiceSpecOpt {
 	return func(s *swarm.ServiceSpec) { c := containerSpec(s); c.Env = append(c.Env, kv...) }
