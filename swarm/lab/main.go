@@ -2,7 +2,7 @@
 //
 //	go run ./swarm/lab up [--arch amd64,386,arm64,arm/v7] [--suite bookworm] [--mirror URL]
 //	go run ./swarm/lab status
-//	go run ./swarm/lab check [--image REF] [--port N]
+//	go run ./swarm/lab check [--image REF] [--port N] [--path P]
 //	go run ./swarm/lab down
 //
 // The logic is in package github.com/archwayhq/archway/swarm/lab/lab.
@@ -19,13 +19,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/archwayhq/archway/swarm/lab/lab"
 )
 
-const usage = "usage: lab up [--arch LIST] [--suite NAME] [--mirror URL] | lab status | lab check [--image REF] [--port N] | lab down"
+const usage = "usage: lab up [--arch LIST] [--suite NAME] [--mirror URL] | lab status | lab check [--image REF] [--port N] [--path P] | lab down"
 
 // config is the parsed command line.
 type config struct {
@@ -35,6 +36,7 @@ type config struct {
 	mirror string
 	image  string
 	port   int
+	path   string
 	// provision: run internal/provision's host steps first (default true).
 	provision bool
 }
@@ -73,11 +75,15 @@ func parseArgs(args []string) (config, error) {
 	case "check":
 		fs.StringVar(&c.image, "image", "", "multi-arch image serving GOARCH on :8080 (default: build the lab's probe)")
 		fs.IntVar(&c.port, "port", 18090, "host-mode published port")
+		fs.StringVar(&c.path, "path", "/", "HTTP path that reports the task's goarch")
 		if err := fs.Parse(args[1:]); err != nil {
 			return config{}, fmt.Errorf("lab check: %w", err)
 		}
 		if c.port < 1 || c.port > 65535 {
 			return config{}, fmt.Errorf("lab check: --port=%d: want 1-65535", c.port)
+		}
+		if !strings.HasPrefix(c.path, "/") {
+			return config{}, fmt.Errorf("lab check: --path=%q: want an absolute path such as /api/info", c.path)
 		}
 	case "down", "status":
 		if err := fs.Parse(args[1:]); err != nil {
@@ -220,10 +226,14 @@ func check(ctx context.Context, home string, c config) error {
 		}
 		fmt.Printf("built and pushed %s for %d platforms in %.1fs\n", img, len(arches), time.Since(t0).Seconds())
 	}
-	res, took, err := lab.CheckGlobal(ctx, st, img, c.port, 5*time.Minute)
+	res, took, err := lab.CheckGlobal(ctx, st, img, c.port, c.path, 5*time.Minute)
 	fmt.Printf("global service %s: %d tasks running %.1fs after create\n", img, len(res), took.Seconds())
 	for _, r := range res {
-		fmt.Printf("  %-20s %-15s engine=%-6s task says: %s  ok=%v\n", r.Node, r.Addr, r.Expect, r.Body, r.OK)
+		body := r.Body
+		if len(body) > 60 {
+			body = body[:60] + "…"
+		}
+		fmt.Printf("  %-20s %-15s engine=%-6s task goarch=%-6s ok=%-5v %s\n", r.Node, r.Addr, r.Expect, r.Got, r.OK, body)
 	}
 	return err
 }

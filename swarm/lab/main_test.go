@@ -45,6 +45,7 @@ func TestParseArgsBad(t *testing.T) {
 		"flag provided but not defined: -arch": {"status", "--arch", "x"},
 		`unexpected argument "now"`:            {"down", "now"},
 		"--port=0":                             {"check", "--port", "0"},
+		`--path="api"`:                         {"check", "--path", "api"},
 		`invalid value "x" for flag -port`:     {"check", "--port", "x"},
 	}
 	for want, args := range bad {

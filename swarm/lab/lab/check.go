@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -26,7 +27,10 @@ type CheckResult struct {
 // the port published in host mode, waits until every node runs its task, asks each task
 // over http://<node addr>:<port>/ which GOARCH it runs and compares it with the node
 // engine's ServerVersion().Arch. The service is removed at the end.
-func CheckGlobal(ctx context.Context, st State, img string, port int, timeout time.Duration) ([]CheckResult, time.Duration, error) {
+//
+// The image must serve on :8080 at path either text with a goarch=<GOARCH> field (the
+// lab's archprobe) or JSON with a "goarch" field (archway-app's /api/info).
+func CheckGlobal(ctx context.Context, st State, img string, port int, path string, timeout time.Duration) ([]CheckResult, time.Duration, error) {
 	mgr, err := client.NewClientWithOpts(client.WithHost(st.DockerHost), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, 0, fmt.Errorf("client for %s: %w", st.DockerHost, err)
@@ -59,37 +63,44 @@ func CheckGlobal(ctx context.Context, st State, img string, port int, timeout ti
 	if err != nil {
 		return nil, 0, fmt.Errorf("node list: %w", err)
 	}
-	ready := 0
-	hostOf := map[string]string{}
+	// Every ready, active node must run one task: a node without one is a failure, not a
+	// smaller success.
+	var expected []swarm.Node
 	for _, n := range all {
-		hostOf[n.ID] = n.Description.Hostname
 		if n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive {
-			ready++
+			expected = append(expected, n)
 		}
 	}
 	f := filters.NewArgs(filters.Arg("service", resp.ID), filters.Arg("desired-state", "running"))
+	var runningOn map[string]swarm.Task
 	var tasks []swarm.Task
 	for {
 		tasks, err = mgr.TaskList(ctx, swarm.TaskListOptions{Filters: f})
 		if err != nil {
 			return nil, 0, fmt.Errorf("task list: %w", err)
 		}
-		running := 0
+		runningOn = map[string]swarm.Task{}
 		for _, t := range tasks {
 			if t.Status.State == swarm.TaskStateRunning {
-				running++
+				runningOn[t.NodeID] = t
 			}
 		}
-		if running >= ready {
+		missing := 0
+		for _, n := range expected {
+			if _, ok := runningOn[n.ID]; !ok {
+				missing++
+			}
+		}
+		if missing == 0 {
 			break
 		}
 		select {
 		case <-ctx.Done():
 			var states []string
 			for _, t := range tasks {
-				states = append(states, fmt.Sprintf("%s=%s %s", hostOf[t.NodeID], t.Status.State, t.Status.Err))
+				states = append(states, fmt.Sprintf("%s=%s %s", t.NodeID, t.Status.State, t.Status.Err))
 			}
-			return nil, time.Since(start), fmt.Errorf("%d of %d tasks running after %v: %s", running, ready, timeout, strings.Join(states, "; "))
+			return nil, time.Since(start), fmt.Errorf("%d of %d nodes run no task after %v: %s", missing, len(expected), timeout, strings.Join(states, "; "))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -100,9 +111,9 @@ func CheckGlobal(ctx context.Context, st State, img string, port int, timeout ti
 	}
 	var out []CheckResult
 	failed := 0
-	for _, t := range tasks {
-		nd, ok := byName[hostOf[t.NodeID]]
-		r := CheckResult{Node: hostOf[t.NodeID]}
+	for _, sn := range expected {
+		r := CheckResult{Node: sn.Description.Hostname}
+		nd, ok := byName[r.Node]
 		if !ok {
 			r.Body = "node not in lab state"
 			out = append(out, r)
@@ -116,16 +127,12 @@ func CheckGlobal(ctx context.Context, st State, img string, port int, timeout ti
 			}
 			c.Close()
 		}
-		body, err := waitHTTP(ctx, fmt.Sprintf("http://%s:%d/", nd.Addr, port))
+		body, err := waitHTTP(ctx, fmt.Sprintf("http://%s:%d%s", nd.Addr, port, path))
 		if err != nil {
 			r.Body = err.Error()
 		} else {
-			r.Body = body
-			for _, kv := range strings.Fields(body) {
-				if v, ok := strings.CutPrefix(kv, "goarch="); ok {
-					r.Got = v
-				}
-			}
+			r.Body = strings.Join(strings.Fields(body), " ")
+			r.Got = reportedGoarch(body)
 		}
 		r.OK = r.Got != "" && r.Got == r.Expect
 		if !r.OK {
@@ -137,4 +144,21 @@ func CheckGlobal(ctx context.Context, st State, img string, port int, timeout ti
 		return out, elapsed, fmt.Errorf("%d of %d tasks did not report their node's architecture", failed, len(out))
 	}
 	return out, elapsed, nil
+}
+
+// reportedGoarch finds the GOARCH a task reports: a "goarch" JSON field or a goarch=
+// word in text.
+func reportedGoarch(body string) string {
+	var doc struct {
+		GOARCH string `json:"goarch"`
+	}
+	if json.Unmarshal([]byte(body), &doc) == nil && doc.GOARCH != "" {
+		return doc.GOARCH
+	}
+	for _, kv := range strings.Fields(body) {
+		if v, ok := strings.CutPrefix(kv, "goarch="); ok {
+			return v
+		}
+	}
+	return ""
 }
