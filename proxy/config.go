@@ -53,6 +53,9 @@ type Config struct {
 	// Discovered lists the env/file variables taken as colours by the env scan, so that
 	// the binary can log them: a colour is never picked up silently.
 	Discovered []string
+	// Orphans are NAME_WEIGHT variables without a NAME colour (logged, then ignored: the
+	// sillyproxy flow "docker service update --env-rm GREEN" leaves GREEN_WEIGHT behind).
+	Orphans []string
 
 	HealthPath     string
 	HealthInterval time.Duration // 0 disables active checks
@@ -334,6 +337,14 @@ func (c *Config) parseBackends(vars map[string]string, lookup func(string, strin
 		c.Discovered = append(c.Discovered, k)
 	}
 	sort.Strings(c.Discovered)
+	for k := range vars {
+		if n, ok := strings.CutSuffix(k, "_WEIGHT"); ok && colourEnvName.MatchString(n) && !known[n] {
+			if _, isColour := colours[n]; !isColour && !hasFlagFor(backendFlags, n) {
+				c.Orphans = append(c.Orphans, k)
+			}
+		}
+	}
+	sort.Strings(c.Orphans)
 	if raw, name, given := lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
 		colours[TargetColour] = colour{name, raw}
 	}
@@ -512,7 +523,18 @@ func validToken(s string) bool {
 // readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped, an
 // optional "export " prefix and matching surrounding quotes are removed.
 func readEnvFile(path string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
+	// Only a regular file of sane size: a FIFO or /dev/zero must not hang the start.
+	fi, err := os.Stat(path)
+	if err == nil && !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	if err == nil && fi.Size() > 1<<20 {
+		return nil, errors.New("larger than 1 MiB")
+	}
+	var b []byte
+	if err == nil {
+		b, err = os.ReadFile(path)
+	}
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

@@ -26,6 +26,11 @@ func TestParseConfigSillyproxyEnv(t *testing.T) {
 	if strings.Join(c.Discovered, ",") != "BLUE,CANARY,GREEN" {
 		t.Errorf("discovered %v", c.Discovered)
 	}
+	// sillyproxy's rollback removes GREEN but may leave GREEN_WEIGHT: reported, not fatal.
+	c2, err := ParseConfig(nil, []string{"BLUE=http://myapp-v1:8080", "GREEN_WEIGHT=1", "BLUE_WEIGHT=4"})
+	if err != nil || weightList(c2.Backends) != "BLUE=4" || strings.Join(c2.Orphans, ",") != "GREEN_WEIGHT" {
+		t.Errorf("orphan weight: %v %+v", err, c2)
+	}
 	if c.Addr != ":8989" || c.AdminAddr != DefaultAdminAddr || c.Provider != "static" || c.HealthPath != "/healthz" ||
 		c.HealthInterval != 5*time.Second || c.MaxFails != 3 || c.Drain != 5*time.Second || c.StickyCookie != "" || c.OverrideHeader != "" {
 		t.Errorf("defaults: %+v", c)

@@ -116,6 +116,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if len(cfg.Discovered) > 0 {
 		log.Info("colours from the environment", "vars", strings.Join(cfg.Discovered, ","))
 	}
+	if len(cfg.Orphans) > 0 {
+		log.Warn("weights without a colour URL are ignored", "vars", strings.Join(cfg.Orphans, ","))
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
