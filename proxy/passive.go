@@ -25,7 +25,9 @@ func (p *Proxy) passiveFailure(m *member) {
 	p.log.Warn("backend member ejected", "color", m.colour, "member", m.url(),
 		"consecutive_failures", m.fails.Load(), "for", p.opts.FailTimeout.String())
 	if changed {
-		p.memberChanged(m)
+		// Off the request path: rebuilding the cycle takes p.mu, which an admin change
+		// or a DNS refresh may hold. m.up is already false, so pick skips m meanwhile.
+		go p.memberChanged(m)
 	}
 }
 
