@@ -1,0 +1,327 @@
+// Command loadbench compares archway-proxy with nginx in one run: two archway-app
+// backends on loopback, the same 4:1 weighted upstream behind each front end, wrk
+// against both in alternating order over several rounds, medians and the ratios
+// archway/nginx of req/s and p99. It cleans up every process it started and is
+// bounded by -timeout. Run it from the module root (go tool task bench).
+//
+// Fairness: nginx gets worker_processes = -procs and archway-proxy GOMAXPROCS =
+// -procs (default: all CPUs, which is what both do by default in production:
+// `worker_processes auto` and Go's GOMAXPROCS). wrk and the backends share the same
+// CPUs unless -wrk-cpus/-front-cpus/-backend-cpus pin them with taskset; the report
+// says which.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	appBin, proxyBin  string
+	nginxBin, wrkBin  string
+	threads, conns    int
+	duration, warmup  time.Duration
+	rounds            int
+	procs             int
+	blueW, greenW     int
+	keepalive         int
+	splitN            int
+	splitTolerance    float64
+	wrkCPUs, frontCPU string
+	backendCPUs       string
+	path              string
+	timeout           time.Duration
+	keep              bool
+	strict            bool
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.appBin, "app", "", "archway-app binary (default: go build ./app/cmd/archway-app into the temp dir)")
+	fs.StringVar(&o.proxyBin, "proxy", "", "archway-proxy binary (default: go build ./proxy/cmd/archway-proxy into the temp dir)")
+	fs.StringVar(&o.nginxBin, "nginx", "nginx", "nginx binary")
+	fs.StringVar(&o.wrkBin, "wrk", "wrk", "wrk binary")
+	fs.IntVar(&o.threads, "t", 2, "wrk threads")
+	fs.IntVar(&o.conns, "c", 64, "wrk connections")
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "wrk duration of each measured run")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "wrk warm-up before each measured run")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each measures both front ends, order alternating")
+	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "nginx worker_processes and archway-proxy GOMAXPROCS")
+	fs.IntVar(&o.blueW, "blue-weight", 4, "weight of the first backend (BLUE)")
+	fs.IntVar(&o.greenW, "green-weight", 1, "weight of the second backend (GREEN)")
+	fs.IntVar(&o.keepalive, "keepalive", 64, "nginx upstream keepalive connections per worker")
+	fs.IntVar(&o.splitN, "split", 1000, "sequential requests counted to verify the split")
+	fs.Float64Var(&o.splitTolerance, "split-tolerance", 0.01, "allowed split deviation as a fraction of -split")
+	fs.StringVar(&o.wrkCPUs, "wrk-cpus", "", "taskset CPU list for wrk (empty: unpinned)")
+	fs.StringVar(&o.frontCPU, "front-cpus", "", "taskset CPU list for nginx and archway-proxy (empty: unpinned)")
+	fs.StringVar(&o.backendCPUs, "backend-cpus", "", "taskset CPU list for the two archway-app backends (empty: unpinned)")
+	fs.StringVar(&o.path, "path", "/", "request path")
+	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: computed from rounds and durations)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, logs, wrk output)")
+	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a goal (req/s ≥ 1.0×, p99 ≤ 1.2×) is missed")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.threads < 1 || o.conns < o.threads:
+		return o, fmt.Errorf("-t=%d -c=%d: want t ≥ 1 and c ≥ t", o.threads, o.conns)
+	case o.duration < time.Second:
+		return o, fmt.Errorf("-d=%v: want at least 1s", o.duration)
+	case o.warmup < 0:
+		return o, fmt.Errorf("-warmup=%v: want ≥ 0", o.warmup)
+	case o.rounds < 1:
+		return o, fmt.Errorf("-rounds=%d: want ≥ 1", o.rounds)
+	case o.procs < 1:
+		return o, fmt.Errorf("-procs=%d: want ≥ 1", o.procs)
+	case o.blueW < 1 || o.greenW < 1:
+		return o, fmt.Errorf("-blue-weight=%d -green-weight=%d: want both ≥ 1", o.blueW, o.greenW)
+	case o.keepalive < 1:
+		return o, fmt.Errorf("-keepalive=%d: want ≥ 1", o.keepalive)
+	case o.splitN < 0:
+		return o, fmt.Errorf("-split=%d: want ≥ 0", o.splitN)
+	case !strings.HasPrefix(o.path, "/"):
+		return o, fmt.Errorf("-path=%q: want an absolute path", o.path)
+	}
+	if o.timeout == 0 {
+		per := o.warmup + o.duration + 10*time.Second
+		o.timeout = time.Duration(2*o.rounds)*per + 3*time.Minute
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "loadbench: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	rep, err := bench(ctx, o, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "loadbench: %v\n", err)
+		return 1
+	}
+	if o.strict && !rep.goalsMet() {
+		return 1
+	}
+	return 0
+}
+
+// target is one front end under test.
+type target struct {
+	name string
+	url  string
+}
+
+func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
+	for _, tool := range []string{o.nginxBin, o.wrkBin} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%s not found (Debian: apt-get install -y nginx-light wrk): %w", tool, err)
+		}
+	}
+	if o.wrkCPUs+o.frontCPU+o.backendCPUs != "" {
+		if _, err := exec.LookPath("taskset"); err != nil {
+			return nil, fmt.Errorf("CPU pinning needs taskset (util-linux): %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "archway-loadbench-")
+	if err != nil {
+		return nil, err
+	}
+	if o.keep {
+		fmt.Fprintf(out, "temp dir (kept): %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	if o.appBin == "" || o.proxyBin == "" {
+		fmt.Fprintln(out, "building archway-app and archway-proxy …")
+	}
+	if o.appBin, err = binary(ctx, o.appBin, "./app/cmd/archway-app", filepath.Join(dir, "archway-app")); err != nil {
+		return nil, err
+	}
+	if o.proxyBin, err = binary(ctx, o.proxyBin, "./proxy/cmd/archway-proxy", filepath.Join(dir, "archway-proxy")); err != nil {
+		return nil, err
+	}
+
+	var procs []*proc
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop(5 * time.Second)
+		}
+	}()
+	ports := make([]int, 5)
+	for i := range ports {
+		if ports[i], err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	bluePort, greenPort, nginxPort, proxyPort, adminPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+
+	// Backends: two archway-app processes; their text line is the response.
+	for _, b := range []struct {
+		name string
+		port int
+	}{{"app-blue", bluePort}, {"app-green", greenPort}} {
+		p, err := startProc(b.name, append(baseEnv, "PORT="+strconv.Itoa(b.port)), filepath.Join(dir, b.name+".log"),
+			pinned(o.backendCPUs, o.appBin, "-drain", "0s")...)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+		if err := waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", b.port), 15*time.Second); err != nil {
+			return nil, err
+		}
+	}
+	blueAddr, greenAddr := fmt.Sprintf("127.0.0.1:%d", bluePort), fmt.Sprintf("127.0.0.1:%d", greenPort)
+
+	conf, err := RenderNginx(NginxParams{Dir: dir, Port: nginxPort, Workers: o.procs, Blue: blueAddr, Green: greenAddr,
+		BlueWeight: o.blueW, GreenWeight: o.greenW, Keepalive: o.keepalive})
+	if err != nil {
+		return nil, err
+	}
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	nginx, err := startProc("nginx", baseEnv, filepath.Join(dir, "nginx.log"),
+		pinned(o.frontCPU, o.nginxBin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", confPath, "-g", "daemon off;")...)
+	if err != nil {
+		return nil, err
+	}
+	procs = append(procs, nginx)
+
+	proxyEnv := append(baseEnv,
+		"BLUE=http://"+blueAddr, "GREEN=http://"+greenAddr,
+		"BLUE_WEIGHT="+strconv.Itoa(o.blueW), "GREEN_WEIGHT="+strconv.Itoa(o.greenW),
+		"PORT="+strconv.Itoa(proxyPort), "GOMAXPROCS="+strconv.Itoa(o.procs))
+	proxy, err := startProc("archway-proxy", proxyEnv, filepath.Join(dir, "archway-proxy.log"),
+		pinned(o.frontCPU, o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", adminPort), "-drain", "0s")...)
+	if err != nil {
+		return nil, err
+	}
+	procs = append(procs, proxy)
+
+	nginxURL := fmt.Sprintf("http://127.0.0.1:%d%s", nginxPort, o.path)
+	proxyURL := fmt.Sprintf("http://127.0.0.1:%d%s", proxyPort, o.path)
+	if err := waitHTTP(ctx, nginx, nginxURL, 15*time.Second); err != nil {
+		return nil, err
+	}
+	if err := waitHTTP(ctx, proxy, fmt.Sprintf("http://127.0.0.1:%d/readyz", proxyPort), 15*time.Second); err != nil {
+		return nil, err
+	}
+
+	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), wrkVersion: toolVersion(o.wrkBin, "-v")}
+	weights := map[string]int{"blue": o.blueW, "green": o.greenW}
+	if o.splitN > 0 {
+		var err error
+		rep.splitNginx, err = Split(ctx, nginxURL, o.splitN, colourFromUpstream(map[string]string{blueAddr: "blue", greenAddr: "green"}))
+		if err != nil {
+			return nil, err
+		}
+		rep.splitProxy, err = Split(ctx, proxyURL, o.splitN, colourFromBody)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkSplit(rep.splitNginx, weights, o.splitN, o.splitTolerance); err != nil {
+			return nil, fmt.Errorf("nginx split: %w", err)
+		}
+		if err := checkSplit(rep.splitProxy, weights, o.splitN, o.splitTolerance); err != nil {
+			return nil, fmt.Errorf("archway-proxy split: %w", err)
+		}
+	}
+
+	targets := []target{{"nginx", nginxURL}, {"archway-proxy", proxyURL}}
+	for round := 0; round < o.rounds; round++ {
+		order := targets
+		if round%2 == 1 {
+			order = []target{targets[1], targets[0]}
+		}
+		for _, t := range order {
+			for _, p := range procs {
+				if err := p.exited(); err != nil {
+					return nil, err
+				}
+			}
+			if o.warmup > 0 {
+				if _, _, err := runWrk(ctx, o, t.url, o.warmup); err != nil {
+					return nil, fmt.Errorf("warm-up %s: %w", t.name, err)
+				}
+			}
+			res, raw, err := runWrk(ctx, o, t.url, o.duration)
+			if err != nil {
+				return nil, fmt.Errorf("round %d %s: %w", round+1, t.name, err)
+			}
+			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("wrk-%d-%s.txt", round+1, t.name)), []byte(raw), 0o644)
+			rep.add(round+1, t.name, res)
+			fmt.Fprintf(out, "round %d %-14s %10.0f req/s  p99 %8v  errors %d\n", round+1, t.name, res.RequestsPerSec, res.P99, res.Errors)
+		}
+	}
+	rep.print(out)
+	return rep, nil
+}
+
+// binary returns path when given, else builds pkg into dest (static, as shipped).
+func binary(ctx context.Context, path, pkg, dest string) (string, error) {
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("binary %q: %w", path, err)
+		}
+		return path, nil
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dest, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build %s (run from the module root): %w: %s", pkg, err, strings.TrimSpace(string(b)))
+	}
+	return dest, nil
+}
+
+// runWrk runs one wrk measurement against url for d.
+func runWrk(ctx context.Context, o options, url string, d time.Duration) (WrkResult, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	argv := pinned(o.wrkCPUs, o.wrkBin, "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.conns),
+		"-d"+strconv.Itoa(int(d.Round(time.Second)/time.Second))+"s", "--latency", url)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.SysProcAttr = childAttrs()
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		return WrkResult{}, string(b), fmt.Errorf("wrk: %w: %s", err, firstLines(string(b), 3))
+	}
+	res, err := ParseWrk(string(b))
+	return res, string(b), err
+}
+
+// toolVersion is the first line of `tool flag` (nginx and wrk print it to stderr).
+func toolVersion(tool, flag string) string {
+	b, _ := exec.Command(tool, flag).CombinedOutput()
+	return strings.TrimSpace(firstLines(string(b), 1))
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Goals from the issue: archway-proxy at least as fast as nginx, p99 within 20%.
+const (
+	goalRPSRatio = 1.0
+	goalP99Ratio = 1.2
+)
+
+type runResult struct {
+	round  int
+	target string
+	WrkResult
+}
+
+type report struct {
+	opts                     options
+	nginxVersion, wrkVersion string
+	splitNginx, splitProxy   map[string]int
+	runs                     []runResult
+}
+
+func (r *report) add(round int, target string, res WrkResult) {
+	r.runs = append(r.runs, runResult{round: round, target: target, WrkResult: res})
+}
+
+// summary is the median over the rounds of one target.
+type summary struct {
+	rps      float64
+	p99, p50 time.Duration
+	errors   int
+}
+
+func (r *report) summary(target string) summary {
+	var rps []float64
+	var p99, p50 []time.Duration
+	var s summary
+	for _, run := range r.runs {
+		if run.target != target {
+			continue
+		}
+		rps = append(rps, run.RequestsPerSec)
+		p99 = append(p99, run.P99)
+		p50 = append(p50, run.P50)
+		s.errors += run.Errors
+	}
+	s.rps, s.p99, s.p50 = median(rps), medianDuration(p99), medianDuration(p50)
+	return s
+}
+
+// ratios are archway-proxy's medians over nginx's.
+func (r *report) ratios() (rps, p99 float64) {
+	n, a := r.summary("nginx"), r.summary("archway-proxy")
+	if n.rps > 0 {
+		rps = a.rps / n.rps
+	}
+	if n.p99 > 0 {
+		p99 = float64(a.p99) / float64(n.p99)
+	}
+	return rps, p99
+}
+
+func (r *report) goalsMet() bool {
+	rps, p99 := r.ratios()
+	n, a := r.summary("nginx"), r.summary("archway-proxy")
+	return rps >= goalRPSRatio && p99 <= goalP99Ratio && n.errors == 0 && a.errors == 0
+}
+
+func formatSplit(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *report) print(w io.Writer) {
+	o := r.opts
+	pin := "unpinned: wrk, front end and backends share all CPUs"
+	if o.wrkCPUs+o.frontCPU+o.backendCPUs != "" {
+		pin = fmt.Sprintf("taskset: wrk %q, front end %q, backends %q", o.wrkCPUs, o.frontCPU, o.backendCPUs)
+	}
+	fmt.Fprintf(w, "\n== archway-proxy vs nginx, %d:%d weighted upstream (2 archway-app backends) ==\n", o.blueW, o.greenW)
+	fmt.Fprintf(w, "%s; %s; %d CPUs; nginx worker_processes %d = archway-proxy GOMAXPROCS %d; %s\n",
+		r.nginxVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, pin)
+	fmt.Fprintf(w, "wrk -t%d -c%d -d%v --latency, warm-up %v, %d rounds in alternating order; medians below\n",
+		o.threads, o.conns, o.duration, o.warmup, o.rounds)
+	if r.splitNginx != nil {
+		fmt.Fprintf(w, "split over %d sequential requests: nginx %s; archway-proxy %s\n", o.splitN, formatSplit(r.splitNginx), formatSplit(r.splitProxy))
+	}
+	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | errors |\n| --- | ---: | ---: | ---: | ---: |\n")
+	for _, t := range []string{"nginx", "archway-proxy"} {
+		s := r.summary(t)
+		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %d |\n", t, s.rps, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.errors)
+	}
+	rps, p99 := r.ratios()
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	fmt.Fprintf(w, "\narchway-proxy / nginx: req/s %.2f× (goal ≥ %.1f×: %s), p99 %.2f× (goal ≤ %.1f×: %s)\n",
+		rps, goalRPSRatio, verdict(rps >= goalRPSRatio), p99, goalP99Ratio, verdict(p99 <= goalP99Ratio))
+}
