@@ -166,3 +166,27 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 		t.Fatalf("retries = %d for POSTs", p.stats.retries.Load())
 	}
 }
+
+func TestRetryable(t *testing.T) {
+	for _, c := range []struct {
+		method string
+		body   string
+		hdr    string
+		want   bool
+	}{
+		{"GET", "", "", true}, {"HEAD", "", "", true}, {"OPTIONS", "", "", true}, {"DELETE", "", "", true},
+		{"PUT", "", "", true}, {"PUT", "x", "", false}, {"POST", "", "", false}, {"PATCH", "", "", false},
+		{"GET", "", "websocket", false},
+	} {
+		r := httptest.NewRequest(c.method, "/", strings.NewReader(c.body))
+		if c.body == "" {
+			r = httptest.NewRequest(c.method, "/", nil)
+		}
+		if c.hdr != "" {
+			r.Header.Set("Upgrade", c.hdr)
+		}
+		if got := retryable(r); got != c.want {
+			t.Errorf("retryable(%s body=%q upgrade=%q) = %v", c.method, c.body, c.hdr, got)
+		}
+	}
+}

@@ -19,7 +19,7 @@ func retryable(r *http.Request) bool {
 	default:
 		return false
 	}
-	if r.ContentLength != 0 || (r.Body != nil && r.Body != http.NoBody && r.ContentLength < 0) {
+	if r.ContentLength != 0 { // > 0: a body; -1: chunked, length unknown
 		return false
 	}
 	// A protocol upgrade (WebSocket) is not a plain request/response exchange.
