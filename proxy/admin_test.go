@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -230,4 +231,38 @@ func TestStatusAndMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// Every sample line is well-formed exposition text.
+	sample := regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$`)
+	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+		if !strings.HasPrefix(line, "# ") && !sample.MatchString(line) {
+			t.Errorf("malformed metrics line %q", line)
+		}
+	}
+}
+
+// FuzzAdminBody: any PUT body either parses into a valid patch or fails with one line.
+func FuzzAdminBody(f *testing.F) {
+	for _, s := range []string{`{"weight": 4}`, `{"url": "http://x:1"}`, `{"url": "dns+http://tasks.a:8080,http://b:2", "weight": 0}`, `[]`, `{"weight": 1e3}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		patch, err := parseBackendPatch([]byte(body))
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("multi-line error %q", err)
+			}
+			return
+		}
+		if patch.urls == nil && patch.weight == nil {
+			t.Fatalf("accepted empty patch from %q", body)
+		}
+		if patch.weight != nil && (*patch.weight < 0 || *patch.weight > MaxWeight) {
+			t.Fatalf("accepted weight %d", *patch.weight)
+		}
+		if patch.urls != nil {
+			if _, err := normalizeSpecs([]BackendSpec{{Name: "X", Weight: 1, Members: patch.urls}}); err != nil {
+				t.Fatalf("accepted URLs the proxy refuses: %v", err)
+			}
+		}
+	})
 }
