@@ -83,6 +83,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if cfg.Provider != proxy.DefaultProvider {
+					log.Info("SIGHUP ignored: the provider follows its own source", "provider", cfg.Provider)
+					continue
+				}
 				log.Info("SIGHUP: re-reading configuration")
 				select {
 				case reload <- struct{}{}:
