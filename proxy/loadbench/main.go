@@ -44,6 +44,7 @@ type options struct {
 	path              string
 	timeout           time.Duration
 	keep              bool
+	proxyEnv          multiFlag
 	strict            bool
 }
 
@@ -75,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.backendCPUs, "backend-cpus", "", "taskset CPU list for the two archway-app backends (empty: unpinned)")
 	fs.StringVar(&o.path, "path", "/", "request path")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: computed from rounds and durations)")
+	fs.Var(&o.proxyEnv, "proxy-env", "extra KEY=VALUE for archway-proxy's environment, repeatable (e.g. CPUPROFILE= with profproxy)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, logs, wrk output)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 when a goal (req/s ≥ 1.0×, p99 ≤ 1.2×) is missed")
 	if err := fs.Parse(args); err != nil {
@@ -133,10 +135,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, " ") }
+
+func (m *multiFlag) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*m = append(*m, v)
+	return nil
+}
+
 // target is one front end under test.
 type target struct {
 	name string
 	url  string
+	proc *proc
 }
 
 func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
@@ -222,6 +238,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		"BLUE=http://"+blueAddr, "GREEN=http://"+greenAddr,
 		"BLUE_WEIGHT="+strconv.Itoa(o.blueW), "GREEN_WEIGHT="+strconv.Itoa(o.greenW),
 		"PORT="+strconv.Itoa(proxyPort), "GOMAXPROCS="+strconv.Itoa(o.procs))
+	proxyEnv = append(proxyEnv, o.proxyEnv...)
 	proxy, err := startProc("archway-proxy", proxyEnv, filepath.Join(dir, "archway-proxy.log"),
 		pinned(o.frontCPU, o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", adminPort), "-drain", "0s")...)
 	if err != nil {
@@ -258,7 +275,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		}
 	}
 
-	targets := []target{{"nginx", nginxURL}, {"archway-proxy", proxyURL}}
+	targets := []target{{"nginx", nginxURL, nginx}, {"archway-proxy", proxyURL, proxy}}
 	for round := 0; round < o.rounds; round++ {
 		order := targets
 		if round%2 == 1 {
@@ -275,13 +292,25 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 					return nil, fmt.Errorf("warm-up %s: %w", t.name, err)
 				}
 			}
+			cpu0, err := groupCPU(t.proc.cmd.Process.Pid)
+			if err != nil {
+				return nil, fmt.Errorf("%s CPU time: %w", t.name, err)
+			}
 			res, raw, err := runWrk(ctx, o, t.url, o.duration)
 			if err != nil {
 				return nil, fmt.Errorf("round %d %s: %w", round+1, t.name, err)
 			}
+			cpu1, err := groupCPU(t.proc.cmd.Process.Pid)
+			if err != nil {
+				return nil, fmt.Errorf("%s CPU time: %w", t.name, err)
+			}
+			if res.Requests > 0 {
+				res.CPUPerRequest = (cpu1 - cpu0) / time.Duration(res.Requests)
+			}
 			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("wrk-%d-%s.txt", round+1, t.name)), []byte(raw), 0o644)
 			rep.add(round+1, t.name, res)
-			fmt.Fprintf(out, "round %d %-14s %10.0f req/s  p99 %8v  errors %d\n", round+1, t.name, res.RequestsPerSec, res.P99, res.Errors)
+			fmt.Fprintf(out, "round %d %-14s %10.0f req/s  p99 %8v  %6.1fµs CPU/req  errors %d\n",
+				round+1, t.name, res.RequestsPerSec, res.P99, float64(res.CPUPerRequest)/float64(time.Microsecond), res.Errors)
 		}
 	}
 	rep.print(out)

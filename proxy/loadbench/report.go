@@ -36,12 +36,13 @@ func (r *report) add(round int, target string, res WrkResult) {
 type summary struct {
 	rps      float64
 	p99, p50 time.Duration
+	cpu      time.Duration // CPU time per request
 	errors   int
 }
 
 func (r *report) summary(target string) summary {
 	var rps []float64
-	var p99, p50 []time.Duration
+	var p99, p50, cpu []time.Duration
 	var s summary
 	for _, run := range r.runs {
 		if run.target != target {
@@ -50,9 +51,10 @@ func (r *report) summary(target string) summary {
 		rps = append(rps, run.RequestsPerSec)
 		p99 = append(p99, run.P99)
 		p50 = append(p50, run.P50)
+		cpu = append(cpu, run.CPUPerRequest)
 		s.errors += run.Errors
 	}
-	s.rps, s.p99, s.p50 = median(rps), medianDuration(p99), medianDuration(p50)
+	s.rps, s.p99, s.p50, s.cpu = median(rps), medianDuration(p99), medianDuration(p50), medianDuration(cpu)
 	return s
 }
 
@@ -101,12 +103,16 @@ func (r *report) print(w io.Writer) {
 	if r.splitNginx != nil {
 		fmt.Fprintf(w, "split over %d sequential requests: nginx %s; archway-proxy %s\n", o.splitN, formatSplit(r.splitNginx), formatSplit(r.splitProxy))
 	}
-	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | errors |\n| --- | ---: | ---: | ---: | ---: |\n")
+	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, t := range []string{"nginx", "archway-proxy"} {
 		s := r.summary(t)
-		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %d |\n", t, s.rps, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond), s.errors)
+		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %.1fµs | %d |\n", t, s.rps, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond),
+			float64(s.cpu)/float64(time.Microsecond), s.errors)
 	}
 	rps, p99 := r.ratios()
+	if n, a := r.summary("nginx"), r.summary("archway-proxy"); n.cpu > 0 {
+		fmt.Fprintf(w, "\nCPU time per request archway-proxy / nginx: %.2f× (front-end processes only; robust to other load on the machine)", float64(a.cpu)/float64(n.cpu))
+	}
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"

@@ -16,6 +16,9 @@ type WrkResult struct {
 	// Errors counts socket errors plus non-2xx/3xx responses: a fast proxy that
 	// answers 502 must not look good.
 	Errors int
+	// CPUPerRequest is the front end's CPU time (all its processes) over the run
+	// divided by Requests; filled in by the caller, not parsed.
+	CPUPerRequest time.Duration
 }
 
 // ParseWrk reads wrk's text output (run with --latency).

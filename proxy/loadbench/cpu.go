@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// userHZ is the unit of utime/stime in /proc/<pid>/stat: USER_HZ, 100 on every
+// Linux architecture Go supports (sysconf(_SC_CLK_TCK) would need cgo).
+const userHZ = 100
+
+// groupCPU sums user+system CPU time of every live process in process group pgid
+// (nginx: master and workers). On a shared machine req/s depends on what else runs;
+// CPU time per request does much less, so the report shows both.
+func groupCPU(pgid int) (time.Duration, error) {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return 0, err
+	}
+	var ticks int64
+	found := false
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		pg, t, err := parseStat(string(b))
+		if err != nil || pg != pgid {
+			continue
+		}
+		ticks += t
+		found = true
+	}
+	if !found {
+		return 0, fmt.Errorf("no process in group %d", pgid)
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
+}
+
+// parseStat returns pgrp and utime+stime (ticks) from a /proc/<pid>/stat line. The
+// command name may contain spaces and parentheses, so fields count from the last ')'.
+func parseStat(s string) (pgrp int, ticks int64, err error) {
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, fmt.Errorf("stat: no ')' in %q", s)
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state): pgrp is field 5, utime 14, stime 15.
+	if len(f) < 13 {
+		return 0, 0, fmt.Errorf("stat: %d fields after comm", len(f))
+	}
+	if pgrp, err = strconv.Atoi(f[2]); err != nil {
+		return 0, 0, fmt.Errorf("stat pgrp %q: %w", f[2], err)
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("stat utime/stime %q %q", f[11], f[12])
+	}
+	return pgrp, u + st, nil
+}
