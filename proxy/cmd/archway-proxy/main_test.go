@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -189,4 +190,86 @@ func TestSIGTERMDrain(t *testing.T) {
 			t.Errorf("logs lack %s:\n%s", want, logs.String())
 		}
 	}
+}
+
+// TestSIGHUPReload edits the -config file and sends SIGHUP: a good file is applied, a
+// bad one is logged in one line and the running configuration stays.
+func TestSIGHUPReload(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, r.Header.Get("Color"))
+	}))
+	defer backend.Close()
+	file := t.TempDir() + "/archway.env"
+	write := func(s string) {
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("BLUE=" + backend.URL + "\n")
+	port, admin := freePort(t), freePort(t)
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
+		"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 0s -config "+file)
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	client := &http.Client{Timeout: 2 * time.Second}
+	backends := func() string {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/backends", admin))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		var v []struct {
+			Name   string
+			Weight int
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		return fmt.Sprint(v)
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; backends %s\n%s", what, backends(), logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitUntil("start", func() bool { return backends() == "[{BLUE 1}]" })
+
+	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=3\n")
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil("reload", func() bool { return backends() == "[{BLUE 1} {GREEN 3}]" })
+
+	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=-1\n")
+	_ = cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil("refused reload logged", func() bool {
+		return strings.Contains(logs.String(), `msg="reload failed; keeping the running configuration" err="GREEN_WEIGHT=\"-1\": weight must be an integer >= 0"`)
+	})
+	if got := backends(); got != "[{BLUE 1} {GREEN 3}]" {
+		t.Fatalf("after a bad reload backends = %s", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's stderr copier and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
