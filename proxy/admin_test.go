@@ -214,6 +214,9 @@ func TestStatusAndMetrics(t *testing.T) {
 	if blue.Requests != 5 || blue.Codes["2xx"] != 5 || green.Codes["5xx"] != 5 || blue.LatencyMS.P99 <= 0 || blue.InFlight != 0 {
 		t.Errorf("member status: blue %+v green %+v", blue, green)
 	}
+	if blue.OpenConnections < 1 {
+		t.Errorf("blue open upstream connections = %d, want the pooled keep-alive connection", blue.OpenConnections)
+	}
 	if st.Backends[0].Share != 0.5 {
 		t.Errorf("share = %v", st.Backends[0].Share)
 	}

@@ -43,6 +43,9 @@ type member struct {
 	colour string // lower-case colour name
 	target *url.URL
 	origin string // the configured URL it came from (dns+… or tasks.… when expanded)
+	// dialAddr is host:port as the transport dials it (default port filled in), the
+	// key of the open-connection gauge.
+	dialAddr string
 	rp     *httputil.ReverseProxy
 	// rpRetry is rp with a ModifyResponse that turns a 502 into a retry signal; used
 	// only for requests that may be retried.

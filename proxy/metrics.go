@@ -185,7 +185,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	help("archway_backend_open_connections", "gauge", "Open upstream connections to the member's address.")
 	for _, r := range rows {
-		fmt.Fprintf(bw, "archway_backend_open_connections{%s} %d\n", lbl(r), p.stats.upstreamGauge(r.m.target.Host).Load())
+		fmt.Fprintf(bw, "archway_backend_open_connections{%s} %d\n", lbl(r), p.stats.upstreamGauge(r.m.dialAddr).Load())
 	}
 	help("archway_backend_ejections_total", "counter", "Passive ejections of the member.")
 	for _, r := range rows {

@@ -146,7 +146,14 @@ func (p *Proxy) applyLocked(specs []BackendSpec) error {
 
 // newMember creates a member with its two ReverseProxies. Callers hold p.mu.
 func (p *Proxy) newMember(key, colourHeader string, target *url.URL, origin string) *member {
-	m := &member{key: key, colour: colourHeader, target: target, origin: origin}
+	m := &member{key: key, colour: colourHeader, target: target, origin: origin, dialAddr: target.Host}
+	if target.Port() == "" {
+		port := "80"
+		if target.Scheme == "https" {
+			port = "443"
+		}
+		m.dialAddr = net.JoinHostPort(target.Hostname(), port)
+	}
 	m.up.Store(true) // optimistic: serve at once; the first active check follows immediately
 	color := []string{colourHeader}[:1:1]
 	preserve := p.opts.PreserveHost

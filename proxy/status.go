@@ -92,7 +92,7 @@ func (p *Proxy) Status() Status {
 			ms.Ejections = m.stats.ejects.Load()
 			ms.Requests = m.stats.requests.Load()
 			ms.InFlight = m.stats.inflight.Load()
-			ms.OpenConnections = open[m.target.Host]
+			ms.OpenConnections = open[m.dialAddr]
 			ms.Codes = map[string]uint64{}
 			for cls := range m.stats.classes {
 				if v := m.stats.classes[cls].Load(); v > 0 {
