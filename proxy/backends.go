@@ -46,7 +46,7 @@ type member struct {
 	// dialAddr is host:port as the transport dials it (default port filled in), the
 	// key of the open-connection gauge.
 	dialAddr string
-	rp     *httputil.ReverseProxy
+	rp       *httputil.ReverseProxy
 	// rpRetry is rp with a ModifyResponse that turns a 502 into a retry signal; used
 	// only for requests that may be retried.
 	rpRetry *httputil.ReverseProxy
