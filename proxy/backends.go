@@ -22,7 +22,6 @@ type snapshot struct {
 	byName  map[string]*colour // key: lower-case name
 	seq     []uint16           // one SWRR cycle over the available colours
 	cycle   []*colour          // seq resolved to colours: the hot path's view
-	order   []int              // colour indices, heaviest first (retry fallback)
 	next    paddedCounter
 	specs   []BackendSpec // desired set before DNS expansion (/backends, admin edits)
 }
@@ -151,23 +150,20 @@ func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 		}
 	}
 	p.members = live
-	s.seq, s.order = selection(s.colours)
+	s.seq = selection(s.colours)
 	s.cycle = resolveCycle(s.colours, s.seq)
 	return s
 }
 
-// selection computes the SWRR cycle over available colours and the heaviest-first order.
-func selection(colours []*colour) ([]uint16, []int) {
+// selection computes the SWRR cycle over the available colours.
+func selection(colours []*colour) []uint16 {
 	weights := make([]int, len(colours))
-	order := make([]int, len(colours))
 	for i, c := range colours {
-		order[i] = i
 		if c.available() {
 			weights[i] = c.weight
 		}
 	}
-	sort.SliceStable(order, func(a, b int) bool { return colours[order[a]].weight > colours[order[b]].weight })
-	return swrrSequence(weights), order
+	return swrrSequence(weights)
 }
 
 func resolveCycle(colours []*colour, seq []uint16) []*colour {
@@ -185,11 +181,11 @@ func (p *Proxy) reselectLocked() {
 	if cur == nil {
 		return
 	}
-	seq, order := selection(cur.colours)
+	seq := selection(cur.colours)
 	if slices.Equal(seq, cur.seq) {
 		return
 	}
-	p.snap.Store(&snapshot{colours: cur.colours, byName: cur.byName, seq: seq, order: order,
+	p.snap.Store(&snapshot{colours: cur.colours, byName: cur.byName, seq: seq,
 		cycle: resolveCycle(cur.colours, seq), specs: cur.specs})
 }
 
