@@ -62,7 +62,8 @@ type member struct {
 	stats memberStats
 }
 
-func (m *member) url() string { return m.target.String() }
+// url is the member for logs, /status and metric labels: credentials redacted.
+func (m *member) url() string { return m.target.Redacted() }
 
 // setState recomputes up from activeDown/ejected; callers hold m.mu. It returns
 // whether up changed.
@@ -131,7 +132,7 @@ func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 				}
 				m := p.members[key]
 				if m == nil {
-					m = p.newMember(key, c.header, target, origin.String())
+					m = p.newMember(key, c.header, target, origin.Redacted())
 				}
 				live[key] = m
 				c.members = append(c.members, m)

@@ -190,3 +190,20 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialsRedacted(t *testing.T) {
+	p := newTestProxy(t, Options{}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, "http://user:s3cret@b:1")}})
+	admin := httptest.NewServer(p.AdminHandler())
+	defer admin.Close()
+	for _, path := range []string{"/status", "/backends", "/metrics"} {
+		resp, err := admin.Client().Get(admin.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "s3cret") || !strings.Contains(string(body), "user:xxxxx@b:1") {
+			t.Errorf("%s leaks or lacks the redacted member: %s", path, body)
+		}
+	}
+}

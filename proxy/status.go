@@ -133,7 +133,7 @@ func (p *Proxy) Backends() []BackendView {
 	for i, spec := range s.specs {
 		v := BackendView{Name: spec.Name, Color: s.colours[i].header, Weight: spec.Weight, URLs: []string{}, Members: []string{}}
 		for _, u := range spec.Members {
-			v.URLs = append(v.URLs, u.String())
+			v.URLs = append(v.URLs, u.Redacted())
 		}
 		for _, m := range s.colours[i].members {
 			v.Members = append(v.Members, m.url())
