@@ -127,7 +127,7 @@ func run(ctx context.Context, c config) error {
 			Arches: c.arches, Home: home, RepoDir: repo, Suite: c.suite, Mirror: c.mirror, Out: os.Stdout,
 		}
 		if c.provision {
-			opts.Provision = provisionHost
+			opts.Provision = func(ctx context.Context) error { return lab.ProvisionHost(ctx, os.Stdout) }
 		}
 		st, err := lab.Up(ctx, opts)
 		if err != nil {

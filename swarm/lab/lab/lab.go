@@ -268,6 +268,10 @@ func Up(ctx context.Context, o Options) (State, error) {
 	if err := SaveState(o.Home, st); err != nil {
 		return st, err
 	}
+	if err := b.WaitSaves(); err != nil {
+		// The lab runs; only the restore-after-wipe cache is missing.
+		p.printf("warning: node image cache not written: %v", err)
+	}
 	workers := len(st.Nodes) - 1
 	p.printf("lab up: manager + %d worker(s); state in %s", workers, StatePath(o.Home))
 	if workers == 0 && len(o.Arches) > 0 {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
@@ -31,6 +32,50 @@ type Builder struct {
 
 	mu        sync.Mutex
 	rootfsJob map[string]*rootfsFuture
+	helperJob map[string]*helperFuture
+	saves     sync.WaitGroup
+	saveMu    sync.Mutex
+	saveErrs  []error
+}
+
+// WaitSaves waits for the `docker save | gzip` cache writes that Ensure started in the
+// background (nodes start meanwhile) and returns their errors.
+func (b *Builder) WaitSaves() error {
+	b.saves.Wait()
+	b.saveMu.Lock()
+	defer b.saveMu.Unlock()
+	return errors.Join(b.saveErrs...)
+}
+
+type helperFuture struct {
+	done chan struct{}
+	bin  builtHelper
+	err  error
+}
+
+// helper builds h for goarch/goarm once per Builder; concurrent callers share the build.
+func (b *Builder) helper(ctx context.Context, h helper, goarch, goarm string) (builtHelper, error) {
+	key := h.Pkg + " " + goarch + " " + goarm
+	b.mu.Lock()
+	if b.helperJob == nil {
+		b.helperJob = map[string]*helperFuture{}
+	}
+	f, ok := b.helperJob[key]
+	if !ok {
+		f = &helperFuture{done: make(chan struct{})}
+		b.helperJob[key] = f
+		go func() {
+			defer close(f.done)
+			f.bin, f.err = buildHelper(ctx, b.RepoDir, b.labDir("helpers"), h, goarch, goarm)
+		}()
+	}
+	b.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.bin, f.err
+	case <-ctx.Done():
+		return builtHelper{}, ctx.Err()
+	}
 }
 
 type rootfsFuture struct {
@@ -56,7 +101,16 @@ func (b *Builder) labDir(parts ...string) string {
 // no-op on a warm Go build cache).
 func (b *Builder) Recipes(ctx context.Context, arches []Arch) (map[string]Recipe, map[string]map[string]builtHelper, error) {
 	native, _ := ParseArch(b.HostArch)
-	helpersDir := b.labDir("helpers")
+	// Start every helper build at once (they are independent `go build`s); the loop
+	// below then waits on each.
+	for _, a := range arches {
+		if a.Emulated(b.HostArch) {
+			go func() { _, _ = b.helper(ctx, helperRunc, native.GOARCH, native.GOARM) }()
+			go func() { _, _ = b.helper(ctx, helperRegfwd, native.GOARCH, native.GOARM) }()
+		} else {
+			go func() { _, _ = b.helper(ctx, helperRegfwd, a.GOARCH, a.GOARM) }()
+		}
+	}
 	recipes := map[string]Recipe{}
 	bins := map[string]map[string]builtHelper{}
 	base := func(a Arch) Recipe {
@@ -72,7 +126,7 @@ func (b *Builder) Recipes(ctx context.Context, arches []Arch) (map[string]Recipe
 		if a.Emulated(b.HostArch) {
 			fwdArch = native
 			r.Foreign, r.Hybrid = true, true
-			wrap, err := buildHelper(ctx, b.RepoDir, helpersDir, helperRunc, native.GOARCH, native.GOARM)
+			wrap, err := b.helper(ctx, helperRunc, native.GOARCH, native.GOARM)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -87,7 +141,7 @@ func (b *Builder) Recipes(ctx context.Context, arches []Arch) (map[string]Recipe
 			}
 			r.NativeBase = nr.Hash()
 		}
-		fwd, err := buildHelper(ctx, b.RepoDir, helpersDir, helperRegfwd, fwdArch.GOARCH, fwdArch.GOARM)
+		fwd, err := b.helper(ctx, helperRegfwd, fwdArch.GOARCH, fwdArch.GOARM)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -133,13 +187,17 @@ func (b *Builder) Ensure(ctx context.Context, arches []Arch) (map[string]NodeIma
 func (b *Builder) ensureOne(ctx context.Context, a Arch, r Recipe, bins map[string]builtHelper) (NodeImage, error) {
 	h := r.Hash()
 	img := NodeImage{Arch: a, Recipe: r, Tag: ImageTag(a, h)}
+	gz := b.labDir("images", a.Suffix+"-"+h+".tar.gz")
 	if _, err := b.Docker.ImageInspect(ctx, img.Tag); err == nil {
 		img.Source = "engine"
+		if _, err := os.Stat(gz); err != nil {
+			// Heal a cache lost or never finished (an interrupted first run).
+			b.saveLater(ctx, a, img.Tag, gz)
+		}
 		return img, nil
 	} else if !cerrdefs.IsNotFound(err) {
 		return img, fmt.Errorf("inspect %s: %w", img.Tag, err)
 	}
-	gz := b.labDir("images", a.Suffix+"-"+h+".tar.gz")
 	if _, err := os.Stat(gz); err == nil {
 		b.Progress("%s: loading node image from %s", a.Name, gz)
 		if err := b.load(ctx, gz, img.Tag); err == nil {
@@ -160,10 +218,7 @@ func (b *Builder) ensureOne(ctx context.Context, a Arch, r Recipe, bins map[stri
 	if err := b.importRootfs(ctx, dir, img.Tag, a); err != nil {
 		return img, err
 	}
-	b.Progress("%s: saving %s", a.Name, gz)
-	if err := b.save(ctx, img.Tag, gz, a.Suffix+"-"); err != nil {
-		return img, err
-	}
+	b.saveLater(ctx, a, img.Tag, gz)
 	img.Source = "build"
 	return img, nil
 }
@@ -339,6 +394,23 @@ func (b *Builder) importRootfs(ctx context.Context, dir, tag string, a Arch) err
 		return fmt.Errorf("import %s: tar: %w: %s", tag, werr, stderr.String())
 	}
 	return nil
+}
+
+// saveLater writes the cache copy of tag in the background, while the nodes start; Up
+// waits for it at the end (WaitSaves).
+func (b *Builder) saveLater(ctx context.Context, a Arch, tag, gz string) {
+	b.saves.Add(1)
+	go func() {
+		defer b.saves.Done()
+		t0 := time.Now()
+		if err := b.save(ctx, tag, gz, a.Suffix+"-"); err != nil {
+			b.saveMu.Lock()
+			b.saveErrs = append(b.saveErrs, err)
+			b.saveMu.Unlock()
+			return
+		}
+		b.Progress("%s: cached as %s (%.0fs)", a.Name, gz, time.Since(t0).Seconds())
+	}()
 }
 
 // save writes `docker save tag | gzip` to path and removes older cache files with prefix.

@@ -1,19 +1,21 @@
-package main
+package lab
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/archwayhq/archway/internal/provision"
 )
 
-// provisionHost is where the lab hands the host to internal/provision: a running Docker
+// ProvisionHost is where the lab hands the host to internal/provision: a running Docker
 // engine, binfmt_misc with the qemu handlers, and the registry on 127.0.0.1:5000 (with
 // the base image it runs in). The Dagger parts of `go run ./ci setup` are not needed here.
-// Every step is idempotent and a quick check when already done.
-func provisionHost(ctx context.Context) error {
+// Every step is idempotent and a quick check when already done. Progress goes to out.
+// Use it as Options.Provision: func(ctx context.Context) error { return ProvisionHost(ctx, w) }.
+func ProvisionHost(ctx context.Context, out io.Writer) error {
 	cfg, err := provision.ConfigFromEnv(os.Getenv)
 	if err != nil {
 		return err
@@ -24,7 +26,7 @@ func provisionHost(ctx context.Context) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	p := &provision.Provisioner{Cfg: cfg, Run: provision.ExecRunner{}, Out: os.Stdout, Getenv: os.Getenv}
+	p := &provision.Provisioner{Cfg: cfg, Run: provision.ExecRunner{}, Out: out, Getenv: os.Getenv}
 	steps := []struct {
 		name string
 		fn   func(context.Context) error

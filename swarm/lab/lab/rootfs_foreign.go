@@ -16,6 +16,8 @@ import (
 // second stage under qemu would take minutes; this takes seconds.
 func (b *Builder) debootstrapForeign(ctx context.Context, a Arch, r Recipe, dir string) error {
 	b.Progress("%s: debootstrap --foreign %s %s (minbase + %s)", a.Name, r.Suite, r.Debian, strings.Join(r.Packages, ","))
+	stop := b.heartbeat(a, b.labDir("logs", "debootstrap-"+a.Debian+".log"))
+	defer stop()
 	if err := runLogged(ctx, b.labDir("logs", "debootstrap-"+a.Debian+".log"), "debootstrap", "--foreign",
 		"--arch="+r.Debian, "--variant="+r.Variant, "--include="+strings.Join(r.Packages, ","),
 		r.Suite, dir, r.Mirror); err != nil {
@@ -27,9 +29,12 @@ func (b *Builder) debootstrapForeign(ctx context.Context, a Arch, r Recipe, dir 
 	}
 	b.Progress("%s: unpacking %d packages with dpkg-deb -x", a.Name, len(debs))
 	logPath := b.labDir("logs", "unpack-"+a.Debian+".log")
-	for _, d := range debs {
+	for i, d := range debs {
 		if err := runLogged(ctx, logPath, "dpkg-deb", "-x", d, dir); err != nil {
 			return fmt.Errorf("%s: %w", a.Name, err)
+		}
+		if (i+1)%40 == 0 {
+			b.Progress("%s: … unpacked %d/%d", a.Name, i+1, len(debs))
 		}
 	}
 	return fakePostinst(dir)
