@@ -39,7 +39,9 @@ func (p *Proxy) CheckNow(ctx context.Context) {
 	wg.Wait()
 }
 
-// checkMember GETs the member's health path; any 2xx or 3xx passes.
+// checkMember GETs the member's health path. Any answer below 500 passes: a backend
+// without that path (go-proxy-multiarch's S3 maintenance site, a plain web server)
+// answers 404 and is alive; 5xx, timeouts and refused connections fail.
 func (p *Proxy) checkMember(ctx context.Context, m *member) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.HealthTimeout)
 	defer cancel()
@@ -54,7 +56,7 @@ func (p *Proxy) checkMember(ctx context.Context, m *member) {
 		if err == nil {
 			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
-			ok = resp.StatusCode >= 200 && resp.StatusCode < 400
+			ok = resp.StatusCode < 500
 			result = resp.Status
 		}
 	}
