@@ -26,7 +26,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 // stop, and after the cool-down the restarted backend takes its share again.
 func TestPassiveEjectionRetryRecovery(t *testing.T) {
 	b1, g1 := newBackend(t, "b1"), newBackend(t, "g1")
-	p := newTestProxy(t, Options{MaxFails: 3, FailTimeout: 300 * time.Millisecond}, spec("BLUE", 1, b1), spec("GREEN", 1, g1))
+	p := newTestProxy(t, Options{MaxFails: 3, FailTimeout: 1500 * time.Millisecond}, spec("BLUE", 1, b1), spec("GREEN", 1, g1))
 	front := httptest.NewServer(p)
 	defer front.Close()
 	client := front.Client()
@@ -49,7 +49,7 @@ func TestPassiveEjectionRetryRecovery(t *testing.T) {
 	}
 
 	b1.restart()
-	waitFor(t, "b1 back after the cool-down", 2*time.Second, m.up.Load)
+	waitFor(t, "b1 back after the cool-down", 5*time.Second, m.up.Load)
 	counts := map[string]int{}
 	for range 100 {
 		code, e, _ := get(t, client, front.URL+"/", nil)
@@ -77,7 +77,7 @@ func TestActiveHealthEjectsAndRecovers(t *testing.T) {
 
 	m := p.snap.Load().byName["blue"].members[0]
 	b1.stop()
-	waitFor(t, "active check to mark b1 down", 2*time.Second, func() bool { return !m.up.Load() })
+	waitFor(t, "active check to mark b1 down", 5*time.Second, func() bool { return !m.up.Load() })
 	for range 20 {
 		if code, e, _ := get(t, front.Client(), front.URL+"/", nil); code != 200 || e.Backend != "g1" {
 			t.Fatalf("with b1 down: %d from %q", code, e.Backend)
@@ -88,7 +88,7 @@ func TestActiveHealthEjectsAndRecovers(t *testing.T) {
 		t.Errorf("status while down: %+v", st.Backends)
 	}
 	b1.restart()
-	waitFor(t, "active check to mark b1 up", 2*time.Second, m.up.Load)
+	waitFor(t, "active check to mark b1 up", 5*time.Second, m.up.Load)
 	counts := map[string]int{}
 	for range 50 {
 		_, e, _ := get(t, front.Client(), front.URL+"/", nil)

@@ -85,7 +85,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	port, admin := freePort(t), freePort(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
-		"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 500ms -log-format json",
+		"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 2s -log-format json",
 		"BLUE="+backend.URL, "BLUE_WEIGHT=4", "GREEN="+backend.URL+"/", "GREEN_WEIGHT=1")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -166,13 +166,23 @@ func TestSIGTERMDrain(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if resp, err := client.Get(base + "/readyz"); err != nil || resp.StatusCode != 503 {
-		t.Errorf("/readyz during drain: %v %v", resp, err)
-	} else {
+	// Like a load balancer: keep sending until /readyz fails, then a little longer.
+	sawNotReady := false
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			t.Fatalf("/readyz during drain: %v", err)
+		}
 		resp.Body.Close()
+		if resp.StatusCode == 503 {
+			sawNotReady = true
+			break
+		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	if !sawNotReady {
+		t.Error("/readyz never failed after SIGTERM")
+	}
+	time.Sleep(100 * time.Millisecond)
 	close(stop)
 	wg.Wait()
 	err = cmd.Wait()
