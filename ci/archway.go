@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"dagger.io/dagger"
@@ -87,17 +88,29 @@ func goEnv(ctx context.Context, name, def string) string {
 	return def
 }
 
+// execNoise matches lines of Dagger's CA-certificate installer and module downloads,
+// which would bury the actual failure.
+var execNoise = regexp.MustCompile(`^(Updating certificates in|\d+ added, \d+ removed; done\.|Running hooks in /etc/ca-certificates|done\.$|rehash: warning:|go: downloading |\s*$)`)
+
 // execFailure turns a Dagger exec error into one readable message: the command's
 // exit code and the end of its output.
 func execFailure(what string, err error) error {
 	var ee *dagger.ExecError
 	if errors.As(err, &ee) {
-		out := strings.TrimSpace(ee.Stdout + "\n" + ee.Stderr)
-		lines := strings.Split(out, "\n")
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(ee.Stdout+"\n"+ee.Stderr), "\n") {
+			if !execNoise.MatchString(l) {
+				lines = append(lines, l)
+			}
+		}
 		if len(lines) > 40 {
 			lines = append([]string{"…"}, lines[len(lines)-40:]...)
 		}
-		return fmt.Errorf("%s: exit code %d:\n%s", what, ee.ExitCode, strings.Join(lines, "\n"))
+		code := ""
+		if ee.ExitCode > 0 {
+			code = fmt.Sprintf(" (exit code %d)", ee.ExitCode)
+		}
+		return fmt.Errorf("%s failed%s:\n%s", what, code, strings.Join(lines, "\n"))
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
