@@ -342,6 +342,9 @@ func runWrk(ctx context.Context, o options, url string, d time.Duration) (WrkRes
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = childAttrs()
 	b, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		return WrkResult{}, string(b), fmt.Errorf("wrk stopped: %w", context.Cause(ctx))
+	}
 	if err != nil {
 		return WrkResult{}, string(b), fmt.Errorf("wrk: %w: %s", err, firstLines(string(b), 3))
 	}
