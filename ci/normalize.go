@@ -14,7 +14,8 @@ import (
 // snapshot was created in this engine and sets config.created from the last history
 // entry. Layers are reproducible (Build stamps every file with the commit time), but
 // an engine with clean state produces new timestamps, so new config digests and a new
-// index digest. normalizeIndex rewrites exactly those fields to the commit time and
+// index digest. normalizeIndex rewrites exactly those fields (plus the arm variant,
+// see NormalizeConfig) to the commit time and
 // pushes the resulting configs, manifests and index; everything else is untouched.
 
 type jsonObject = map[string]json.RawMessage
@@ -33,11 +34,16 @@ func mustRaw(v any) json.RawMessage {
 	return b
 }
 
-// NormalizeConfig sets created and every history entry's created to t.
-func NormalizeConfig(config []byte, t time.Time) ([]byte, error) {
+// NormalizeConfig sets created and every history entry's created to t, and the
+// variant to the index entry's (buildkit leaves it out of arm configs, so a config
+// alone would not tell arm/v6 from arm/v7).
+func NormalizeConfig(config []byte, t time.Time, variant string) ([]byte, error) {
 	var m jsonObject
 	if err := json.Unmarshal(config, &m); err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
+	}
+	if variant != "" {
+		m["variant"] = mustRaw(variant)
 	}
 	ts := mustRaw(t.UTC().Format(time.RFC3339))
 	m["created"] = ts
@@ -90,7 +96,9 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 		if err != nil {
 			return "", err
 		}
-		ncfg, err := NormalizeConfig(cbody, t)
+		var plat platformSpec
+		_ = json.Unmarshal(d["platform"], &plat)
+		ncfg, err := NormalizeConfig(cbody, t, plat.Variant)
 		if err != nil {
 			return "", err
 		}
