@@ -28,11 +28,15 @@ func makeHybrid(dir, ndir string) error {
 		filepath.Join(dir, "usr/lib/x86_64-linux-gnu")+"/").CombinedOutput(); err != nil {
 		return fmt.Errorf("copy native libraries: %w: %s", err, b)
 	}
-	links := map[string]string{
-		"usr/lib64/ld-linux-x86-64.so.2": "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-	}
-	if _, err := os.Lstat(filepath.Join(dir, "lib64")); err != nil {
+	// Native programs name /lib64/ld-linux-x86-64.so.2 as their interpreter. /lib64 is a
+	// link to usr/lib64, absent (arm64, armhf) or, after dpkg-deb -x without merged /usr, a
+	// real directory (ppc64el, for its own ld64.so.2).
+	const ld = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+	links := map[string]string{"usr/lib64/ld-linux-x86-64.so.2": ld}
+	if st, err := os.Lstat(filepath.Join(dir, "lib64")); err != nil {
 		links["lib64"] = "usr/lib64"
+	} else if st.IsDir() {
+		links["lib64/ld-linux-x86-64.so.2"] = ld
 	}
 	for _, bin := range []string{"usr/sbin/xtables-nft-multi", "usr/sbin/runc", "usr/bin/containerd-shim-runc-v2"} {
 		if b, err := exec.Command("cp", "-a", filepath.Join(ndir, bin), filepath.Join(dir, hybridLib)+"/").CombinedOutput(); err != nil {

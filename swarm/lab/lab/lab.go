@@ -191,7 +191,7 @@ func Up(ctx context.Context, o Options) (State, error) {
 			if created {
 				p.printf("%s: container started at %s, waiting for its engine", s.Name, addr)
 			}
-			c, err := waitEngine(ctx, addr, o.EngineTimeout)
+			c, err := waitEngine(ctx, host, s.Name, addr, o.EngineTimeout)
 			if err != nil {
 				r.err = err
 				if s.Role == "manager" {

@@ -1,8 +1,10 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -10,6 +12,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // Labels on everything the lab creates on the host engine; `down` removes by LabelKey.
@@ -134,8 +137,10 @@ func engineClient(addr string) (*client.Client, error) {
 	return c, nil
 }
 
-// waitEngine polls the node engine until it answers. Emulated engines take longer.
-func waitEngine(ctx context.Context, addr string, timeout time.Duration) (*client.Client, error) {
+// waitEngine polls the node engine until it answers. Emulated engines take longer. A
+// node container that stops meanwhile fails at once, with the last line of its log (the
+// daemon's reason).
+func waitEngine(ctx context.Context, host *client.Client, name, addr string, timeout time.Duration) (*client.Client, error) {
 	c, err := engineClient(addr)
 	if err != nil {
 		return nil, err
@@ -149,6 +154,10 @@ func waitEngine(ctx context.Context, addr string, timeout time.Duration) (*clien
 		if err == nil {
 			return c, nil
 		}
+		if ci, ierr := host.ContainerInspect(ctx, name); ierr == nil && ci.State != nil && !ci.State.Running {
+			c.Close()
+			return nil, fmt.Errorf("%s exited (code %d) before its engine answered: %s", name, ci.State.ExitCode, lastLogLine(ctx, host, name))
+		}
 		select {
 		case <-ctx.Done():
 			c.Close()
@@ -156,4 +165,24 @@ func waitEngine(ctx context.Context, addr string, timeout time.Duration) (*clien
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// lastLogLine is the last non-empty line a container wrote (stdout or stderr).
+func lastLogLine(ctx context.Context, host *client.Client, name string) string {
+	rc, err := host.ContainerLogs(ctx, name, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "3"})
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	defer rc.Close()
+	var out, errb bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &errb, rc); err != nil {
+		return "(log: " + err.Error() + ")"
+	}
+	last := ""
+	for _, l := range strings.Split(out.String()+"\n"+errb.String(), "\n") {
+		if strings.TrimSpace(l) != "" {
+			last = strings.TrimSpace(l)
+		}
+	}
+	return last
 }

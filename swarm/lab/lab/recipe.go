@@ -8,7 +8,7 @@ import (
 )
 
 // recipeSchema changes when the build steps change in a way the other inputs do not show.
-const recipeSchema = 1
+const recipeSchema = 2
 
 // NodePackages are installed in every node rootfs.
 var NodePackages = []string{"docker.io", "iptables", "ca-certificates", "iproute2", "procps", "curl"}
