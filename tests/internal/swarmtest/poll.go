@@ -1,6 +1,7 @@
 package swarmtest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func pollDelay(timeout time.Duration) time.Duration {
 func waitOn(what string, check Check, timeout, delay time.Duration) (time.Duration, error) {
 	start := time.Now()
 	deadline := start.Add(timeout)
-	last := "(not checked yet)"
+	last, before := "(not checked yet)", ""
 	for {
 		r := check()
 		switch {
@@ -56,9 +57,17 @@ func waitOn(what string, check Check, timeout, delay time.Duration) (time.Durati
 		case r.done:
 			return time.Since(start), nil
 		}
-		last = r.status
+		if r.status != last {
+			// Keep the state before the last change too: when the cluster stops answering,
+			// the last state is a connection error and the one before says what was wrong.
+			before, last = last, r.status
+		}
 		if time.Now().After(deadline) {
-			return time.Since(start), fmt.Errorf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
+			msg := fmt.Sprintf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
+			if before != "" && before != "(not checked yet)" {
+				msg += "; before that: " + before
+			}
+			return time.Since(start), errors.New(msg)
 		}
 		time.Sleep(delay)
 	}

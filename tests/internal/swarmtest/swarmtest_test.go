@@ -29,6 +29,18 @@ func TestWaitOn(t *testing.T) {
 		t.Fatalf("timeout error %q must say what was awaited and the last state", err)
 	}
 
+	calls := 0
+	_, err = waitOn("a lost cluster", func() Result {
+		calls++
+		if calls < 3 {
+			return Continue("arm64 task pending: unsupported platform")
+		}
+		return Continue("dial tcp: i/o timeout")
+	}, 50*time.Millisecond, 5*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "last state: dial tcp: i/o timeout; before that: arm64 task pending: unsupported platform") {
+		t.Fatalf("timeout error %q must keep the state before the last change", err)
+	}
+
 	boom := errors.New("boom")
 	_, err = waitOn("x", func() Result { return Error(boom) }, time.Second, time.Millisecond)
 	if !errors.Is(err, boom) {
