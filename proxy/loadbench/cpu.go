@@ -63,3 +63,16 @@ func parseStat(s string) (pgrp int, ticks int64, err error) {
 	}
 	return pgrp, u + st, nil
 }
+
+// loadAverage is the 1-minute load average, "" where /proc/loadavg is missing.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -36,5 +37,14 @@ func TestGroupCPUSelf(t *testing.T) {
 	}
 	if _, err := groupCPU(1 << 30); err == nil {
 		t.Error("nonexistent group accepted")
+	}
+}
+
+func TestLoadAverage(t *testing.T) {
+	if _, err := os.Stat("/proc/loadavg"); err != nil {
+		t.Skip("no /proc/loadavg")
+	}
+	if la := loadAverage(); la == "" || strings.ContainsAny(la, " \n") {
+		t.Errorf("loadAverage() = %q", la)
 	}
 }

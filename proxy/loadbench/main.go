@@ -255,7 +255,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		return nil, err
 	}
 
-	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), wrkVersion: toolVersion(o.wrkBin, "-v")}
+	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), wrkVersion: toolVersion(o.wrkBin, "-v"), loadBefore: loadAverage()}
 	weights := map[string]int{"blue": o.blueW, "green": o.greenW}
 	if o.splitN > 0 {
 		var err error
@@ -313,6 +313,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 				round+1, t.name, res.RequestsPerSec, res.P99, float64(res.CPUPerRequest)/float64(time.Microsecond), res.Errors)
 		}
 	}
+	rep.loadAfter = loadAverage()
 	rep.print(out)
 	return rep, nil
 }

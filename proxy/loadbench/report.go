@@ -26,6 +26,9 @@ type report struct {
 	nginxVersion, wrkVersion string
 	splitNginx, splitProxy   map[string]int
 	runs                     []runResult
+	// loadBefore and loadAfter are /proc/loadavg's 1-minute figure: on a shared
+	// machine they say how much else competed for the CPUs.
+	loadBefore, loadAfter string
 }
 
 func (r *report) add(round int, target string, res WrkResult) {
@@ -100,6 +103,9 @@ func (r *report) print(w io.Writer) {
 		r.nginxVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, pin)
 	fmt.Fprintf(w, "wrk -t%d -c%d -d%v --latency, warm-up %v, %d rounds in alternating order; medians below\n",
 		o.threads, o.conns, o.duration, o.warmup, o.rounds)
+	if r.loadBefore != "" {
+		fmt.Fprintf(w, "load average (1 min) before %s, after %s\n", r.loadBefore, r.loadAfter)
+	}
 	if r.splitNginx != nil {
 		fmt.Fprintf(w, "split over %d sequential requests: nginx %s; archway-proxy %s\n", o.splitN, formatSplit(r.splitNginx), formatSplit(r.splitProxy))
 	}
