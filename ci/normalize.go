@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -15,7 +16,7 @@ import (
 // entry. Layers are reproducible (Build stamps every file with the commit time), but
 // an engine with clean state produces new timestamps, so new config digests and a new
 // index digest. normalizeIndex rewrites exactly those fields (plus the arm variant,
-// see NormalizeConfig) to the commit time and
+// see NormalizeConfig, and the entry order, which follows build completion) to the commit time and
 // pushes the resulting configs, manifests and index; everything else is untouched.
 
 type jsonObject = map[string]json.RawMessage
@@ -60,9 +61,10 @@ func NormalizeConfig(config []byte, t time.Time, variant string) ([]byte, error)
 	return json.Marshal(m)
 }
 
-// normalizeIndex rewrites the index at repo@dgst and tags the result with tags.
+// normalizeIndex rewrites the index at repo@dgst, orders its entries as order (the
+// requested platforms) and tags the result with tags.
 // It returns the new index digest.
-func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, t time.Time, tags []string) (string, error) {
+func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, t time.Time, order, tags []string) (string, error) {
 	body, mt, err := rc.Manifest(ctx, repo, dgst)
 	if err != nil {
 		return "", err
@@ -118,6 +120,19 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 		}
 		d["digest"], d["size"] = mustRaw(nd), mustRaw(len(nman))
 	}
+	// Dagger assembles the index in the order the platform builds finish: put the
+	// entries in the requested platform order so the index bytes are stable.
+	rank := func(d jsonObject) int {
+		var plat platformSpec
+		_ = json.Unmarshal(d["platform"], &plat)
+		for i, p := range order {
+			if plat.matches(p) {
+				return i
+			}
+		}
+		return len(order)
+	}
+	sort.SliceStable(descs, func(i, j int) bool { return rank(descs[i]) < rank(descs[j]) })
 	idx["manifests"] = mustRaw(descs)
 	nidx, err := json.Marshal(idx)
 	if err != nil {

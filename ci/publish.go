@@ -53,7 +53,7 @@ func (a *Archway) Publish(ctx context.Context, outs map[string]*dagger.Directory
 		if err != nil {
 			return nil, err
 		}
-		idx, err := normalizeIndex(ctx, rc, repo, dgst, a.info.Created, []string{a.info.Version, "latest"})
+		idx, err := normalizeIndex(ctx, rc, repo, dgst, a.info.Created, a.opts.Platforms, []string{a.info.Version, "latest"})
 		if err != nil {
 			return nil, fmt.Errorf("normalize %s: %w", ref, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -122,15 +123,17 @@ func TestNormalizeMakesIndexDigestReproducible(t *testing.T) {
 
 	// Two builds of the same commit whose configs differ only in timestamps.
 	d1 := pushImage(t, rc, "archway/app", "build1", DefaultPlatforms, time.Now())
-	d2 := pushImage(t, rc, "archway/app", "build2", DefaultPlatforms, time.Now().Add(time.Hour))
+	reversed := append([]string(nil), DefaultPlatforms...)
+	slices.Reverse(reversed) // Dagger's index order follows build completion
+	d2 := pushImage(t, rc, "archway/app", "build2", reversed, time.Now().Add(time.Hour))
 	if d1 == d2 {
 		t.Fatal("test setup: raw digests should differ")
 	}
-	n1, err := normalizeIndex(ctx, rc, "archway/app", d1, commit, []string{"v1", "latest"})
+	n1, err := normalizeIndex(ctx, rc, "archway/app", d1, commit, DefaultPlatforms, []string{"v1", "latest"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n2, err := normalizeIndex(ctx, rc, "archway/app", d2, commit, []string{"v1"})
+	n2, err := normalizeIndex(ctx, rc, "archway/app", d2, commit, DefaultPlatforms, []string{"v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
