@@ -73,3 +73,29 @@ func TestFirstHost(t *testing.T) {
 		t.Fatal("garbage accepted")
 	}
 }
+
+func TestCheckBuildTools(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if msg := checkBuildTools(false); !strings.Contains(msg, "needs root") || !strings.Contains(msg, "fix:") {
+			t.Fatalf("not root: %q", msg)
+		}
+		return
+	}
+	t.Setenv("PATH", t.TempDir())
+	if msg := checkBuildTools(true); !strings.Contains(msg, "needs debootstrap") || !strings.Contains(msg, "apt-get install -y debootstrap") {
+		t.Fatalf("no debootstrap: %q", msg)
+	}
+	dir := t.TempDir()
+	for _, tool := range []string{"debootstrap", "tar", "cp"} {
+		if err := os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir)
+	if msg := checkBuildTools(false); msg != "" {
+		t.Fatalf("native build with all tools refused: %q", msg)
+	}
+	if msg := checkBuildTools(true); !strings.Contains(msg, "dpkg-deb") {
+		t.Fatalf("foreign build without dpkg-deb accepted: %q", msg)
+	}
+}
