@@ -52,6 +52,9 @@ func newArchway(ctx context.Context, client *dagger.Client, o Options, info Buil
 	a.goBase = base.
 		WithMountedCache("/cache/go-mod", client.CacheVolume("archway-go-mod")).
 		WithMountedCache("/cache/go-build", client.CacheVolume("archway-go-build")).
+		// staticcheck keeps its analysis facts outside GOCACHE: cache them too.
+		WithMountedCache("/cache/staticcheck", client.CacheVolume("archway-staticcheck")).
+		WithEnvVariable("STATICCHECK_CACHE", "/cache/staticcheck").
 		WithEnvVariable("GOMODCACHE", "/cache/go-mod").
 		WithEnvVariable("GOCACHE", "/cache/go-build").
 		WithEnvVariable("GOPROXY", goproxy).
