@@ -216,7 +216,7 @@ func check(ctx context.Context, home string, c config) error {
 		if err != nil {
 			return err
 		}
-		host, err := lab.HostClient(home)
+		host, err := lab.HostClient()
 		if err != nil {
 			return err
 		}

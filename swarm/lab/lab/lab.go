@@ -62,19 +62,25 @@ func (p *progress) printf(format string, args ...any) {
 	fmt.Fprintf(p.out, "[%6.1fs] %s\n", time.Since(p.t0).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// HostClient returns a client for the engine the lab runs its node containers on:
-// DOCKER_HOST etc. from the environment, except when DOCKER_HOST points at the lab's own
-// manager (the usual state after `. $ARCHWAY_HOME/lab/env`), where it is the local engine.
-func HostClient(home string) (*client.Client, error) {
-	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
-	if st, err := LoadState(home); err == nil && os.Getenv("DOCKER_HOST") == st.DockerHost {
-		opts = []client.Opt{client.WithHost(client.DefaultDockerHost), client.WithAPIVersionNegotiation()}
-	}
+// HostClient returns a client for the engine of this machine, where the lab runs its node
+// containers. The lab is for one machine: DOCKER_HOST is honoured only when it names a
+// local socket (unix://…); a tcp:// DOCKER_HOST — the lab's own manager after
+// `. $ARCHWAY_HOME/lab/env`, or a real cluster — is where deployments go, not the lab.
+func HostClient() (*client.Client, error) {
+	opts := []client.Opt{client.WithHost(hostEngine(os.Getenv("DOCKER_HOST"))), client.WithAPIVersionNegotiation()}
 	c, err := client.NewClientWithOpts(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	return c, nil
+}
+
+// hostEngine picks the engine address of this machine from a DOCKER_HOST value.
+func hostEngine(dockerHost string) string {
+	if strings.HasPrefix(dockerHost, "unix://") {
+		return dockerHost
+	}
+	return client.DefaultDockerHost
 }
 
 // Up brings the lab to the requested shape and returns its state (also written to
@@ -92,7 +98,7 @@ func Up(ctx context.Context, o Options) (State, error) {
 			return State{}, fmt.Errorf("provision: %w", err)
 		}
 	}
-	host, err := HostClient(o.Home)
+	host, err := HostClient()
 	if err != nil {
 		return State{}, err
 	}
@@ -438,7 +444,7 @@ func checkRegistry(ctx context.Context) error {
 // engine and the state files, keeps the image caches, and verifies nothing is left.
 func Down(ctx context.Context, home string, out io.Writer) error {
 	p := &progress{out: out, t0: time.Now()}
-	host, err := HostClient(home)
+	host, err := HostClient()
 	if err != nil {
 		return err
 	}

@@ -99,3 +99,17 @@ func TestCheckBuildTools(t *testing.T) {
 		t.Fatalf("foreign build without dpkg-deb accepted: %q", msg)
 	}
 }
+
+func TestHostEngine(t *testing.T) {
+	cases := map[string]string{
+		"":                             "unix:///var/run/docker.sock",
+		"unix:///run/user/1000/d.sock": "unix:///run/user/1000/d.sock",
+		"tcp://172.17.0.4:2375":        "unix:///var/run/docker.sock", // the lab manager: not where nodes run
+		"ssh://me@cluster":             "unix:///var/run/docker.sock",
+	}
+	for in, want := range cases {
+		if got := hostEngine(in); got != want {
+			t.Errorf("hostEngine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
