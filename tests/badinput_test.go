@@ -20,7 +20,7 @@ func TestAdminRejectsBadWeights(t *testing.T) {
 	weights := map[string]int{"blue": 3, "green": 1}
 	deployColours(t, c, group, weights)
 	p := c.DeployProxy(t, group)
-	st.WaitOn(t, "proxy to list both colours", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	st.WaitOn(t, "proxy to list both colours", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))
 	sampleExact(t, c, p, weights, 5)
 
 	for _, body := range []string{`{"weight": -1}`, `{"weight": "abc"}`, `{"weight": 1.5}`, `{"weight": 99999999}`, `{"wieght": 2}`, `not json`} {
@@ -36,7 +36,7 @@ func TestAdminRejectsBadWeights(t *testing.T) {
 			t.Errorf("PUT /backends/green %s: error %q names neither the field nor the body", body, resp)
 		}
 	}
-	if r := p.HasBackends(upper(weights), len(c.Nodes))(); r != st.Success() {
+	if r := p.HasBackends(upper(weights), len(c.NodeList()))(); r != st.Success() {
 		bs, _ := p.Backends(context.Background())
 		t.Errorf("backend set changed by rejected calls: %s", st.Summary(bs))
 	}
@@ -69,7 +69,7 @@ func TestNoMatchingPlatformStaysPending(t *testing.T) {
 		// Drop the architecture of an emulated node if any (the case users hit: an index
 		// without arm64), else of the first worker.
 		missing := ""
-		for _, n := range c.Nodes {
+		for _, n := range c.NodeList() {
 			if missing == "" && !n.Manager || n.Emulated && n.EngineArch == "arm64" {
 				missing = n.EngineArch
 			}
@@ -96,7 +96,7 @@ func TestNoMatchingPlatformStaysPending(t *testing.T) {
 			}
 			pending, runningOn = nil, nil
 			ok := 0
-			for _, n := range c.Nodes {
+			for _, n := range c.NodeList() {
 				for _, tk := range tasks {
 					if tk.NodeID != n.ID {
 						continue
@@ -111,7 +111,7 @@ func TestNoMatchingPlatformStaysPending(t *testing.T) {
 					}
 				}
 			}
-			if ok == len(c.Nodes) {
+			if ok == len(c.NodeList()) {
 				return st.Success()
 			}
 			return st.Continue("pending %v, running on %v; tasks: %s", pending, runningOn, c.TaskSummary(tasks))

@@ -14,7 +14,7 @@ import (
 func TestGlobalServiceMatchesEachNodeEngine(t *testing.T) {
 	t.Parallel()
 	c := st.Connect(t)
-	for _, n := range c.Nodes {
+	for _, n := range c.NodeList() {
 		note := ""
 		if n.ArchFromDescription {
 			note = " (engine API unreachable: arch from node description, wrong for i386 on 64-bit kernels)"
@@ -34,7 +34,7 @@ func TestGlobalServiceMatchesEachNodeEngine(t *testing.T) {
 		t.Logf("image %s resolved to %d platforms", svc.Spec.TaskTemplate.ContainerSpec.Image, len(p.Platforms))
 	}
 	took := st.WaitOn(t, "one running task per node", c.RunningOnEveryNode(svc.ID), c.Timeout(2*time.Minute))
-	t.Logf("all %d tasks running %v after create", len(c.Nodes), took.Round(100*time.Millisecond))
+	t.Logf("all %d tasks running %v after create", len(c.NodeList()), took.Round(100*time.Millisecond))
 
 	for _, ep := range c.Endpoints(t, svc.ID, st.AppPort) {
 		var info st.Info

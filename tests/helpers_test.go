@@ -40,7 +40,7 @@ func deployColours(t *testing.T, c *st.Cluster, group string, weights map[string
 	}
 	for name, col := range out {
 		took := st.WaitOn(t, "app "+name+" running on every node", c.RunningOnEveryNode(col.service.ID), c.Timeout(2*time.Minute))
-		t.Logf("app %s: a running task on each of %d nodes after %v", name, len(c.Nodes), took.Round(100*time.Millisecond))
+		t.Logf("app %s: a running task on each of %d nodes after %v", name, len(c.NodeList()), took.Round(100*time.Millisecond))
 	}
 	return out
 }
@@ -87,7 +87,7 @@ func requireArches(t *testing.T, c *st.Cluster, got st.Counts) {
 	t.Helper()
 	for _, a := range c.Arches() {
 		if got.ByArch[a] == 0 {
-			t.Errorf("architecture %s never answered (answers by arch: %v; nodes %v)", a, got.ByArch, c.Nodes)
+			t.Errorf("architecture %s never answered (answers by arch: %v; nodes %v)", a, got.ByArch, c.NodeList())
 		}
 	}
 	for a := range got.ByArch {

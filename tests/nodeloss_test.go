@@ -24,7 +24,7 @@ func TestNodeLoss(t *testing.T) {
 	weights := map[string]int{"blue": 1}
 	cols := deployColours(t, c, group, weights)
 	p := c.DeployProxy(t, group)
-	st.WaitOn(t, "proxy to list a member per node", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	st.WaitOn(t, "proxy to list a member per node", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))
 	victimURL := ""
 	for _, ep := range c.Endpoints(t, cols["blue"].service.ID, st.AppPort) {
 		if ep.Node.ID == victim.Node.ID {
@@ -87,7 +87,7 @@ func TestNodeLoss(t *testing.T) {
 	if err := victim.Resume(context.Background()); err != nil {
 		t.Fatalf("resume %s: %v", victim.Node, err)
 	}
-	back := st.WaitOn(t, "proxy to list a member per node again", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(2*time.Minute))
+	back := st.WaitOn(t, "proxy to list a member per node again", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(2*time.Minute))
 	before := load.Snapshot()
 	st.WaitOn(t, "answers from "+victim.Node.EngineArch+" again", func() st.Result {
 		if load.Snapshot().Sub(before).ByArch[victim.Node.EngineArch] > 0 {
@@ -102,7 +102,7 @@ func TestNodeLoss(t *testing.T) {
 
 func countArch(c *st.Cluster, arch string) int {
 	n := 0
-	for _, node := range c.Nodes {
+	for _, node := range c.NodeList() {
 		if node.EngineArch == arch {
 			n++
 		}

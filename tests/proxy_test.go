@@ -19,7 +19,7 @@ func TestProxyReachesEveryArchAtTheWeights(t *testing.T) {
 	start := time.Now()
 	cols := deployColours(t, c, group, weights)
 	p := c.DeployProxy(t, group)
-	took := st.WaitOn(t, "proxy to list both colours with a member per node", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	took := st.WaitOn(t, "proxy to list both colours with a member per node", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))
 	t.Logf("proxy had every member %v after it started; set-up total %v", took.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 
 	// 20 cycles × 5 = 100 requests: with 4 nodes each blue member is picked 20 times.
@@ -31,7 +31,7 @@ func TestProxyReachesEveryArchAtTheWeights(t *testing.T) {
 	for name, w := range weights {
 		setWeight(t, c, cols[name].service.ID, w)
 	}
-	took = st.WaitOn(t, "proxy to follow the new weight labels", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	took = st.WaitOn(t, "proxy to follow the new weight labels", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))
 	t.Logf("label change visible in the proxy after %v", took.Round(100*time.Millisecond))
 	sampleExact(t, c, p, weights, 10)
 }

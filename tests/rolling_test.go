@@ -21,7 +21,7 @@ func TestRollingUpdateUnderLoad(t *testing.T) {
 	weights := map[string]int{"blue": 1}
 	cols := deployColours(t, c, group, weights, st.WithUpdateConfig(1, 2*time.Second, swarm.UpdateOrderStartFirst))
 	p := c.DeployProxy(t, group)
-	st.WaitOn(t, "proxy to serve blue", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	st.WaitOn(t, "proxy to serve blue", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))
 	before := map[string]bool{}
 	for _, tk := range c.RunningTasks(t, cols["blue"].service.ID) {
 		before[tk.ID] = true
@@ -44,11 +44,11 @@ func TestRollingUpdateUnderLoad(t *testing.T) {
 			t.Errorf("task %s on node %s survived the update", tk.ID, tk.NodeID)
 		}
 	}
-	st.WaitOn(t, "proxy to list only the new tasks", p.HasBackends(upper(weights), len(c.Nodes)), c.Timeout(30*time.Second))
+	st.WaitOn(t, "proxy to list only the new tasks", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))
 	time.Sleep(2 * time.Second) // and keep the load on the new set for a moment
 	total, dur := load.Stop()
 	t.Logf("rolling update of %d nodes took %v (from update call %v); load: %s in %v (%.0f req/s)",
-		len(c.Nodes), took.Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond),
+		len(c.NodeList()), took.Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond),
 		total, dur.Round(time.Millisecond), float64(total.OK+total.Failed)/dur.Seconds())
 	if total.Failed > 0 {
 		t.Errorf("%d of %d requests failed during the rolling update: %v", total.Failed, total.OK+total.Failed, total.Errors)

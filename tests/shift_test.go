@@ -22,7 +22,7 @@ func TestWeightShiftUnderLoad(t *testing.T) {
 	start := map[string]int{"blue": 1, "green": 0}
 	cols := deployColours(t, c, group, start)
 	p := c.DeployProxy(t, group)
-	st.WaitOn(t, "proxy to serve blue only", p.HasBackends(upper(start), len(c.Nodes)), c.Timeout(30*time.Second))
+	st.WaitOn(t, "proxy to serve blue only", p.HasBackends(upper(start), len(c.NodeList())), c.Timeout(30*time.Second))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -42,7 +42,7 @@ func TestWeightShiftUnderLoad(t *testing.T) {
 		for name, w := range step.weights {
 			setWeight(t, c, cols[name].service.ID, w)
 		}
-		took := st.WaitOn(t, step.name+": proxy to apply "+fmtWeights(step.weights), p.HasBackends(upper(step.weights), len(c.Nodes)), c.Timeout(30*time.Second))
+		took := st.WaitOn(t, step.name+": proxy to apply "+fmtWeights(step.weights), p.HasBackends(upper(step.weights), len(c.NodeList())), c.Timeout(30*time.Second))
 		before := load.Snapshot()
 		// Measure over at least 40 cycles of the load's own requests.
 		cycle := st.Cycle(upper(step.weights))

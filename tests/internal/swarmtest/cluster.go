@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -91,13 +92,24 @@ type Cluster struct {
 	// Source says how it was found ("DOCKER_HOST=…" or the lab state file).
 	Source     string
 	Lab        *LabState // nil off the lab
-	Nodes      []Node
 	AppImage   string
 	ProxyImage string
 	// RunID is unique per `go test` process: names and labels carry it, so two runs can
 	// share a cluster and a leftover can be traced to its run.
 	RunID string
 	scale float64
+
+	managerHost string
+	mu          sync.Mutex
+	nodes       []Node            // ready, active nodes, sorted by hostname
+	archCache   map[string]string // engine arch by node address: asked once per engine
+}
+
+// NodeList returns the ready, active nodes as last read (see Refresh).
+func (c *Cluster) NodeList() []Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Node(nil), c.nodes...)
 }
 
 var (
@@ -171,18 +183,28 @@ func connect(ctx context.Context) (*Cluster, error) {
 	if info.Swarm.LocalNodeState != swarm.LocalNodeStateActive || !info.Swarm.ControlAvailable {
 		return nil, fmt.Errorf("%w (engine from %s is not a Swarm manager: swarm state %q)", errNoSwarm, c.Source, info.Swarm.LocalNodeState)
 	}
-	if err := c.loadNodes(pctx, host); err != nil {
+	c.managerHost = host
+	if err := c.Refresh(pctx); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// loadNodes lists the nodes and asks each node's engine for its architecture.
-func (c *Cluster) loadNodes(ctx context.Context, managerHost string) error {
+// Refresh re-reads the node list (a lab node that rejoins gets a new ID) and asks each new
+// node's engine for its architecture.
+func (c *Cluster) Refresh(ctx context.Context) error {
+	managerHost := c.managerHost
 	nodes, err := c.Client.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
 		return fmt.Errorf("list nodes: %w", err)
 	}
+	c.mu.Lock()
+	if c.archCache == nil {
+		c.archCache = map[string]string{}
+	}
+	cache := maps.Clone(c.archCache)
+	c.mu.Unlock()
+	var fresh []Node
 	for _, sn := range nodes {
 		n := Node{
 			ID: sn.ID, Hostname: sn.Description.Hostname, Addr: sn.Status.Addr,
@@ -208,7 +230,13 @@ func (c *Cluster) loadNodes(ctx context.Context, managerHost string) error {
 		if n.Manager && c.Lab == nil && os.Getenv("DOCKER_HOST") != "" && managerHost != "" && sn.ManagerStatus.Leader {
 			host = managerHost
 		}
-		arch, err := engineArch(ctx, host)
+		arch, cached := cache[n.Addr], false
+		if arch != "" {
+			cached = true
+		}
+		if !cached {
+			arch, err = engineArch(ctx, host)
+		}
 		if err != nil {
 			if c.Lab != nil {
 				return fmt.Errorf("lab node %s: engine at %s: %w", n.Hostname, host, err)
@@ -218,14 +246,18 @@ func (c *Cluster) loadNodes(ctx context.Context, managerHost string) error {
 			n.EngineArch, n.ArchFromDescription = NormalizeArch(n.Platform), true
 		} else {
 			n.EngineArch = arch
+			cache[n.Addr] = arch
 		}
 		n.Emulated = c.Lab != nil && !nativeTo(runtime.GOARCH, n.EngineArch)
-		c.Nodes = append(c.Nodes, n)
+		fresh = append(fresh, n)
 	}
-	sort.Slice(c.Nodes, func(i, j int) bool { return c.Nodes[i].Hostname < c.Nodes[j].Hostname })
-	if len(c.Nodes) == 0 {
+	sort.Slice(fresh, func(i, j int) bool { return fresh[i].Hostname < fresh[j].Hostname })
+	if len(fresh) == 0 {
 		return errors.New("the Swarm has no ready, active node")
 	}
+	c.mu.Lock()
+	c.nodes, c.archCache = fresh, cache
+	c.mu.Unlock()
 	return nil
 }
 
@@ -296,7 +328,7 @@ func ReadLabState(path string) (*LabState, error) {
 // ARCHWAY_TEST_TIMEOUT_SCALE stretches everything.
 func (c *Cluster) Timeout(base time.Duration) time.Duration {
 	f := c.scale
-	for _, n := range c.Nodes {
+	for _, n := range c.NodeList() {
 		if n.Emulated {
 			f *= emulationFactor
 			break
@@ -308,7 +340,7 @@ func (c *Cluster) Timeout(base time.Duration) time.Duration {
 // Arches is the sorted set of engine architectures of the cluster's nodes.
 func (c *Cluster) Arches() []string {
 	set := map[string]bool{}
-	for _, n := range c.Nodes {
+	for _, n := range c.NodeList() {
 		set[n.EngineArch] = true
 	}
 	out := make([]string, 0, len(set))
@@ -319,9 +351,9 @@ func (c *Cluster) Arches() []string {
 	return out
 }
 
-// NodeByID finds a node of the cluster.
+// NodeByID finds a node of the cluster (as last read).
 func (c *Cluster) NodeByID(id string) (Node, bool) {
-	for _, n := range c.Nodes {
+	for _, n := range c.NodeList() {
 		if n.ID == id {
 			return n, true
 		}

@@ -45,7 +45,7 @@ func (c *Cluster) StoppableNode(t testing.TB) NodeStopper {
 		if stopCmd == "" || resumeCmd == "" {
 			t.Fatalf("%s=%s needs %s and %s (shell commands stopping and starting that node's engine)", EnvStopNode, name, EnvStopCmd, EnvResumeCmd)
 		}
-		for _, n := range c.Nodes {
+		for _, n := range c.NodeList() {
 			if n.Hostname == name {
 				s.Node = n
 			}
@@ -63,7 +63,7 @@ func (c *Cluster) StoppableNode(t testing.TB) NodeStopper {
 		if c.Lab == nil {
 			t.Skipf("node loss needs a node it may stop: on the lab it pauses a worker container; on %s set %s, %s and %s", c.Source, EnvStopNode, EnvStopCmd, EnvResumeCmd)
 		}
-		for _, n := range c.Nodes {
+		for _, n := range c.NodeList() {
 			if n.Manager || n.Container == "" {
 				continue
 			}

@@ -157,6 +157,10 @@ func (c *Cluster) RunningOnEveryNode(serviceID string) Check {
 	return func() Result {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		// A lab node that rejoined has a new ID: compare with the nodes as they are now.
+		if err := c.Refresh(ctx); err != nil {
+			return Continue("%v", err)
+		}
 		tasks, err := c.Tasks(ctx, serviceID)
 		if err != nil {
 			return Continue("list tasks: %v", err)
@@ -166,12 +170,13 @@ func (c *Cluster) RunningOnEveryNode(serviceID string) Check {
 			per[tk.NodeID]++
 		}
 		var missing []string
-		for _, n := range c.Nodes {
+		nodes := c.NodeList()
+		for _, n := range nodes {
 			if per[n.ID] != 1 {
 				missing = append(missing, fmt.Sprintf("%s has %d", n, per[n.ID]))
 			}
 		}
-		if len(missing) == 0 && len(running(tasks)) == len(c.Nodes) {
+		if len(missing) == 0 && len(running(tasks)) == len(nodes) {
 			return Success()
 		}
 		return Continue("want 1 running task per node, %s; tasks: %s", strings.Join(missing, ", "), c.TaskSummary(tasks))
@@ -231,6 +236,11 @@ type Endpoint struct {
 // port target is published on its node (host mode).
 func (c *Cluster) Endpoints(t testing.TB, serviceID string, target uint32) []Endpoint {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Refresh(ctx); err != nil {
+		t.Fatalf("read nodes: %v", err)
+	}
 	var out []Endpoint
 	for _, tk := range c.RunningTasks(t, serviceID) {
 		n, ok := c.NodeByID(tk.NodeID)

@@ -117,11 +117,11 @@ func TestArch(t *testing.T) {
 	if !nativeTo("amd64", "386") || nativeTo("amd64", "arm64") || !nativeTo("arm64", "arm") {
 		t.Error("nativeTo")
 	}
-	c := &Cluster{scale: 1, Nodes: []Node{{EngineArch: "amd64"}}}
+	c := &Cluster{scale: 1, nodes: []Node{{EngineArch: "amd64"}}}
 	if c.Timeout(time.Minute) != time.Minute {
 		t.Errorf("native timeout %v", c.Timeout(time.Minute))
 	}
-	c.Nodes = append(c.Nodes, Node{EngineArch: "arm64", Emulated: true})
+	c.nodes = append(c.nodes, Node{EngineArch: "arm64", Emulated: true})
 	c.scale = 1.5
 	if got := c.Timeout(time.Minute); got != 6*time.Minute {
 		t.Errorf("emulated timeout %v, want 6m (×4 emulation ×1.5 scale)", got)
@@ -236,7 +236,7 @@ func TestCountsAndInfo(t *testing.T) {
 }
 
 func TestTaskSummary(t *testing.T) {
-	c := &Cluster{Nodes: []Node{{ID: "n1", Hostname: "lab-arm64", EngineArch: "arm64"}}}
+	c := &Cluster{nodes: []Node{{ID: "n1", Hostname: "lab-arm64", EngineArch: "arm64"}}}
 	now := time.Now()
 	tasks := []swarm.Task{
 		{NodeID: "n1", Status: swarm.TaskStatus{State: swarm.TaskStateRunning, Timestamp: now}},
