@@ -350,18 +350,6 @@ func (rw *respWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and Hijack (streaming, upgrades).
 func (rw *respWriter) Unwrap() http.ResponseWriter { return rw.w }
 
-// bufferPool recycles ReverseProxy copy buffers.
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() []byte {
-	if v := b.p.Get(); v != nil {
-		return *v.(*[]byte)
-	}
-	return make([]byte, 32*1024)
-}
-
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
-
 // Run runs the active health checks and DNS refresh until ctx ends.
 func (p *Proxy) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
