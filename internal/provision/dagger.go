@@ -129,7 +129,7 @@ func (p *Provisioner) PlanDagger(ctx context.Context) (DaggerPlan, error) {
 func (p *Provisioner) probePublicDagger(ctx context.Context) (DaggerPlan, bool) {
 	cli, err := p.Run.LookPath("dagger")
 	if err != nil || cli == p.Cfg.CLIPath() {
-		p.say("dagger", "no public dagger CLI on PATH: building %s from the Go module proxy (fallback)", DaggerVersion)
+		p.say("dagger", "no public dagger CLI on PATH: using %s built here from the Go module proxy (fallback)", DaggerVersion)
 		return DaggerPlan{}, false
 	}
 	out, err := p.Run.Run(ctx, nil, nil, cli, "version")
