@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/errdefs"
 
 	"github.com/archwayhq/archway/proxy/swarmprovider"
 )
@@ -143,7 +143,7 @@ func setWeight(ctx context.Context, api ServiceAPI, id string, weight int) error
 		if err == nil {
 			return nil
 		}
-		if !errdefs.IsInvalidParameter(err) && !strings.Contains(err.Error(), "out of sequence") {
+		if !cerrdefs.IsInvalidArgument(err) && !strings.Contains(err.Error(), "out of sequence") {
 			break
 		}
 	}
