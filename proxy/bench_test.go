@@ -11,6 +11,20 @@ import (
 // The end-to-end benchmarks share one backend and client setup; BenchmarkDirect is
 // the baseline (client → backend), BenchmarkProxy adds archway-proxy in between, so
 // ns/op(Proxy)/ns/op(Direct) is the cost of the extra hop.
+//
+// Each also reports cpu-ns/op: user+system CPU time of the whole process (client,
+// proxy and backends) per request. On a shared machine ns/op follows other people's
+// load; CPU time per request barely does, so compare that between builds.
+
+// reportCPU makes b report process CPU time per op from now until the benchmark ends.
+func reportCPU(b *testing.B) {
+	start := cpuTime()
+	b.Cleanup(func() {
+		if b.N > 0 && start >= 0 {
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
+		}
+	})
+}
 
 func benchBackend(b *testing.B) *httptest.Server {
 	body := []byte("blue 0123456789abcdef linux/amd64\n")
@@ -55,6 +69,7 @@ func BenchmarkDirect(b *testing.B) {
 	be := benchBackend(b)
 	c := benchClient()
 	b.ReportAllocs()
+	reportCPU(b)
 	for b.Loop() {
 		benchGet(b, c, be.URL+"/a?b=c")
 	}
@@ -64,6 +79,7 @@ func BenchmarkProxy(b *testing.B) {
 	front, _ := benchProxy(b)
 	c := benchClient()
 	b.ReportAllocs()
+	reportCPU(b)
 	for b.Loop() {
 		benchGet(b, c, front.URL+"/a?b=c")
 	}
@@ -73,6 +89,7 @@ func BenchmarkDirectParallel(b *testing.B) {
 	be := benchBackend(b)
 	c := benchClient()
 	b.ReportAllocs()
+	reportCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			benchGet(b, c, be.URL+"/a?b=c")
@@ -84,6 +101,7 @@ func BenchmarkProxyParallel(b *testing.B) {
 	front, _ := benchProxy(b)
 	c := benchClient()
 	b.ReportAllocs()
+	reportCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			benchGet(b, c, front.URL+"/a?b=c")
