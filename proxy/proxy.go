@@ -31,7 +31,9 @@ type Options struct {
 	OverrideHeader string        // "" disables
 	PreserveHost   bool          // send the client's Host instead of the backend's
 	Hostname       string        // X-Proxy value; default os.Hostname()
-	// Transport carries requests to backends; default NewTransport's.
+	// Transport carries requests to backends; default: body-less GET/HEAD to http
+	// backends synchronously on pooled connections (direct.go), the rest through
+	// NewTransport's.
 	Transport http.RoundTripper
 	Logger    *slog.Logger
 }
@@ -93,7 +95,7 @@ func New(opts Options) *Proxy {
 	}
 	p.transport = opts.Transport
 	if p.transport == nil {
-		p.transport = p.NewTransport()
+		p.transport = newDirectTransport(p.NewTransport())
 	}
 	p.xproxy = []string{opts.Hostname}[:1:1]
 	if opts.OverrideHeader != "" {
