@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -50,77 +51,113 @@ func TestAdminRejectsBadWeights(t *testing.T) {
 	sampleExact(t, c, p, map[string]int{"blue": 3, "green": 3}, 5)
 }
 
-// TestNoMatchingPlatformStaysPending: an index lacking one node architecture leaves that
-// node's task of a global service pending with a reason saying so (the other nodes run),
-// and a placement no node satisfies leaves a replicated task pending naming the constraint.
+// TestNoMatchingPlatformStaysPending: images whose index has no entry for a node's
+// architecture never run there, and the user is told why:
+//   - a replicated service from an index lacking every node architecture stays pending,
+//     "no suitable node (unsupported platform on N nodes)";
+//   - a global service from an index lacking one node architecture runs everywhere else;
+//     on that node (engine 20.10 assigns global tasks without the platform filter) the task
+//     never runs and its error names the image it could not find for that platform;
+//   - a placement constraint no node satisfies stays pending naming the constraint.
 func TestNoMatchingPlatformStaysPending(t *testing.T) {
 	t.Parallel()
 	c := st.Connect(t)
+	ref, err := st.ParseImageRef(c.AppImage)
+	if err != nil {
+		t.Fatalf("cannot derive a registry from %s: %v", c.AppImage, err)
+	}
+	idx, mt, err := st.FetchIndex(context.Background(), ref)
+	if err != nil {
+		t.Fatalf("read the app index: %v", err)
+	}
+	push := func(t *testing.T, suffix string, sub st.Index) string {
+		t.Helper()
+		// The run ID makes the index (and its digest) unique to this run.
+		sub.Annotations = map[string]string{"org.archway.test.run": c.RunID}
+		tagged := ref
+		tagged.Tag = "test-" + c.RunID + "-" + suffix
+		if err := st.PushIndex(context.Background(), tagged, sub, mt); err != nil {
+			t.Fatalf("push %s: %v", tagged, err)
+		}
+		t.Logf("pushed %s: %v", tagged, sub.Platforms())
+		return tagged.String()
+	}
 
-	t.Run("index lacking a node architecture", func(t *testing.T) {
-		ref, err := st.ParseImageRef(c.AppImage)
-		if err != nil {
-			t.Skipf("cannot derive a registry from %s: %v", c.AppImage, err)
+	t.Run("replicated, index lacking every node architecture", func(t *testing.T) {
+		foreign := idx.WithoutArches(c.Arches())
+		if len(foreign.Manifests) == 0 {
+			t.Skipf("the index %s (%v) has no platform absent from the cluster (%v)", c.AppImage, idx.Platforms(), c.Arches())
 		}
-		idx, mt, err := st.FetchIndex(context.Background(), ref)
-		if err != nil {
-			t.Fatalf("read the app index: %v", err)
+		image := push(t, "foreign", foreign)
+		svc := c.CreateService(t, st.WithName(c.Name("foreign")), st.WithImage(image), st.WithReplicas(1))
+		reason := waitPending(t, c, svc.ID)
+		if !strings.Contains(reason, "unsupported platform") {
+			t.Errorf("pending reason %q does not say \"unsupported platform\"", reason)
 		}
-		// Drop the architecture of an emulated node if any (the case users hit: an index
-		// without arm64), else of the first worker.
+	})
+
+	t.Run("global, index lacking one node architecture", func(t *testing.T) {
+		// Drop arm64 if a node has it (the case users hit), else the first worker's arch.
 		missing := ""
 		for _, n := range c.NodeList() {
-			if missing == "" && !n.Manager || n.Emulated && n.EngineArch == "arm64" {
+			if n.EngineArch == "arm64" || (missing == "" && !n.Manager) {
 				missing = n.EngineArch
 			}
 		}
 		if missing == "" {
 			t.Skip("no worker node: every architecture is the manager's")
 		}
-		lacking := idx.WithoutArches([]string{missing})
-		// The run ID makes the index (and its digest) unique to this run.
-		lacking.Annotations = map[string]string{"org.archway.test.run": c.RunID}
-		tagged := ref
-		tagged.Tag = "test-" + c.RunID + "-no-" + missing
-		if err := st.PushIndex(context.Background(), tagged, lacking, mt); err != nil {
-			t.Fatalf("push %s: %v", tagged, err)
-		}
-		t.Logf("pushed %s: %v (without %s)", tagged, lacking.Platforms(), missing)
-		svc := c.CreateService(t, st.WithName(c.Name("no-"+missing)), st.WithImage(tagged.String()), st.WithGlobal())
+		image := push(t, "no-"+missing, idx.WithoutArches([]string{missing}))
+		svc := c.CreateService(t, st.WithName(c.Name("no-"+missing)), st.WithImage(image), st.WithGlobal())
 
-		var pending, runningOn []string
-		st.WaitOn(t, "tasks on "+missing+" nodes pending, the others running", func() st.Result {
+		var reasons, runningOn []string
+		st.WaitOn(t, "tasks running on every node but the "+missing+" ones, which report why not", func() st.Result {
+			if err := c.Refresh(context.Background()); err != nil {
+				return st.Continue("%v", err)
+			}
 			tasks, err := c.Tasks(context.Background(), svc.ID)
 			if err != nil {
 				return st.Continue("%v", err)
 			}
-			pending, runningOn = nil, nil
+			reasons, runningOn = nil, nil
 			ok := 0
 			for _, n := range c.NodeList() {
+				good, why := false, ""
 				for _, tk := range tasks {
 					if tk.NodeID != n.ID {
 						continue
 					}
-					switch {
-					case n.EngineArch == missing && tk.Status.State == swarm.TaskStatePending && tk.Status.Err != "":
-						pending = append(pending, n.Hostname+": "+tk.Status.Err)
-						ok++
-					case n.EngineArch != missing && tk.Status.State == swarm.TaskStateRunning:
-						runningOn = append(runningOn, n.Hostname)
-						ok++
+					if n.EngineArch != missing && tk.Status.State == swarm.TaskStateRunning {
+						good = true
 					}
+					if n.EngineArch == missing {
+						if tk.Status.State == swarm.TaskStateRunning {
+							return st.Error(fmt.Errorf("a task runs on %s although the index has no %s entry", n, missing))
+						}
+						if tk.Status.Err != "" {
+							good, why = true, string(tk.Status.State)+": "+tk.Status.Err
+						}
+					}
+				}
+				if good {
+					ok++
+				}
+				if why != "" {
+					reasons = append(reasons, n.Hostname+" "+why)
+				} else if good {
+					runningOn = append(runningOn, n.Hostname)
 				}
 			}
 			if ok == len(c.NodeList()) {
 				return st.Success()
 			}
-			return st.Continue("pending %v, running on %v; tasks: %s", pending, runningOn, c.TaskSummary(tasks))
+			return st.Continue("running on %v, reasons %v; tasks: %s", runningOn, reasons, c.TaskSummary(tasks))
 		}, c.Timeout(2*time.Minute))
 		t.Logf("running on %v", runningOn)
-		for _, p := range pending {
-			t.Logf("pending %s", p)
-			if !strings.Contains(p, "unsupported platform") {
-				t.Errorf("pending reason %q does not say \"unsupported platform\"", p)
+		for _, r := range reasons {
+			t.Logf("not running: %s", r)
+			if !strings.Contains(r, "unsupported platform") && !strings.Contains(r, "No such image") {
+				t.Errorf("reason %q says neither \"unsupported platform\" nor \"No such image\"", r)
 			}
 		}
 	})
