@@ -309,3 +309,32 @@ func TestDirectClosesExpiredIdleConnections(t *testing.T) {
 		t.Fatalf("%d addresses still in the idle pool", n)
 	}
 }
+
+// ResponseHeaderTimeout bounds the wait for the head only: a body that takes longer
+// arrives, and a connection reused after the timeout has passed still works.
+func TestDirectHeaderTimeoutSparesBodyAndReuse(t *testing.T) {
+	u, conns := rawBackend(t, func(c net.Conn, r *http.Request) bool {
+		if r.URL.Path == "/slow-body" {
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nfirst")
+			time.Sleep(300 * time.Millisecond)
+			_, _ = io.WriteString(c, "end")
+			return true
+		}
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfast")
+		return true
+	})
+	dt := testDirect(t)
+	dt.headerTimeout = 100 * time.Millisecond
+	if got, err := directGet(t, dt, context.Background(), u.String()+"/slow-body"); err != nil || got != "firstend" {
+		t.Fatalf("slow body: %q, %v", got, err)
+	}
+	for i := range 2 {
+		if got, err := directGet(t, dt, context.Background(), u.String()+"/"); err != nil || got != "fast" {
+			t.Fatalf("request %d: %q, %v", i, got, err)
+		}
+		time.Sleep(200 * time.Millisecond) // past the previous request's header deadline
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("backend saw %d connections, want 1", n)
+	}
+}
