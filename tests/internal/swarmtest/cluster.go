@@ -154,6 +154,10 @@ func connect(ctx context.Context) (*Cluster, error) {
 	var host string
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		host, c.Source = h, "DOCKER_HOST="+h
+		// DOCKER_HOST from the lab's env file is still the lab (node containers to pause).
+		if st, err := ReadLabState(LabStatePath(os.Getenv)); err == nil && st.DockerHost == h {
+			c.Lab = st
+		}
 	} else {
 		path := LabStatePath(os.Getenv)
 		st, err := ReadLabState(path)
