@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -36,14 +35,50 @@ func TestProcStopKillsGroup(t *testing.T) {
 		t.Error("still running after stop")
 	}
 	// The backgrounded sleep was in the same group: it must be gone too (SIGKILL is
-	// delivered asynchronously and the orphan is reaped by init, so allow a moment).
+	// delivered asynchronously, so allow a moment). A killed orphan stays a zombie where
+	// nothing reaps it (a container without an init, as in the Dagger pipeline), and
+	// kill(-pgid, 0) still finds zombies: count only members that can still run.
 	deadline := time.Now().Add(3 * time.Second)
-	for syscall.Kill(-p.cmd.Process.Pid, 0) == nil {
+	for {
+		live := liveGroupMembers(t, p.cmd.Process.Pid)
+		if len(live) == 0 {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("process group still has members")
+			t.Fatalf("process group still has live members: %v", live)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// liveGroupMembers lists the pids of process group pgid that are not zombies, from
+// /proc/<pid>/stat ("pid (comm) state ppid pgrp …"; comm may hold spaces and parens).
+func liveGroupMembers(t *testing.T, pgid int) []int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("read /proc: %v", err)
+	}
+	var live []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue // exited while we looked
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) < 3 || fields[0] == "Z" {
+			continue
+		}
+		if g, _ := strconv.Atoi(fields[2]); g == pgid {
+			live = append(live, pid)
+		}
+	}
+	return live
 }
 
 func TestProcExitedReportsLog(t *testing.T) {
