@@ -21,8 +21,9 @@ http:
   addr: 0.0.0.0:5000
 `
 
-// registryAnswers is the registry v2 ping.
-func registryAnswers(ctx context.Context, addr string) error {
+// RegistryAnswers is the registry v2 ping: nil when GET http://addr/v2/ answers 200 within
+// 3s. Provisioning and the lab share it so both judge "the registry is up" the same way.
+func RegistryAnswers(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
@@ -55,7 +56,7 @@ func (p *Provisioner) containerState(ctx context.Context, name string) string {
 func (p *Provisioner) EnsureRegistry(ctx context.Context) error {
 	switch p.containerState(ctx, RegistryContainer) {
 	case "running":
-		if err := registryAnswers(ctx, RegistryAddr); err == nil {
+		if err := RegistryAnswers(ctx, RegistryAddr); err == nil {
 			p.say("registry", "%s answers on %s (reused)", RegistryContainer, RegistryAddr)
 			return nil
 		}
@@ -69,7 +70,7 @@ func (p *Provisioner) EnsureRegistry(ctx context.Context) error {
 			}
 		}
 	}
-	if err := registryAnswers(ctx, RegistryAddr); err == nil && p.containerState(ctx, RegistryContainer) == "" {
+	if err := RegistryAnswers(ctx, RegistryAddr); err == nil && p.containerState(ctx, RegistryContainer) == "" {
 		// Someone already serves a registry there (a hand-started one, a user's own):
 		// the address is the contract, so use it rather than fight for the port.
 		p.say("registry", "%s already answers as a registry v2 but is not the %s container: reusing it (stop it and rerun setup to get %s)", RegistryAddr, RegistryContainer, RegistryContainer)
@@ -114,7 +115,7 @@ func (p *Provisioner) EnsureRegistry(ctx context.Context) error {
 func (p *Provisioner) waitRegistry(ctx context.Context) error {
 	var err error
 	for i := 0; i < 40; i++ {
-		if err = registryAnswers(ctx, RegistryAddr); err == nil {
+		if err = RegistryAnswers(ctx, RegistryAddr); err == nil {
 			return nil
 		}
 		time.Sleep(250 * time.Millisecond)

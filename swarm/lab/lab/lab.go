@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -23,6 +22,8 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+
+	"github.com/archwayhq/archway/internal/provision"
 )
 
 // Registry is where every engine of the lab (and the host) reaches the local registry.
@@ -106,7 +107,7 @@ func Up(ctx context.Context, o Options) (State, error) {
 	if _, err := host.Ping(ctx); err != nil {
 		return State{}, fmt.Errorf("host engine not answering (%w); fix: start dockerd or `go run ./ci setup`", err)
 	}
-	if err := checkRegistry(ctx); err != nil {
+	if err := provision.RegistryAnswers(ctx, Registry); err != nil {
 		p.printf("warning: registry %s not answering (%v); nodes cannot pull until it runs; fix: `go run ./ci setup`", Registry, err)
 	}
 	gw, err := bridgeGateway(ctx, host)
@@ -420,24 +421,6 @@ func ifaceAddrIn(name, subnet string) string {
 		}
 	}
 	return ""
-}
-
-func checkRegistry(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+Registry+"/v2/", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /v2/: %s", resp.Status)
-	}
-	return nil
 }
 
 // Down removes every container, volume and network labelled archway.lab=1 on the host
