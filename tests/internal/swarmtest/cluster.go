@@ -8,12 +8,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strconv"
@@ -24,6 +22,8 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
+
+	"github.com/archwayhq/archway/swarm/lab/lab"
 )
 
 // Environment variables the suite reads.
@@ -32,7 +32,7 @@ const (
 	EnvAppImage     = "ARCHWAY_APP_IMAGE"
 	EnvProxyImage   = "ARCHWAY_PROXY_IMAGE"
 	EnvTimeoutScale = "ARCHWAY_TEST_TIMEOUT_SCALE" // multiplies every timeout, e.g. 2 on a slow machine
-	EnvHome         = "ARCHWAY_HOME"
+	EnvHome         = "ARCHWAY_HOME"               // read through lab.Home
 
 	DefaultAppImage   = "127.0.0.1:5000/archway/app:latest"
 	DefaultProxyImage = "127.0.0.1:5000/archway/proxy:latest"
@@ -44,21 +44,6 @@ const (
 // emulationFactor stretches timeouts on clusters with emulated (binfmt/qemu) nodes: their
 // engines pull, unpack and start containers several times slower than native ones.
 const emulationFactor = 4
-
-// LabState is $ARCHWAY_HOME/lab/state.json, written by swarm/lab.
-type LabState struct {
-	DockerHost string    `json:"docker_host"`
-	Registry   string    `json:"registry"`
-	Nodes      []LabNode `json:"nodes"`
-}
-
-// LabNode is one lab node: Container is its name on the host engine.
-type LabNode struct {
-	Name      string `json:"name"`
-	Arch      string `json:"arch"`
-	Container string `json:"container"`
-	Addr      string `json:"addr"`
-}
 
 // Node is a Swarm node as the suite sees it.
 type Node struct {
@@ -91,7 +76,7 @@ type Cluster struct {
 	Client *client.Client
 	// Source says how it was found ("DOCKER_HOST=…" or the lab state file).
 	Source     string
-	Lab        *LabState // nil off the lab
+	Lab        *lab.State // nil off the lab
 	AppImage   string
 	ProxyImage string
 	// RunID is unique per `go test` process: names and labels carry it, so two runs can
@@ -155,19 +140,24 @@ func connect(ctx context.Context) (*Cluster, error) {
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		host, c.Source = h, "DOCKER_HOST="+h
 		// DOCKER_HOST from the lab's env file is still the lab (node containers to pause).
-		if st, err := ReadLabState(LabStatePath(os.Getenv)); err == nil && st.DockerHost == h {
-			c.Lab = st
+		if home, err := lab.Home(); err == nil {
+			if st, err := lab.LoadState(home); err == nil && st.DockerHost == h {
+				c.Lab = &st
+			}
 		}
 	} else {
-		path := LabStatePath(os.Getenv)
-		st, err := ReadLabState(path)
-		if errors.Is(err, os.ErrNotExist) {
+		home, err := lab.Home()
+		if err != nil {
+			return nil, err
+		}
+		st, err := lab.LoadState(home)
+		if errors.Is(err, lab.ErrNoLab) {
 			return nil, errNoSwarm
 		}
 		if err != nil {
 			return nil, err
 		}
-		c.Lab, host, c.Source = st, st.DockerHost, path
+		c.Lab, host, c.Source = &st, st.DockerHost, lab.StatePath(home)
 	}
 	opts := []client.Opt{client.WithAPIVersionNegotiation(), client.WithHost(host)}
 	if os.Getenv("DOCKER_HOST") != "" {
@@ -296,36 +286,6 @@ func NormalizeArch(machine string) string {
 // nativeTo says whether a host of GOARCH host runs arch without emulation.
 func nativeTo(host, arch string) bool {
 	return arch == host || (host == "amd64" && arch == "386") || (host == "arm64" && arch == "arm")
-}
-
-// LabStatePath is $ARCHWAY_HOME/lab/state.json (ARCHWAY_HOME defaults to
-// ${XDG_CACHE_HOME:-$HOME/.cache}/archway).
-func LabStatePath(getenv func(string) string) string {
-	home := getenv(EnvHome)
-	if home == "" {
-		cache := getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			cache = filepath.Join(getenv("HOME"), ".cache")
-		}
-		home = filepath.Join(cache, "archway")
-	}
-	return filepath.Join(home, "lab", "state.json")
-}
-
-// ReadLabState reads and checks the lab state file.
-func ReadLabState(path string) (*LabState, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var st LabState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("lab state %s: %w", path, err)
-	}
-	if st.DockerHost == "" {
-		return nil, fmt.Errorf("lab state %s: docker_host is empty", path)
-	}
-	return &st, nil
 }
 
 // Timeout scales base for this cluster: emulated nodes are slower, and

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/archwayhq/archway/swarm/lab/lab"
 )
 
 func TestWaitOn(t *testing.T) {
@@ -77,8 +79,9 @@ func TestServiceSpecOptions(t *testing.T) {
 	}
 }
 
+// TestLabState checks the lab state the suite reads through swarm/lab/lab: where it is
+// looked for, and that a missing file means "skip", not "fail".
 func TestLabState(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	for _, tt := range []struct {
 		env  map[string]string
 		want string
@@ -87,23 +90,28 @@ func TestLabState(t *testing.T) {
 		{map[string]string{"HOME": "/h", "XDG_CACHE_HOME": "/x"}, "/x/archway/lab/state.json"},
 		{map[string]string{"HOME": "/h", "XDG_CACHE_HOME": "/x", "ARCHWAY_HOME": "/a"}, "/a/lab/state.json"},
 	} {
-		if got := LabStatePath(env(tt.env)); got != tt.want {
-			t.Errorf("LabStatePath(%v) = %s, want %s", tt.env, got, tt.want)
+		for _, k := range []string{"HOME", "XDG_CACHE_HOME", "ARCHWAY_HOME"} {
+			t.Setenv(k, tt.env[k])
+		}
+		home, err := lab.Home()
+		if got := lab.StatePath(home); err != nil || got != tt.want {
+			t.Errorf("lab.StatePath(lab.Home()) with %v = %s %v, want %s", tt.env, got, err, tt.want)
 		}
 	}
 
 	dir := t.TempDir()
-	path := filepath.Join(dir, "state.json")
-	if _, err := ReadLabState(path); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("missing file: %v, want ErrNotExist (skip, not fail)", err)
+	path := lab.StatePath(dir)
+	if _, err := lab.LoadState(dir); !errors.Is(err, lab.ErrNoLab) {
+		t.Fatalf("missing file: %v, want ErrNoLab (skip, not fail)", err)
 	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
 	os.WriteFile(path, []byte(`{"docker_host":"tcp://172.18.0.2:2375","registry":"127.0.0.1:5000","nodes":[{"name":"archway-lab-arm64","arch":"arm64","container":"archway-lab-arm64","addr":"172.18.0.4"}]}`), 0o644)
-	st, err := ReadLabState(path)
+	st, err := lab.LoadState(dir)
 	if err != nil || st.DockerHost != "tcp://172.18.0.2:2375" || len(st.Nodes) != 1 || st.Nodes[0].Addr != "172.18.0.4" {
-		t.Fatalf("ReadLabState: %+v %v", st, err)
+		t.Fatalf("lab.LoadState: %+v %v", st, err)
 	}
 	os.WriteFile(path, []byte(`{"nodes":[]}`), 0o644)
-	if _, err := ReadLabState(path); err == nil {
+	if _, err := lab.LoadState(dir); err == nil {
 		t.Fatal("state without docker_host accepted")
 	}
 }
