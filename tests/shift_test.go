@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archwayhq/archway/proxy"
 	st "github.com/archwayhq/archway/tests/internal/swarmtest"
 )
 
@@ -69,10 +70,10 @@ func TestWeightShiftUnderLoad(t *testing.T) {
 }
 
 func fmtWeights(w map[string]int) string {
-	return st.Summary(func() []st.BackendView {
-		var out []st.BackendView
+	return st.Summary(func() []proxy.BackendView {
+		var out []proxy.BackendView
 		for k, v := range w {
-			out = append(out, st.BackendView{Name: k, Weight: v})
+			out = append(out, proxy.BackendView{Name: k, Weight: v})
 		}
 		return out
 	}())

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/archwayhq/archway/proxy"
 )
 
 // Ports of archway's images.
@@ -109,17 +111,8 @@ func (c *Cluster) DeployProxy(t testing.TB, group string, extra ...ServiceSpecOp
 	return p
 }
 
-// BackendView is one colour in the proxy's GET /backends.
-type BackendView struct {
-	Name    string   `json:"name"`
-	Color   string   `json:"color"`
-	Weight  int      `json:"weight"`
-	URLs    []string `json:"urls"`
-	Members []string `json:"members"`
-}
-
 // Backends reads the proxy's current backend set.
-func (p Proxy) Backends(ctx context.Context) ([]BackendView, error) {
+func (p Proxy) Backends(ctx context.Context) ([]proxy.BackendView, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.Admin+"/backends", nil)
@@ -135,7 +128,7 @@ func (p Proxy) Backends(ctx context.Context) ([]BackendView, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET /backends: %s: %s", resp.Status, firstLine(body))
 	}
-	var out []BackendView
+	var out []proxy.BackendView
 	if err := json.Unmarshal(body, &out); err != nil {
 		return nil, fmt.Errorf("GET /backends: %w", err)
 	}
@@ -161,7 +154,7 @@ func (p Proxy) Put(ctx context.Context, name, body string) (int, string, error) 
 }
 
 // Summary renders a backend set as "BLUE=4×5 GREEN=1×5" (weight × members).
-func Summary(bs []BackendView) string {
+func Summary(bs []proxy.BackendView) string {
 	parts := make([]string, 0, len(bs))
 	for _, b := range bs {
 		parts = append(parts, fmt.Sprintf("%s=%d×%d", strings.ToUpper(b.Name), b.Weight, len(b.Members)))
@@ -188,7 +181,7 @@ func (p Proxy) HasBackends(weights map[string]int, members int) Check {
 	}
 }
 
-func diffBackends(bs []BackendView, weights map[string]int, members int) string {
+func diffBackends(bs []proxy.BackendView, weights map[string]int, members int) string {
 	seen := map[string]bool{}
 	for _, b := range bs {
 		name := strings.ToUpper(b.Name)

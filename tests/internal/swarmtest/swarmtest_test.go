@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/swarm/lab/lab"
 )
 
@@ -168,7 +169,7 @@ func TestSplit(t *testing.T) {
 }
 
 func TestDiffBackends(t *testing.T) {
-	bs := []BackendView{{Name: "BLUE", Weight: 4, Members: []string{"a", "b"}}, {Name: "GREEN", Weight: 1, Members: []string{"c", "d"}}}
+	bs := []proxy.BackendView{{Name: "BLUE", Weight: 4, Members: []string{"a", "b"}}, {Name: "GREEN", Weight: 1, Members: []string{"c", "d"}}}
 	if d := diffBackends(bs, map[string]int{"BLUE": 4, "GREEN": 1}, 2); d != "" {
 		t.Errorf("equal sets differ: %s", d)
 	}
