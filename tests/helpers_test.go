@@ -9,6 +9,7 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/archwayhq/archway/swarm/rollout"
 	st "github.com/archwayhq/archway/tests/internal/swarmtest"
 )
 
@@ -69,14 +70,14 @@ func setWeight(t *testing.T, c *st.Cluster, id string, weight int) {
 func sampleExact(t *testing.T, c *st.Cluster, p st.Proxy, weights map[string]int, cycles int) st.Counts {
 	t.Helper()
 	w := upper(weights)
-	n := st.Cycle(w) * cycles
+	n := rollout.Cycle(w) * cycles
 	start := time.Now()
 	got := st.Sample(context.Background(), p.URL, n)
-	t.Logf("split over %d requests (%d cycles of %d) in %v: %s", n, cycles, st.Cycle(w), time.Since(start).Round(time.Millisecond), got)
+	t.Logf("split over %d requests (%d cycles of %d) in %v: %s", n, cycles, rollout.Cycle(w), time.Since(start).Round(time.Millisecond), got)
 	if got.Failed > 0 {
 		t.Fatalf("%d of %d requests failed: %v", got.Failed, n, got.Errors)
 	}
-	if err := st.CheckSplit(got.ByColour, w, 0); err != nil {
+	if err := rollout.CheckSplit(got.ByColour, w, 0); err != nil {
 		t.Errorf("%v", err)
 	}
 	return got

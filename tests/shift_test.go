@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/swarm/rollout"
 	st "github.com/archwayhq/archway/tests/internal/swarmtest"
 )
 
@@ -46,7 +47,7 @@ func TestWeightShiftUnderLoad(t *testing.T) {
 		took := st.WaitOn(t, step.name+": proxy to apply "+fmtWeights(step.weights), p.HasBackends(upper(step.weights), len(c.NodeList())), c.Timeout(30*time.Second))
 		before := load.Snapshot()
 		// Measure over at least 40 cycles of the load's own requests.
-		cycle := st.Cycle(upper(step.weights))
+		cycle := rollout.Cycle(upper(step.weights))
 		st.WaitOn(t, step.name+": enough requests under load", func() st.Result {
 			if d := load.Snapshot().Sub(before); d.OK+d.Failed < 40*cycle {
 				return st.Continue("%d requests so far", d.OK+d.Failed)
@@ -58,7 +59,7 @@ func TestWeightShiftUnderLoad(t *testing.T) {
 		if d.Failed > 0 {
 			t.Errorf("%s: %d requests failed: %v", step.name, d.Failed, d.Errors)
 		}
-		if err := st.CheckSplit(d.ByColour, upper(step.weights), 2*loadWorkers); err != nil {
+		if err := rollout.CheckSplit(d.ByColour, upper(step.weights), 2*loadWorkers); err != nil {
 			t.Errorf("%s: %v", step.name, err)
 		}
 	}

@@ -145,6 +145,7 @@ func fmtMap(m map[string]int) string {
 }
 
 // Sample sends n sequential requests to base and tallies them.
+// Not rollout.Sample: the suite tallies by engine GOARCH (and keeps failures' times), rollout by platform and uname -m.
 func Sample(ctx context.Context, base string, n int) Counts {
 	c := newCounts()
 	for i := 0; i < n && ctx.Err() == nil; i++ {
@@ -155,6 +156,7 @@ func Sample(ctx context.Context, base string, n int) Counts {
 }
 
 // Load is a steady request stream against one URL from several workers.
+// Not rollout.Load: the suite needs the per-colour tally of the load itself (split under load), rollout only counts ok/failed.
 type Load struct {
 	mu     sync.Mutex
 	counts Counts

@@ -140,34 +140,6 @@ func TestArch(t *testing.T) {
 	}
 }
 
-func TestSplit(t *testing.T) {
-	if Cycle(map[string]int{"BLUE": 4, "GREEN": 1}) != 5 || Cycle(map[string]int{"BLUE": 0, "GREEN": 5}) != 1 || Cycle(map[string]int{"A": 6, "B": 4}) != 5 {
-		t.Error("Cycle")
-	}
-	w := map[string]int{"BLUE": 4, "GREEN": 1}
-	if err := CheckSplit(map[string]int{"BLUE": 800, "GREEN": 200}, w, 0); err != nil {
-		t.Error(err)
-	}
-	// A proxy ignoring weights (round robin) must fail.
-	if err := CheckSplit(map[string]int{"BLUE": 500, "GREEN": 500}, w, 8); err == nil {
-		t.Error("50/50 accepted for 4:1")
-	}
-	if err := CheckSplit(map[string]int{"BLUE": 801, "GREEN": 199}, w, 0); err == nil {
-		t.Error("off by one accepted with tolerance 0")
-	}
-	if err := CheckSplit(map[string]int{"BLUE": 804, "GREEN": 196}, w, 4); err != nil {
-		t.Errorf("within tolerance rejected: %v", err)
-	}
-	// A drained colour getting even one request fails whatever the tolerance.
-	err := CheckSplit(map[string]int{"BLUE": 1, "GREEN": 999}, map[string]int{"BLUE": 0, "GREEN": 1}, 8)
-	if err == nil || !strings.Contains(err.Error(), "BLUE got 1, want 0") {
-		t.Errorf("drained colour: %v", err)
-	}
-	if err := CheckSplit(map[string]int{"RED": 1, "BLUE": 4}, map[string]int{"BLUE": 1}, 8); err == nil {
-		t.Error("unknown colour accepted")
-	}
-}
-
 func TestDiffBackends(t *testing.T) {
 	bs := []proxy.BackendView{{Name: "BLUE", Weight: 4, Members: []string{"a", "b"}}, {Name: "GREEN", Weight: 1, Members: []string{"c", "d"}}}
 	if d := diffBackends(bs, map[string]int{"BLUE": 4, "GREEN": 1}, 2); d != "" {

@@ -1,4 +1,4 @@
-package swarmtest
+package rollout
 
 import (
 	"fmt"
@@ -47,8 +47,9 @@ func Expected(weights map[string]int, n int) map[string]int {
 }
 
 // CheckSplit compares observed colour counts with the weights: each colour may differ from
-// its expected count by at most tol (0: exact). Colours of weight 0 must not appear at all
-// (tolerance does not apply: a drained colour receiving traffic is a bug, not noise).
+// its expected count by at most tol (0: exact, what one proxy gives over whole cycles).
+// Colours of weight 0 or not in weights must not appear at all (tolerance does not apply:
+// a drained colour receiving traffic is a bug, not noise).
 func CheckSplit(got map[string]int, weights map[string]int, tol int) error {
 	n := 0
 	for _, v := range got {
@@ -79,7 +80,7 @@ func CheckSplit(got map[string]int, weights map[string]int, tol int) error {
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("split over %d requests with weights %s: %s", n, fmtMap(weights), strings.Join(bad, "; "))
+		return fmt.Errorf("split over %d requests with weights %s: %s", n, Weights(weights), strings.Join(bad, "; "))
 	}
 	return nil
 }
