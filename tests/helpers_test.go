@@ -57,6 +57,7 @@ func upper(w map[string]int) map[string]int {
 
 // setWeight changes a colour's weight label (docker service update --label-add): no task
 // restarts, the provider picks it up from the service event.
+// Not rollout.SetWeights: tests address one service by ID and go through UpdateService's checked update.
 func setWeight(t *testing.T, c *st.Cluster, id string, weight int) {
 	t.Helper()
 	c.UpdateService(t, id, func(s *swarm.ServiceSpec) {

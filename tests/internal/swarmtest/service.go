@@ -153,6 +153,7 @@ func (c *Cluster) TaskSummary(tasks []swarm.Task) string {
 
 // RunningOnEveryNode is a Check: the global service has exactly one running task on each
 // ready node of the cluster and no other running task.
+// Not rollout.CheckGlobal: that accepts extra tasks and checks a whole group, this is exact per service.
 func (c *Cluster) RunningOnEveryNode(serviceID string) Check {
 	return func() Result {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -234,6 +235,7 @@ type Endpoint struct {
 
 // Endpoints returns, for each running task of a service, the URL at which its container
 // port target is published on its node (host mode).
+// Not rollout.PublishedURL: tests need every task's URL and node, not the first one found.
 func (c *Cluster) Endpoints(t testing.TB, serviceID string, target uint32) []Endpoint {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
