@@ -10,15 +10,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/archwayhq/archway/app"
 )
 
-// Info is what archway-app's GET /api/info reports.
+// Info is what archway-app's GET /api/info reports: the app's own app.Info, with Color
+// upper-cased as the proxy names colours.
 type Info struct {
-	Hostname string `json:"hostname"`
-	GOARCH   string `json:"goarch"`
-	Machine  string `json:"machine"`
-	Color    string `json:"color"`
-	Version  string `json:"version"`
+	app.Info
 	// Raw keeps every field, for logs (variant, os, …).
 	Raw map[string]any `json:"-"`
 }

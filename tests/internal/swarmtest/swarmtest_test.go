@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/archwayhq/archway/app"
 	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/swarm/lab/lab"
 )
@@ -205,7 +206,7 @@ func TestCountsAndInfo(t *testing.T) {
 	now := time.Now()
 	c.add(in, nil, now)
 	before := c.Sub(newCounts())
-	c.add(Info{GOARCH: "amd64", Color: "BLUE"}, nil, now)
+	c.add(Info{Info: app.Info{GOARCH: "amd64", Color: "BLUE"}}, nil, now)
 	c.add(Info{}, errors.New("connection refused"), now)
 	d := c.Sub(before)
 	if d.OK != 1 || d.Failed != 1 || d.ByColour["BLUE"] != 1 || d.ByColour["GREEN"] != 0 || len(d.Errors) != 1 {
