@@ -30,6 +30,12 @@ const (
 	DefaultDNSRefresh      = 5 * time.Second
 	DefaultDrain           = 5 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultTransport       = TransportStd
+	// TransportStd forwards every request through NewTransport's tuned http.Transport.
+	TransportStd = "std"
+	// TransportDirect forwards body-less GET/HEAD to http backends synchronously on
+	// pooled connections (direct.go) and the rest through the tuned http.Transport.
+	TransportDirect = "direct"
 	// MaxWeight bounds a colour's weight: the SWRR cycle is precomputed and its length
 	// is the sum of the (gcd-reduced) weights.
 	MaxWeight = 10000
@@ -66,6 +72,7 @@ type Config struct {
 	StickyCookie   string
 	OverrideHeader string
 	PreserveHost   bool
+	Transport      string // TransportStd or TransportDirect
 	Drain          time.Duration
 	ShutdownTO     time.Duration
 	LogFormat      string
@@ -79,8 +86,8 @@ type Config struct {
 var settings = []string{
 	"PORT", "ADMIN_ADDR", "PROVIDER", "CONFIG", "PROXY_TARGET_URL", "COLORS",
 	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
-	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "DRAIN",
-	"SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
+	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "TRANSPORT",
+	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
 }
 
 // notColours are well-known variables of other tools whose value can be an http URL
@@ -124,6 +131,7 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 		{"dns-refresh", DefaultDNSRefresh.String(), "re-resolve interval of dns+/tasks. backends (env DNS_REFRESH)"},
 		{"sticky-cookie", "", "cookie name pinning a client to its colour; empty disables (env STICKY_COOKIE)"},
 		{"override-header", "", "request header selecting a colour, e.g. X-Archway-Color; empty disables (env OVERRIDE_HEADER)"},
+		{"transport", DefaultTransport, "backend transport: std (http.Transport) or direct (synchronous GET/HEAD on pooled connections) (env TRANSPORT)"},
 		{"drain", DefaultDrain.String(), "keep serving this long after SIGTERM with /readyz failing (env DRAIN)"},
 		{"shutdown-timeout", DefaultShutdownTimeout.String(), "deadline for in-flight requests after the drain (env SHUTDOWN_TIMEOUT)"},
 		{"log-format", "text", "text or json (env LOG_FORMAT)"},
@@ -271,6 +279,14 @@ func ParseConfig(args, environ []string) (*Config, error) {
 			}
 			c.PreserveHost = b
 		}
+	}
+
+	raw, name, _ = lookup("transport", "TRANSPORT")
+	switch raw {
+	case TransportStd, TransportDirect:
+		c.Transport = raw
+	default:
+		return nil, fmt.Errorf("%s=%q: want std or direct", name, raw)
 	}
 
 	raw, name, _ = lookup("log-format", "LOG_FORMAT")

@@ -124,6 +124,8 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, append(ok, "STICKY_COOKIE=a b"), `STICKY_COOKIE="a b": want a cookie name (letters, digits, - and _)`},
 		{nil, append(ok, "OVERRIDE_HEADER=X:Color"), `OVERRIDE_HEADER="X:Color": want a header name like X-Archway-Color`},
 		{nil, append(ok, "PRESERVE_HOST=maybe"), `PRESERVE_HOST="maybe": want true or false`},
+		{nil, append(ok, "TRANSPORT=fast"), `TRANSPORT="fast": want std or direct`},
+		{[]string{"-transport", "Direct"}, ok, `-transport="Direct": want std or direct`},
 		{nil, append(ok, "LOG_FORMAT=xml"), `LOG_FORMAT="xml": want text or json`},
 		{nil, append(ok, "LOG_LEVEL=loud"), `LOG_LEVEL="loud": want debug, info, warn or error`},
 		{nil, []string{"COLORS=blue,purple", "BLUE=http://b:1"}, `COLORS="blue,purple": colour PURPLE has no URL: set PURPLE=<url>`},

@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// directTransport is the default backend RoundTripper. Plain-HTTP GET and HEAD requests
+// directTransport is the opt-in backend RoundTripper (Options.DirectTransport,
+// -transport direct). Plain-HTTP GET and HEAD requests
 // without a body (nearly all proxied traffic) are written and answered on a pooled
 // keep-alive connection in the calling goroutine; everything else (TLS, request bodies,
 // protocol upgrades, Expect: 100-continue, Connection: close) goes to fallback.

@@ -51,13 +51,39 @@ func rawBackend(t *testing.T, serve func(c net.Conn, r *http.Request) bool) (*ur
 
 func testDirect(t *testing.T) *directTransport {
 	t.Helper()
-	p := New(Options{Logger: quietLogger(), Hostname: "test"})
+	p := New(Options{Logger: quietLogger(), Hostname: "test", DirectTransport: true})
 	dt, ok := p.transport.(*directTransport)
 	if !ok {
-		t.Fatalf("default transport is %T, want *directTransport", p.transport)
+		t.Fatalf("DirectTransport: transport is %T, want *directTransport", p.transport)
 	}
 	t.Cleanup(dt.CloseIdleConnections)
 	return dt
+}
+
+// The default is the standard library's tuned transport; the direct path is chosen
+// once, at construction, by DirectTransport (-transport direct).
+func TestTransportChoice(t *testing.T) {
+	std, err := ParseConfig(nil, []string{"BLUE=http://b:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if std.Transport != TransportStd {
+		t.Fatalf("default Transport %q, want %q", std.Transport, TransportStd)
+	}
+	p := New(OptionsFrom(std))
+	if _, ok := p.transport.(*http.Transport); !ok {
+		t.Fatalf("default transport is %T, want *http.Transport", p.transport)
+	}
+	direct, err := ParseConfig([]string{"-transport", "direct"}, []string{"BLUE=http://b:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = New(OptionsFrom(direct))
+	dt, ok := p.transport.(*directTransport)
+	if !ok {
+		t.Fatalf("-transport direct: transport is %T, want *directTransport", p.transport)
+	}
+	dt.CloseIdleConnections()
 }
 
 func directGet(t *testing.T, rt http.RoundTripper, ctx context.Context, u string) (string, error) {
@@ -261,7 +287,7 @@ func TestDirectForwardsEarlyHints(t *testing.T) {
 			"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone")
 		return true
 	})
-	p := newTestProxy(t, Options{}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{u}})
+	p := newTestProxy(t, Options{DirectTransport: true}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{u}})
 	front := httptest.NewServer(p)
 	defer front.Close()
 	var hints []string

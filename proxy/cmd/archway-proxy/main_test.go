@@ -40,6 +40,7 @@ func TestRunBadConfigExit2(t *testing.T) {
 		{nil, []string{"BLUE=http://b:1", "GREEN=http://g:2", "GREEN_WEIGHT=-1"}, "archway-proxy: GREEN_WEIGHT=\"-1\": weight must be an integer >= 0\n"},
 		{[]string{"-port", "0"}, []string{"BLUE=http://b:1"}, "archway-proxy: -port=\"0\": want a port number 1-65535\n"},
 		{nil, []string{"BLUE=http://b:1", "PROVIDER=consul"}, "archway-proxy: PROVIDER=\"consul\": unknown provider; want one of " + providerNames() + "\n"},
+		{nil, []string{"BLUE=http://b:1", "TRANSPORT=h2"}, "archway-proxy: TRANSPORT=\"h2\": want std or direct\n"},
 		{nil, []string{"BLUE=http://b:1", "BLUE_WEIGHT=0"}, "archway-proxy: backends: every weight is 0 (BLUE=0); at least one must be > 0\n"},
 	}
 	for _, c := range cases {
