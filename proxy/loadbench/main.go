@@ -1,7 +1,8 @@
 // Command loadbench compares archway-proxy with nginx in one run: two archway-app
-// backends on loopback, the same 4:1 weighted upstream behind each front end, wrk
-// against both in alternating order over several rounds, medians and the ratios
-// archway/nginx of req/s and p99. It cleans up every process it started and is
+// backends on loopback, the same 4:1 weighted upstream behind each front end (nginx,
+// archway-proxy with its default -transport std and with -transport direct), wrk
+// against each in rotating order over several rounds, medians and the ratios
+// archway/nginx of req/s and p99 for each transport. It cleans up every process it started and is
 // bounded by -timeout. Run it from the module root (go tool task bench).
 //
 // Fairness: nginx gets worker_processes = -procs and archway-proxy GOMAXPROCS =
@@ -22,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -64,7 +66,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.conns, "c", 64, "wrk connections")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "wrk duration of each measured run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "wrk warm-up before each measured run")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each measures both front ends, order alternating")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each measures every front end, order rotating")
 	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "nginx worker_processes and archway-proxy GOMAXPROCS")
 	fs.IntVar(&o.blueW, "blue-weight", 4, "weight of the first backend (BLUE)")
 	fs.IntVar(&o.greenW, "green-weight", 1, "weight of the second backend (GREEN)")
@@ -106,7 +108,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.timeout == 0 {
 		per := o.warmup + o.duration + 10*time.Second
-		o.timeout = time.Duration(2*o.rounds)*per + 3*time.Minute
+		o.timeout = time.Duration((1+len(archwayTargets))*o.rounds)*per + 3*time.Minute
 	}
 	return o, nil
 }
@@ -146,6 +148,13 @@ func (m *multiFlag) Set(v string) error {
 	}
 	*m = append(*m, v)
 	return nil
+}
+
+// archwayTargets are the archway-proxy front ends measured, one per -transport; the
+// first is the default.
+var archwayTargets = []struct{ name, transport string }{
+	{"archway-proxy std", "std"},
+	{"archway-proxy direct", "direct"},
 }
 
 // target is one front end under test.
@@ -192,13 +201,13 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			procs[i].stop(5 * time.Second)
 		}
 	}()
-	ports := make([]int, 5)
+	ports := make([]int, 3+2*len(archwayTargets))
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return nil, err
 		}
 	}
-	bluePort, greenPort, nginxPort, proxyPort, adminPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	bluePort, greenPort, nginxPort := ports[0], ports[1], ports[2]
 	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 
 	// Backends: two archway-app processes; their text line is the response.
@@ -237,50 +246,52 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	proxyEnv := append(baseEnv,
 		"BLUE=http://"+blueAddr, "GREEN=http://"+greenAddr,
 		"BLUE_WEIGHT="+strconv.Itoa(o.blueW), "GREEN_WEIGHT="+strconv.Itoa(o.greenW),
-		"PORT="+strconv.Itoa(proxyPort), "GOMAXPROCS="+strconv.Itoa(o.procs))
+		"GOMAXPROCS="+strconv.Itoa(o.procs))
 	proxyEnv = append(proxyEnv, o.proxyEnv...)
-	proxy, err := startProc("archway-proxy", proxyEnv, filepath.Join(dir, "archway-proxy.log"),
-		pinned(o.frontCPU, o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", adminPort), "-drain", "0s")...)
-	if err != nil {
-		return nil, err
-	}
-	procs = append(procs, proxy)
-
 	nginxURL := fmt.Sprintf("http://127.0.0.1:%d%s", nginxPort, o.path)
-	proxyURL := fmt.Sprintf("http://127.0.0.1:%d%s", proxyPort, o.path)
-	if err := waitHTTP(ctx, nginx, nginxURL, 15*time.Second); err != nil {
-		return nil, err
+	targets := []target{{"nginx", nginxURL, nginx}}
+	// One archway-proxy process per transport, the same settings otherwise; -transport
+	// is a flag, so it wins over a TRANSPORT given with -proxy-env.
+	for i, at := range archwayTargets {
+		port, admin := ports[3+2*i], ports[4+2*i]
+		p, err := startProc(at.name, append(slices.Clip(proxyEnv), "PORT="+strconv.Itoa(port)), filepath.Join(dir, fileName(at.name)+".log"),
+			pinned(o.frontCPU, o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", admin), "-drain", "0s", "-transport", at.transport)...)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+		if err := waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), 15*time.Second); err != nil {
+			return nil, err
+		}
+		targets = append(targets, target{at.name, fmt.Sprintf("http://127.0.0.1:%d%s", port, o.path), p})
 	}
-	if err := waitHTTP(ctx, proxy, fmt.Sprintf("http://127.0.0.1:%d/readyz", proxyPort), 15*time.Second); err != nil {
+	if err := waitHTTP(ctx, nginx, nginxURL, 15*time.Second); err != nil {
 		return nil, err
 	}
 
 	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), wrkVersion: toolVersion(o.wrkBin, "-v"), loadBefore: loadAverage()}
 	weights := map[string]int{"blue": o.blueW, "green": o.greenW}
 	if o.splitN > 0 {
-		var err error
-		rep.splitNginx, err = Split(ctx, nginxURL, o.splitN, colourFromUpstream(map[string]string{blueAddr: "blue", greenAddr: "green"}))
-		if err != nil {
-			return nil, err
-		}
-		rep.splitProxy, err = Split(ctx, proxyURL, o.splitN, colourFromBody)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkSplit(rep.splitNginx, weights, o.splitN, o.splitTolerance); err != nil {
-			return nil, fmt.Errorf("nginx split: %w", err)
-		}
-		if err := checkSplit(rep.splitProxy, weights, o.splitN, o.splitTolerance); err != nil {
-			return nil, fmt.Errorf("archway-proxy split: %w", err)
+		rep.splits = map[string]map[string]int{}
+		for _, t := range targets {
+			colour := colourFromBody
+			if t.name == "nginx" {
+				colour = colourFromUpstream(map[string]string{blueAddr: "blue", greenAddr: "green"})
+			}
+			split, err := Split(ctx, t.url, o.splitN, colour)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkSplit(split, weights, o.splitN, o.splitTolerance); err != nil {
+				return nil, fmt.Errorf("%s split: %w", t.name, err)
+			}
+			rep.splits[t.name] = split
 		}
 	}
 
-	targets := []target{{"nginx", nginxURL, nginx}, {"archway-proxy", proxyURL, proxy}}
 	for round := 0; round < o.rounds; round++ {
-		order := targets
-		if round%2 == 1 {
-			order = []target{targets[1], targets[0]}
-		}
+		// Rotate the order so that no front end always runs first or last.
+		order := append(slices.Clone(targets[round%len(targets):]), targets[:round%len(targets)]...)
 		for _, t := range order {
 			for _, p := range procs {
 				if err := p.exited(); err != nil {
@@ -307,16 +318,19 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			if res.Requests > 0 {
 				res.CPUPerRequest = (cpu1 - cpu0) / time.Duration(res.Requests)
 			}
-			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("wrk-%d-%s.txt", round+1, t.name)), []byte(raw), 0o644)
+			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("wrk-%d-%s.txt", round+1, fileName(t.name))), []byte(raw), 0o644)
 			rep.add(round+1, t.name, res)
-			fmt.Fprintf(out, "round %d %-14s %10.0f req/s  p99 %8v  %6.1fµs CPU/req  errors %d\n",
-				round+1, t.name, res.RequestsPerSec, res.P99, float64(res.CPUPerRequest)/float64(time.Microsecond), res.Errors)
+			fmt.Fprintf(out, "round %d %-22s %10.0f req/s  p99 %8v  %6.1fµs CPU/req  errors %d\n",
+				round+1, t.name, res.RequestsPerSec, res.P99.Round(time.Microsecond), float64(res.CPUPerRequest)/float64(time.Microsecond), res.Errors)
 		}
 	}
 	rep.loadAfter = loadAverage()
 	rep.print(out)
 	return rep, nil
 }
+
+// fileName turns a front end's name into a file name part.
+func fileName(name string) string { return strings.ReplaceAll(name, " ", "-") }
 
 // binary returns path when given, else builds pkg into dest (static, as shipped).
 func binary(ctx context.Context, path, pkg, dest string) (string, error) {

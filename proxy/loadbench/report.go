@@ -24,7 +24,7 @@ type runResult struct {
 type report struct {
 	opts                     options
 	nginxVersion, wrkVersion string
-	splitNginx, splitProxy   map[string]int
+	splits                   map[string]map[string]int // per front end: colour → requests
 	runs                     []runResult
 	// loadBefore and loadAfter are /proc/loadavg's 1-minute figure: on a shared
 	// machine they say how much else competed for the CPUs.
@@ -61,9 +61,18 @@ func (r *report) summary(target string) summary {
 	return s
 }
 
-// ratios are archway-proxy's medians over nginx's.
-func (r *report) ratios() (rps, p99 float64) {
-	n, a := r.summary("nginx"), r.summary("archway-proxy")
+// frontEnds are the measured front ends in report order: nginx, then each transport.
+func frontEnds() []string {
+	names := []string{"nginx"}
+	for _, at := range archwayTargets {
+		names = append(names, at.name)
+	}
+	return names
+}
+
+// ratios are target's medians over nginx's.
+func (r *report) ratios(target string) (rps, p99 float64) {
+	n, a := r.summary("nginx"), r.summary(target)
 	if n.rps > 0 {
 		rps = a.rps / n.rps
 	}
@@ -73,10 +82,11 @@ func (r *report) ratios() (rps, p99 float64) {
 	return rps, p99
 }
 
+// goalsMet judges the default transport, the one that ships; the others are reported.
 func (r *report) goalsMet() bool {
-	rps, p99 := r.ratios()
-	n, a := r.summary("nginx"), r.summary("archway-proxy")
-	return rps >= goalRPSRatio && p99 <= goalP99Ratio && n.errors == 0 && a.errors == 0
+	def := archwayTargets[0].name
+	rps, p99 := r.ratios(def)
+	return rps >= goalRPSRatio && p99 <= goalP99Ratio && r.summary("nginx").errors == 0 && r.summary(def).errors == 0
 }
 
 func formatSplit(m map[string]int) string {
@@ -101,30 +111,41 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== archway-proxy vs nginx, %d:%d weighted upstream (2 archway-app backends) ==\n", o.blueW, o.greenW)
 	fmt.Fprintf(w, "%s; %s; %d CPUs; nginx worker_processes %d = archway-proxy GOMAXPROCS %d; %s\n",
 		r.nginxVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, pin)
-	fmt.Fprintf(w, "wrk -t%d -c%d -d%v --latency, warm-up %v, %d rounds in alternating order; medians below\n",
+	fmt.Fprintf(w, "wrk -t%d -c%d -d%v --latency, warm-up %v, %d rounds in rotating order; medians below\n",
 		o.threads, o.conns, o.duration, o.warmup, o.rounds)
 	if r.loadBefore != "" {
 		fmt.Fprintf(w, "load average (1 min) before %s, after %s\n", r.loadBefore, r.loadAfter)
 	}
-	if r.splitNginx != nil {
-		fmt.Fprintf(w, "split over %d sequential requests: nginx %s; archway-proxy %s\n", o.splitN, formatSplit(r.splitNginx), formatSplit(r.splitProxy))
+	if r.splits != nil {
+		var parts []string
+		for _, t := range frontEnds() {
+			parts = append(parts, t+" "+formatSplit(r.splits[t]))
+		}
+		fmt.Fprintf(w, "split over %d sequential requests (each verified): %s\n", o.splitN, strings.Join(parts, "; "))
 	}
-	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | errors |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
-	for _, t := range []string{"nginx", "archway-proxy"} {
+	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | errors | req/s / nginx | p99 / nginx | CPU/req / nginx |\n"+
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	n := r.summary("nginx")
+	for _, t := range frontEnds() {
 		s := r.summary(t)
-		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %.1fµs | %d |\n", t, s.rps, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond),
-			float64(s.cpu)/float64(time.Microsecond), s.errors)
+		rps, p99 := r.ratios(t)
+		cpu := 0.0
+		if n.cpu > 0 {
+			cpu = float64(s.cpu) / float64(n.cpu)
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %.1fµs | %d | %.2f× | %.2f× | %.2f× |\n", t, s.rps, s.p50.Round(time.Microsecond),
+			s.p99.Round(time.Microsecond), float64(s.cpu)/float64(time.Microsecond), s.errors, rps, p99, cpu)
 	}
-	rps, p99 := r.ratios()
-	if n, a := r.summary("nginx"), r.summary("archway-proxy"); n.cpu > 0 {
-		fmt.Fprintf(w, "\nCPU time per request archway-proxy / nginx: %.2f× (front-end processes only; robust to other load on the machine)", float64(a.cpu)/float64(n.cpu))
-	}
+	fmt.Fprintln(w, "\nCPU per request counts the front-end processes only; it is robust to other load on the machine.")
 	verdict := func(ok bool) string {
 		if ok {
 			return "met"
 		}
 		return "MISSED"
 	}
-	fmt.Fprintf(w, "\narchway-proxy / nginx: req/s %.2f× (goal ≥ %.1f×: %s), p99 %.2f× (goal ≤ %.1f×: %s)\n",
-		rps, goalRPSRatio, verdict(rps >= goalRPSRatio), p99, goalP99Ratio, verdict(p99 <= goalP99Ratio))
+	for _, at := range archwayTargets {
+		rps, p99 := r.ratios(at.name)
+		fmt.Fprintf(w, "%s / nginx: req/s %.2f× (goal ≥ %.1f×: %s), p99 %.2f× (goal ≤ %.1f×: %s)\n", at.name,
+			rps, goalRPSRatio, verdict(rps >= goalRPSRatio), p99, goalP99Ratio, verdict(p99 <= goalP99Ratio))
+	}
 }
