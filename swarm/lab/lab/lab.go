@@ -185,13 +185,17 @@ func Up(ctx context.Context, o Options) (State, error) {
 			defer wg.Done()
 			r := &results[i]
 			r.node = Node{Name: s.Name, Arch: s.Arch.Name, Container: s.Name, Role: s.Role, Image: s.Image}
-			addr, created, err := ensureNode(ctx, host, s, privileged, gw+":5000")
-			if err != nil {
+			// A manager that fails before the swarm exists must still release the workers.
+			fail := func(err error) {
 				r.err = err
 				if s.Role == "manager" {
 					sw.err = err
 					close(swarmReady)
 				}
+			}
+			addr, created, err := ensureNode(ctx, host, s, privileged, gw+":5000")
+			if err != nil {
+				fail(err)
 				return
 			}
 			r.node.Addr = addr
@@ -200,11 +204,7 @@ func Up(ctx context.Context, o Options) (State, error) {
 			}
 			c, err := waitEngine(ctx, host, s.Name, addr, o.EngineTimeout)
 			if err != nil {
-				r.err = err
-				if s.Role == "manager" {
-					sw.err = err
-					close(swarmReady)
-				}
+				fail(err)
 				return
 			}
 			defer c.Close()
