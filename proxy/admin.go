@@ -180,17 +180,24 @@ func (p *Proxy) adminFail(w http.ResponseWriter, err error) {
 	adminError(w, code, err.Error())
 }
 
+// specsLocked returns a copy of the current backend set, to edit and apply, and the
+// index of colour name in it (-1 if absent). The caller holds p.mu, so that admin edits
+// are applied one at a time on top of each other.
+func (p *Proxy) specsLocked(name string) ([]BackendSpec, int) {
+	var specs []BackendSpec
+	if s := p.snap.Load(); s != nil {
+		specs = slices.Clone(s.specs)
+	}
+	return specs, slices.IndexFunc(specs, func(b BackendSpec) bool { return b.Name == name })
+}
+
 // UpdateBackend sets a colour's URLs and/or weight (nil leaves it), creating the colour
 // when urls are given for an unknown name. The whole set is re-validated and swapped once.
 func (p *Proxy) UpdateBackend(name string, urls []*url.URL, weight *int) error {
 	name = strings.ToUpper(name)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var specs []BackendSpec
-	if s := p.snap.Load(); s != nil {
-		specs = slices.Clone(s.specs)
-	}
-	i := slices.IndexFunc(specs, func(b BackendSpec) bool { return b.Name == name })
+	specs, i := p.specsLocked(name)
 	if i < 0 {
 		if urls == nil {
 			return &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found; PUT {\"url\": ...} to create it", name)}
@@ -212,11 +219,7 @@ func (p *Proxy) DeleteBackend(name string) error {
 	name = strings.ToUpper(name)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var specs []BackendSpec
-	if s := p.snap.Load(); s != nil {
-		specs = slices.Clone(s.specs)
-	}
-	i := slices.IndexFunc(specs, func(b BackendSpec) bool { return b.Name == name })
+	specs, i := p.specsLocked(name)
 	if i < 0 {
 		return &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found", name)}
 	}
