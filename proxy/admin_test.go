@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -139,8 +138,7 @@ func TestAdminWeightChangeUnderLoad(t *testing.T) {
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
+	var tally requestTally
 	for range 16 {
 		wg.Go(func() {
 			for {
@@ -149,20 +147,7 @@ func TestAdminWeightChangeUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := client.Get(front.URL + "/load?x=1")
-				if err != nil {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failed.Add(1)
-					firstErr.CompareAndSwap(nil, resp.Status)
-					continue
-				}
-				ok.Add(1)
+				tally.get(client, front.URL+"/load?x=1")
 			}
 		})
 	}
@@ -185,9 +170,10 @@ func TestAdminWeightChangeUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	t.Logf("requests ok=%d failed=%d during %d admin edits", ok.Load(), failed.Load(), 6*len(edits))
-	if failed.Load() != 0 || ok.Load() < 100 {
-		t.Fatalf("ok=%d failed=%d (first: %v), want zero failures", ok.Load(), failed.Load(), firstErr.Load())
+	ok, failed := tally.ok.Load(), tally.failed.Load()
+	t.Logf("requests ok=%d failed=%d during %d admin edits", ok, failed, 6*len(edits))
+	if failed != 0 || ok < 100 {
+		t.Fatalf("ok=%d failed=%d (first: %v), want zero failures", ok, failed, tally.firstErr.Load())
 	}
 }
 

@@ -147,3 +147,28 @@ func get(t *testing.T, client *http.Client, u string, hdr http.Header) (int, ech
 	_ = json.Unmarshal(body, &e)
 	return resp.StatusCode, e, resp.Header
 }
+
+// requestTally counts GETs that load tests send through the proxy: a request fails on a
+// transport error or any status but 200, and the first failure is kept to explain it.
+type requestTally struct {
+	ok, failed atomic.Int64
+	firstErr   atomic.Value
+}
+
+// get sends one GET for url and records the outcome.
+func (r *requestTally) get(client *http.Client, url string) {
+	resp, err := client.Get(url)
+	if err != nil {
+		r.failed.Add(1)
+		r.firstErr.CompareAndSwap(nil, err.Error())
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		r.failed.Add(1)
+		r.firstErr.CompareAndSwap(nil, url+": "+resp.Status)
+		return
+	}
+	r.ok.Add(1)
+}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,24 +58,8 @@ func TestServeDrainZeroFailed(t *testing.T) {
 		return resp.StatusCode == 200
 	})
 
-	var ok, failed atomic.Int64
-	var firstErr atomic.Value
-	do := func(path string) {
-		resp, err := client.Get(base + path)
-		if err != nil {
-			failed.Add(1)
-			firstErr.CompareAndSwap(nil, err.Error())
-			return
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			failed.Add(1)
-			firstErr.CompareAndSwap(nil, path+": "+resp.Status)
-			return
-		}
-		ok.Add(1)
-	}
+	var tally requestTally
+	do := func(path string) { tally.get(client, base+path) }
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 6 {
@@ -110,9 +93,10 @@ func TestServeDrainZeroFailed(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	t.Logf("ok=%d failed=%d", ok.Load(), failed.Load())
-	if failed.Load() != 0 || ok.Load() < 10 {
-		t.Fatalf("ok=%d failed=%d (first: %v)", ok.Load(), failed.Load(), firstErr.Load())
+	ok, failed := tally.ok.Load(), tally.failed.Load()
+	t.Logf("ok=%d failed=%d", ok, failed)
+	if failed != 0 || ok < 10 {
+		t.Fatalf("ok=%d failed=%d (first: %v)", ok, failed, tally.firstErr.Load())
 	}
 }
 
