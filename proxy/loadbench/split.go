@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,8 +66,9 @@ func checkSplit(counts map[string]int, weights map[string]int, n int, tolerance 
 			return fmt.Errorf("unexpected colour %q answered %d requests", c, got)
 		}
 	}
-	for c, w := range weights {
-		want := float64(n) * float64(w) / float64(sum)
+	// Sorted, so that the error names the same colour every run.
+	for _, c := range slices.Sorted(maps.Keys(weights)) {
+		want := float64(n) * float64(weights[c]) / float64(sum)
 		if d := float64(counts[c]) - want; d > tolerance*float64(n) || -d > tolerance*float64(n) {
 			return fmt.Errorf("%s answered %d of %d, want %.0f ± %.0f", c, counts[c], n, want, tolerance*float64(n))
 		}
