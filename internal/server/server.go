@@ -19,8 +19,11 @@ type Config struct {
 	Name string
 	// Addr is the listen address, e.g. ":8989".
 	Addr string
-	// Handler serves requests.
+	// Handler serves requests (with net/http). Ignored when Engine is set.
 	Handler http.Handler
+	// Engine is the HTTP server to run instead of a net/http one built from Handler,
+	// e.g. archway-proxy's fasthttp engine; Serve gives it the same drain and shutdown.
+	Engine Engine
 	// Ready is flipped to not-ready as soon as shutdown begins; may be nil.
 	Ready *Readiness
 	// Drain is how long to keep serving after readiness fails, so that peers polling
@@ -30,6 +33,15 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Logger receives lifecycle events; slog.Default() when nil.
 	Logger *slog.Logger
+}
+
+// Engine is an HTTP server Serve can run: *http.Server has this shape. Serve must
+// return nil or http.ErrServerClosed after Shutdown; Close is the last resort when
+// Shutdown's deadline passes.
+type Engine interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // Run listens on cfg.Addr and serves until ctx is cancelled, then drains and shuts
@@ -48,11 +60,14 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	srv := &http.Server{
-		Handler:           cfg.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	srv := cfg.Engine
+	if srv == nil {
+		srv = &http.Server{
+			Handler:           cfg.Handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       90 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
