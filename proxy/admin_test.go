@@ -88,145 +88,148 @@ func TestAdminBadInputs(t *testing.T) {
 }
 
 func TestAdminCreateUpdateDelete(t *testing.T) {
-	b, g, c := newBackend(t, "b"), newBackend(t, "g"), newBackend(t, "c")
-	p := newTestProxy(t, Options{}, spec("BLUE", 1, b), spec("GREEN", 1, g))
-	admin := httptest.NewServer(p.AdminHandler())
-	defer admin.Close()
-	front := httptest.NewServer(p)
-	defer front.Close()
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b, g, c := newBackend(t, "b"), newBackend(t, "g"), newBackend(t, "c")
+		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b), spec("GREEN", 1, g))
+		admin := httptest.NewServer(p.AdminHandler())
+		defer admin.Close()
+		front := newFront(t, p)
 
-	if code, body := adminDo(t, admin, "PUT", "/backends/canary", `{"url": "http://`+c.addr+`"}`); code != 200 || !strings.Contains(body, `"weight": 1`) {
-		t.Fatalf("create canary: %d %s", code, body)
-	}
-	if code, body := adminDo(t, admin, "PUT", "/backends/BLUE", `{"weight": 2}`); code != 200 || !strings.Contains(body, `"weight": 2`) {
-		t.Fatalf("weight only: %d %s", code, body)
-	}
-	if code, body := adminDo(t, admin, "DELETE", "/backends/green", ``); code != 200 {
-		t.Fatalf("delete green: %d %s", code, body)
-	}
-	counts := map[string]int{}
-	for range 30 {
-		_, e, _ := get(t, front.Client(), front.URL+"/", nil)
-		counts[e.Color]++
-	}
-	if counts["blue"] != 20 || counts["canary"] != 10 || counts["green"] != 0 {
-		t.Fatalf("after edits %v, want blue 20 canary 10", counts)
-	}
-	// The member of BLUE kept its identity (and statistics) across the weight change.
-	if got := p.snap.Load().byName["blue"].members[0].stats.requests.Load(); got != 20 {
-		t.Errorf("BLUE member requests = %d, want 20 (stats survive edits)", got)
-	}
-	code, body := adminDo(t, admin, "GET", "/backends", "")
-	var views []BackendView
-	if code != 200 || json.Unmarshal([]byte(body), &views) != nil || len(views) != 2 || views[0].Name != "BLUE" || views[1].Name != "CANARY" {
-		t.Fatalf("GET /backends: %d %s", code, body)
-	}
+		if code, body := adminDo(t, admin, "PUT", "/backends/canary", `{"url": "http://`+c.addr+`"}`); code != 200 || !strings.Contains(body, `"weight": 1`) {
+			t.Fatalf("create canary: %d %s", code, body)
+		}
+		if code, body := adminDo(t, admin, "PUT", "/backends/BLUE", `{"weight": 2}`); code != 200 || !strings.Contains(body, `"weight": 2`) {
+			t.Fatalf("weight only: %d %s", code, body)
+		}
+		if code, body := adminDo(t, admin, "DELETE", "/backends/green", ``); code != 200 {
+			t.Fatalf("delete green: %d %s", code, body)
+		}
+		counts := map[string]int{}
+		for range 30 {
+			_, e, _ := get(t, front.Client(), front.URL+"/", nil)
+			counts[e.Color]++
+		}
+		if counts["blue"] != 20 || counts["canary"] != 10 || counts["green"] != 0 {
+			t.Fatalf("after edits %v, want blue 20 canary 10", counts)
+		}
+		// The member of BLUE kept its identity (and statistics) across the weight change.
+		if got := p.snap.Load().byName["blue"].members[0].stats.requests.Load(); got != 20 {
+			t.Errorf("BLUE member requests = %d, want 20 (stats survive edits)", got)
+		}
+		code, body := adminDo(t, admin, "GET", "/backends", "")
+		var views []BackendView
+		if code != 200 || json.Unmarshal([]byte(body), &views) != nil || len(views) != 2 || views[0].Name != "BLUE" || views[1].Name != "CANARY" {
+			t.Fatalf("GET /backends: %d %s", code, body)
+		}
+	})
 }
 
 // TestAdminWeightChangeUnderLoad hammers the proxy from many goroutines while weights
 // (and a colour's existence) change through the admin API: zero failed requests.
 func TestAdminWeightChangeUnderLoad(t *testing.T) {
-	b, g, c := newBackend(t, "b"), newBackend(t, "g"), newBackend(t, "c")
-	p := newTestProxy(t, Options{}, spec("BLUE", 4, b), spec("GREEN", 1, g))
-	front := httptest.NewServer(p)
-	defer front.Close()
-	admin := httptest.NewServer(p.AdminHandler())
-	defer admin.Close()
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b, g, c := newBackend(t, "b"), newBackend(t, "g"), newBackend(t, "c")
+		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 4, b), spec("GREEN", 1, g))
+		front := newFront(t, p)
+		admin := httptest.NewServer(p.AdminHandler())
+		defer admin.Close()
+		tr := &http.Transport{MaxIdleConnsPerHost: 64}
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var tally requestTally
-	for range 16 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var tally requestTally
+		for range 16 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					tally.get(client, front.URL+"/load?x=1")
 				}
-				tally.get(client, front.URL+"/load?x=1")
-			}
-		})
-	}
-	edits := []struct{ method, path, body string }{
-		{"PUT", "/backends/green", `{"weight": 4}`},
-		{"PUT", "/backends/blue", `{"weight": 0}`},
-		{"PUT", "/backends/canary", `{"url": "http://` + c.addr + `", "weight": 2}`},
-		{"PUT", "/backends/blue", `{"weight": 1}`},
-		{"DELETE", "/backends/green", ``},
-		{"PUT", "/backends/green", `{"url": "http://` + g.addr + `", "weight": 3}`},
-		{"PUT", "/backends/canary", `{"weight": 0}`},
-	}
-	for round := range 6 {
-		for _, e := range edits {
-			if code, body := adminDo(t, admin, e.method, e.path, e.body); code != 200 {
-				t.Fatalf("round %d %s %s: %d %s", round, e.method, e.path, code, body)
-			}
-			time.Sleep(15 * time.Millisecond)
+			})
 		}
-	}
-	close(stop)
-	wg.Wait()
-	ok, failed := tally.ok.Load(), tally.failed.Load()
-	t.Logf("requests ok=%d failed=%d during %d admin edits", ok, failed, 6*len(edits))
-	if failed != 0 || ok < 100 {
-		t.Fatalf("ok=%d failed=%d (first: %v), want zero failures", ok, failed, tally.firstErr.Load())
-	}
+		edits := []struct{ method, path, body string }{
+			{"PUT", "/backends/green", `{"weight": 4}`},
+			{"PUT", "/backends/blue", `{"weight": 0}`},
+			{"PUT", "/backends/canary", `{"url": "http://` + c.addr + `", "weight": 2}`},
+			{"PUT", "/backends/blue", `{"weight": 1}`},
+			{"DELETE", "/backends/green", ``},
+			{"PUT", "/backends/green", `{"url": "http://` + g.addr + `", "weight": 3}`},
+			{"PUT", "/backends/canary", `{"weight": 0}`},
+		}
+		for round := range 6 {
+			for _, e := range edits {
+				if code, body := adminDo(t, admin, e.method, e.path, e.body); code != 200 {
+					t.Fatalf("round %d %s %s: %d %s", round, e.method, e.path, code, body)
+				}
+				time.Sleep(15 * time.Millisecond)
+			}
+		}
+		close(stop)
+		wg.Wait()
+		ok, failed := tally.ok.Load(), tally.failed.Load()
+		t.Logf("requests ok=%d failed=%d during %d admin edits", ok, failed, 6*len(edits))
+		if failed != 0 || ok < 100 {
+			t.Fatalf("ok=%d failed=%d (first: %v), want zero failures", ok, failed, tally.firstErr.Load())
+		}
+	})
 }
 
 func TestStatusAndMetrics(t *testing.T) {
-	b, g := newBackend(t, "b"), newBackend(t, "g")
-	g.status.Store(500)
-	p := newTestProxy(t, Options{}, spec("BLUE", 1, b), spec("GREEN", 1, g))
-	front := httptest.NewServer(p)
-	defer front.Close()
-	admin := httptest.NewServer(p.AdminHandler())
-	defer admin.Close()
-	for range 10 {
-		get(t, front.Client(), front.URL+"/", nil)
-	}
-	code, body := adminDo(t, admin, "GET", "/status", "")
-	var st Status
-	if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
-		t.Fatalf("/status: %d %s", code, body)
-	}
-	if st.Requests != 10 || len(st.Backends) != 2 {
-		t.Fatalf("status: %+v", st)
-	}
-	blue, green := st.Backends[0].Members[0], st.Backends[1].Members[0]
-	if blue.Requests != 5 || blue.Codes["2xx"] != 5 || green.Codes["5xx"] != 5 || blue.LatencyMS.P99 <= 0 || blue.InFlight != 0 {
-		t.Errorf("member status: blue %+v green %+v", blue, green)
-	}
-	if blue.OpenConnections < 1 {
-		t.Errorf("blue open upstream connections = %d, want the pooled keep-alive connection", blue.OpenConnections)
-	}
-	if st.Backends[0].Share != 0.5 {
-		t.Errorf("share = %v", st.Backends[0].Share)
-	}
-	code, body = adminDo(t, admin, "GET", "/metrics", "")
-	for _, want := range []string{
-		"archway_requests_total 10\n",
-		`archway_backend_weight{color="blue"} 1`,
-		`archway_backend_up{color="green",member="http://` + g.addr + `"} 1`,
-		`archway_backend_responses_total{color="green",member="http://` + g.addr + `",code="5xx"} 5`,
-		`archway_backend_request_duration_seconds_count{color="blue",member="http://` + b.addr + `"} 5`,
-		`archway_backend_request_duration_seconds_bucket{color="blue",member="http://` + b.addr + `",le="+Inf"} 5`,
-		"# TYPE archway_backend_request_duration_seconds histogram",
-	} {
-		if code != 200 || !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q", want)
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b, g := newBackend(t, "b"), newBackend(t, "g")
+		g.status.Store(500)
+		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b), spec("GREEN", 1, g))
+		front := newFront(t, p)
+		admin := httptest.NewServer(p.AdminHandler())
+		defer admin.Close()
+		for range 10 {
+			get(t, front.Client(), front.URL+"/", nil)
 		}
-	}
-	// Every sample line is well-formed exposition text.
-	sample := regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$`)
-	for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
-		if !strings.HasPrefix(line, "# ") && !sample.MatchString(line) {
-			t.Errorf("malformed metrics line %q", line)
+		code, body := adminDo(t, admin, "GET", "/status", "")
+		var st Status
+		if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
+			t.Fatalf("/status: %d %s", code, body)
 		}
-	}
+		if st.Requests != 10 || len(st.Backends) != 2 {
+			t.Fatalf("status: %+v", st)
+		}
+		blue, green := st.Backends[0].Members[0], st.Backends[1].Members[0]
+		if blue.Requests != 5 || blue.Codes["2xx"] != 5 || green.Codes["5xx"] != 5 || blue.LatencyMS.P99 <= 0 || blue.InFlight != 0 {
+			t.Errorf("member status: blue %+v green %+v", blue, green)
+		}
+		if blue.OpenConnections < 1 {
+			t.Errorf("blue open upstream connections = %d, want the pooled keep-alive connection", blue.OpenConnections)
+		}
+		if st.Backends[0].Share != 0.5 {
+			t.Errorf("share = %v", st.Backends[0].Share)
+		}
+		code, body = adminDo(t, admin, "GET", "/metrics", "")
+		for _, want := range []string{
+			"archway_requests_total 10\n",
+			`archway_backend_weight{color="blue"} 1`,
+			`archway_backend_up{color="green",member="http://` + g.addr + `"} 1`,
+			`archway_backend_responses_total{color="green",member="http://` + g.addr + `",code="5xx"} 5`,
+			`archway_backend_request_duration_seconds_count{color="blue",member="http://` + b.addr + `"} 5`,
+			`archway_backend_request_duration_seconds_bucket{color="blue",member="http://` + b.addr + `",le="+Inf"} 5`,
+			"# TYPE archway_backend_request_duration_seconds histogram",
+		} {
+			if code != 200 || !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %q", want)
+			}
+		}
+		// Every sample line is well-formed exposition text.
+		sample := regexp.MustCompile(`^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+$`)
+		for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+			if !strings.HasPrefix(line, "# ") && !sample.MatchString(line) {
+				t.Errorf("malformed metrics line %q", line)
+			}
+		}
+	})
 }
 
 // FuzzAdminBody: any PUT body either parses into a valid patch or fails with one line.

@@ -9,7 +9,8 @@ import (
 )
 
 // The end-to-end benchmarks share one backend and client setup; BenchmarkDirect is
-// the baseline (client → backend), BenchmarkProxy adds archway-proxy in between, so
+// the baseline (client → backend), BenchmarkProxy adds archway-proxy (nethttp engine)
+// in between and BenchmarkProxyFastHTTP the fasthttp engine, so
 // ns/op(Proxy)/ns/op(Direct) is the cost of the extra hop.
 //
 // Each also reports cpu-ns/op: user+system CPU time of the whole process (client,
@@ -52,17 +53,15 @@ func benchGet(b *testing.B, c *http.Client, u string) {
 	}
 }
 
-func benchProxy(b *testing.B) (*httptest.Server, *httptest.Server) {
+func benchProxy(b *testing.B, engine string) *testFront {
 	be1, be2 := benchBackend(b), benchBackend(b)
 	u1, _ := url.Parse(be1.URL)
 	u2, _ := url.Parse(be2.URL)
-	p := New(Options{Logger: quietLogger(), Hostname: "bench"})
+	p := New(Options{Logger: quietLogger(), Hostname: "bench", Engine: engine})
 	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 4, Members: []*url.URL{u1}}, {Name: "GREEN", Weight: 1, Members: []*url.URL{u2}}}); err != nil {
 		b.Fatal(err)
 	}
-	front := httptest.NewServer(p)
-	b.Cleanup(front.Close)
-	return front, be1
+	return newFront(b, p)
 }
 
 func BenchmarkDirect(b *testing.B) {
@@ -75,8 +74,11 @@ func BenchmarkDirect(b *testing.B) {
 	}
 }
 
-func BenchmarkProxy(b *testing.B) {
-	front, _ := benchProxy(b)
+func BenchmarkProxy(b *testing.B)         { benchProxySerial(b, EngineNetHTTP) }
+func BenchmarkProxyFastHTTP(b *testing.B) { benchProxySerial(b, EngineFastHTTP) }
+
+func benchProxySerial(b *testing.B, engine string) {
+	front := benchProxy(b, engine)
 	c := benchClient()
 	b.ReportAllocs()
 	reportCPU(b)
@@ -97,8 +99,11 @@ func BenchmarkDirectParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkProxyParallel(b *testing.B) {
-	front, _ := benchProxy(b)
+func BenchmarkProxyParallel(b *testing.B)         { benchProxyParallel(b, EngineNetHTTP) }
+func BenchmarkProxyFastHTTPParallel(b *testing.B) { benchProxyParallel(b, EngineFastHTTP) }
+
+func benchProxyParallel(b *testing.B, engine string) {
+	front := benchProxy(b, engine)
 	c := benchClient()
 	b.ReportAllocs()
 	reportCPU(b)

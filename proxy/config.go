@@ -30,12 +30,13 @@ const (
 	DefaultDNSRefresh      = 5 * time.Second
 	DefaultDrain           = 5 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
-	DefaultTransport       = TransportStd
-	// TransportStd forwards every request through NewTransport's tuned http.Transport.
-	TransportStd = "std"
-	// TransportDirect forwards body-less GET/HEAD to http backends synchronously on
-	// pooled connections (direct.go) and the rest through the tuned http.Transport.
-	TransportDirect = "direct"
+	DefaultEngine          = EngineNetHTTP
+	// EngineNetHTTP serves with net/http and forwards with httputil.ReverseProxy over
+	// NewTransport's tuned http.Transport: full HTTP semantics (upgrades, streaming).
+	EngineNetHTTP = "nethttp"
+	// EngineFastHTTP serves and forwards HTTP/1.1 with valyala/fasthttp (fasthttp.go):
+	// less CPU per request, no protocol upgrades.
+	EngineFastHTTP = "fasthttp"
 	// MaxWeight bounds a colour's weight: the SWRR cycle is precomputed and its length
 	// is the sum of the (gcd-reduced) weights.
 	MaxWeight = 10000
@@ -72,7 +73,7 @@ type Config struct {
 	StickyCookie   string
 	OverrideHeader string
 	PreserveHost   bool
-	Transport      string // TransportStd or TransportDirect
+	Engine         string // EngineNetHTTP or EngineFastHTTP
 	Drain          time.Duration
 	ShutdownTO     time.Duration
 	LogFormat      string
@@ -86,7 +87,7 @@ type Config struct {
 var settings = []string{
 	"PORT", "ADMIN_ADDR", "PROVIDER", "CONFIG", "PROXY_TARGET_URL", "COLORS",
 	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
-	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "TRANSPORT",
+	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE",
 	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
 }
 
@@ -131,7 +132,7 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 		{"dns-refresh", DefaultDNSRefresh.String(), "re-resolve interval of dns+/tasks. backends (env DNS_REFRESH)"},
 		{"sticky-cookie", "", "cookie name pinning a client to its colour; empty disables (env STICKY_COOKIE)"},
 		{"override-header", "", "request header selecting a colour, e.g. X-Archway-Color; empty disables (env OVERRIDE_HEADER)"},
-		{"transport", DefaultTransport, "backend transport: std (http.Transport) or direct (synchronous GET/HEAD on pooled connections) (env TRANSPORT)"},
+		{"engine", DefaultEngine, "HTTP engine: nethttp (net/http + httputil.ReverseProxy) or fasthttp (less CPU, no upgrades) (env ENGINE)"},
 		{"drain", DefaultDrain.String(), "keep serving this long after SIGTERM with /readyz failing (env DRAIN)"},
 		{"shutdown-timeout", DefaultShutdownTimeout.String(), "deadline for in-flight requests after the drain (env SHUTDOWN_TIMEOUT)"},
 		{"log-format", "text", "text or json (env LOG_FORMAT)"},
@@ -281,12 +282,12 @@ func ParseConfig(args, environ []string) (*Config, error) {
 		}
 	}
 
-	raw, name, _ = lookup("transport", "TRANSPORT")
+	raw, name, _ = lookup("engine", "ENGINE")
 	switch raw {
-	case TransportStd, TransportDirect:
-		c.Transport = raw
+	case EngineNetHTTP, EngineFastHTTP:
+		c.Engine = raw
 	default:
-		return nil, fmt.Errorf("%s=%q: want std or direct", name, raw)
+		return nil, fmt.Errorf("%s=%q: want nethttp or fasthttp", name, raw)
 	}
 
 	raw, name, _ = lookup("log-format", "LOG_FORMAT")

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/server"
 )
 
 // echo is what test backends answer: who they are and what they received.
@@ -171,4 +174,68 @@ func (r *requestTally) get(client *http.Client, url string) {
 		return
 	}
 	r.ok.Add(1)
+}
+
+// engines are the proxy engines every behaviour test runs against.
+var engines = []string{EngineNetHTTP, EngineFastHTTP}
+
+// forEachEngine runs f as a subtest per engine.
+func forEachEngine(t *testing.T, f func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, e := range engines {
+		t.Run(e, func(t *testing.T) { f(t, e) })
+	}
+}
+
+// testFront serves a proxy on loopback with the proxy's engine, as Serve would.
+type testFront struct {
+	URL, Addr string
+	client    *http.Client
+}
+
+func (f *testFront) Client() *http.Client { return f.client }
+
+// newFront serves p's proxying only (no /healthz, /readyz) for the nethttp engine, as
+// httptest.NewServer(p) does, and the full fasthttp handler for fasthttp.
+func newFront(t testing.TB, p *Proxy) *testFront {
+	t.Helper()
+	if p.opts.Engine == EngineFastHTTP {
+		ready := &server.Readiness{Check: p.Ready}
+		ready.Set(true)
+		return newFrontReady(t, p, ready)
+	}
+	return startFront(t, httptest.NewServer(p))
+}
+
+// newFrontReady serves p with /healthz and /readyz answered from ready.
+func newFrontReady(t testing.TB, p *Proxy, ready *server.Readiness) *testFront {
+	t.Helper()
+	if p.opts.Engine != EngineFastHTTP {
+		return startFront(t, httptest.NewServer(p.Handler(ready)))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := p.FastServer(ready)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(p.TrackListener(ln)) }()
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("fasthttp front shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("fasthttp front: %v", err)
+		}
+	})
+	return &testFront{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), client: client}
+}
+
+func startFront(t testing.TB, s *httptest.Server) *testFront {
+	t.Cleanup(s.Close)
+	return &testFront{URL: s.URL, Addr: s.Listener.Addr().String(), client: s.Client()}
 }

@@ -31,12 +31,10 @@ type Options struct {
 	OverrideHeader string        // "" disables
 	PreserveHost   bool          // send the client's Host instead of the backend's
 	Hostname       string        // X-Proxy value; default os.Hostname()
-	// DirectTransport forwards body-less GET/HEAD to http backends synchronously on
-	// pooled connections (direct.go) and the rest through NewTransport's. Opt-in: it
-	// saves CPU per request but is hand-written HTTP/1.1 client code, so the default
-	// stays the standard library's.
-	DirectTransport bool
-	// Transport carries requests to backends and overrides DirectTransport; default:
+	// Engine is EngineNetHTTP (default) or EngineFastHTTP: which HTTP implementation
+	// Serve runs on the proxy listener and forwards with (fasthttp.go).
+	Engine string
+	// Transport carries requests to backends for the nethttp engine; default:
 	// NewTransport's tuned http.Transport.
 	Transport http.RoundTripper
 	Logger    *slog.Logger
@@ -48,7 +46,7 @@ func OptionsFrom(c *Config) Options {
 		HealthPath: c.HealthPath, HealthInterval: c.HealthInterval, HealthTimeout: c.HealthTimeout,
 		MaxFails: c.MaxFails, FailTimeout: c.FailTimeout, DNSRefresh: c.DNSRefresh,
 		StickyCookie: c.StickyCookie, OverrideHeader: c.OverrideHeader, PreserveHost: c.PreserveHost,
-		DirectTransport: c.Transport == TransportDirect,
+		Engine: c.Engine,
 	}
 }
 
@@ -98,12 +96,12 @@ func New(opts Options) *Proxy {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
+	if opts.Engine == "" {
+		opts.Engine = DefaultEngine
+		p.opts.Engine = DefaultEngine
+	}
 	p.transport = opts.Transport
-	switch {
-	case p.transport != nil:
-	case opts.DirectTransport:
-		p.transport = newDirectTransport(p.NewTransport())
-	default:
+	if p.transport == nil {
 		p.transport = p.NewTransport()
 	}
 	p.xproxy = []string{opts.Hostname}[:1:1]
@@ -165,6 +163,9 @@ func (p *Proxy) newMember(key, colourHeader string, target *url.URL, origin stri
 		}
 		m.dialAddr = net.JoinHostPort(target.Hostname(), port)
 	}
+	if p.opts.Engine == EngineFastHTTP {
+		m.fast = p.newHostClient(m)
+	}
 	m.up.Store(true) // optimistic: serve at once; the first active check follows immediately
 	color := []string{colourHeader}[:1:1]
 	preserve := p.opts.PreserveHost
@@ -211,7 +212,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.noBackend(w)
 		return
 	}
-	m, pinned := p.choose(s, r)
+	m, pinned := p.choose(s, (*stdRequest)(r))
 	if m == nil {
 		p.noBackend(w)
 		return

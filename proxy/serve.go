@@ -66,10 +66,14 @@ func (p *Proxy) Serve(ctx context.Context, sc ServeConfig) error {
 	wg.Go(func() { _ = p.Run(provCtx) })
 	ready.Set(true)
 	wg.Go(func() {
-		fail(server.Serve(srvCtx, p.TrackListener(sc.Listener), server.Config{
+		cfg := server.Config{
 			Name: "proxy", Handler: p.Handler(ready), Ready: ready,
 			Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.log,
-		}))
+		}
+		if p.opts.Engine == EngineFastHTTP {
+			cfg.Engine = p.FastServer(ready)
+		}
+		fail(server.Serve(srvCtx, p.TrackListener(sc.Listener), cfg))
 		// Health checks and the provider stop only once the proxy stopped serving, so
 		// that draining requests are still routed on fresh health information.
 		cancelProv()

@@ -16,88 +16,90 @@ import (
 // under load with slow requests in flight: /readyz fails at once, requests keep being
 // served during the drain, in-flight slow requests finish, and nothing fails.
 func TestServeDrainZeroFailed(t *testing.T) {
-	slow := &backend{t: t, name: "slow"}
-	mux := http.NewServeMux()
-	mux.Handle("/", slow.handler())
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, _ *http.Request) {
-		time.Sleep(600 * time.Millisecond)
-		_, _ = io.WriteString(w, "slow done")
-	})
-	bl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bsrv := &http.Server{Handler: mux}
-	go func() { _ = bsrv.Serve(bl) }()
-	defer bsrv.Close()
-	slow.addr = bl.Addr().String()
-
-	p := New(Options{Logger: quietLogger(), Hostname: "h", HealthInterval: 100 * time.Millisecond})
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	adminLn, _ := net.Listen("tcp", "127.0.0.1:0")
-	ctx, cancel := context.WithCancel(context.Background())
-	var ready server.Readiness
-	done := make(chan error, 1)
-	go func() {
-		done <- p.Serve(ctx, ServeConfig{
-			Listener: ln, AdminListener: adminLn, Ready: &ready,
-			Provider: &StaticProvider{Load: func() ([]BackendSpec, error) {
-				return []BackendSpec{spec("BLUE", 1, slow)}, nil
-			}},
-			Drain: 1500 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+	forEachEngine(t, func(t *testing.T, engine string) {
+		slow := &backend{t: t, name: "slow"}
+		mux := http.NewServeMux()
+		mux.Handle("/", slow.handler())
+		mux.HandleFunc("/slow", func(w http.ResponseWriter, _ *http.Request) {
+			time.Sleep(600 * time.Millisecond)
+			_, _ = io.WriteString(w, "slow done")
 		})
-	}()
-	base := "http://" + ln.Addr().String()
-	client := &http.Client{Timeout: 5 * time.Second}
-	waitFor(t, "ready", 2*time.Second, func() bool {
-		resp, err := client.Get(base + "/readyz")
+		bl, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return false
+			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+		bsrv := &http.Server{Handler: mux}
+		go func() { _ = bsrv.Serve(bl) }()
+		defer bsrv.Close()
+		slow.addr = bl.Addr().String()
 
-	var tally requestTally
-	do := func(path string) { tally.get(client, base+path) }
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 6 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					do("/fast")
-				}
+		p := New(Options{Engine: engine, Logger: quietLogger(), Hostname: "h", HealthInterval: 100 * time.Millisecond})
+		ln, _ := net.Listen("tcp", "127.0.0.1:0")
+		adminLn, _ := net.Listen("tcp", "127.0.0.1:0")
+		ctx, cancel := context.WithCancel(context.Background())
+		var ready server.Readiness
+		done := make(chan error, 1)
+		go func() {
+			done <- p.Serve(ctx, ServeConfig{
+				Listener: ln, AdminListener: adminLn, Ready: &ready,
+				Provider: &StaticProvider{Load: func() ([]BackendSpec, error) {
+					return []BackendSpec{spec("BLUE", 1, slow)}, nil
+				}},
+				Drain: 1500 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+			})
+		}()
+		base := "http://" + ln.Addr().String()
+		client := &http.Client{Timeout: 5 * time.Second}
+		waitFor(t, "ready", 2*time.Second, func() bool {
+			resp, err := client.Get(base + "/readyz")
+			if err != nil {
+				return false
 			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
 		})
-	}
-	for range 4 {
-		wg.Go(func() { do("/slow") }) // in flight across the cancel
-	}
-	time.Sleep(100 * time.Millisecond)
-	cancel()
-	waitFor(t, "readiness to fail", 3*time.Second, func() bool { return ready.Err() != nil })
-	resp, err := client.Get(base + "/readyz")
-	if err != nil || resp.StatusCode != 503 {
-		t.Errorf("/readyz during drain: %v %v", resp, err)
-	} else {
-		resp.Body.Close()
-	}
-	// A peer polling /readyz stops sending soon after; the drain outlasts that.
-	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve: %v", err)
-	}
-	ok, failed := tally.ok.Load(), tally.failed.Load()
-	t.Logf("ok=%d failed=%d", ok, failed)
-	if failed != 0 || ok < 10 {
-		t.Fatalf("ok=%d failed=%d (first: %v)", ok, failed, tally.firstErr.Load())
-	}
+
+		var tally requestTally
+		do := func(path string) { tally.get(client, base+path) }
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 6 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						do("/fast")
+					}
+				}
+			})
+		}
+		for range 4 {
+			wg.Go(func() { do("/slow") }) // in flight across the cancel
+		}
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		waitFor(t, "readiness to fail", 3*time.Second, func() bool { return ready.Err() != nil })
+		resp, err := client.Get(base + "/readyz")
+		if err != nil || resp.StatusCode != 503 {
+			t.Errorf("/readyz during drain: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
+		// A peer polling /readyz stops sending soon after; the drain outlasts that.
+		time.Sleep(100 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if err := <-done; err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+		ok, failed := tally.ok.Load(), tally.failed.Load()
+		t.Logf("ok=%d failed=%d", ok, failed)
+		if failed != 0 || ok < 10 {
+			t.Fatalf("ok=%d failed=%d (first: %v)", ok, failed, tally.firstErr.Load())
+		}
+	})
 }
 
 // TestServeProviderFailure: a provider that cannot start stops Serve with its error.

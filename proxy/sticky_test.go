@@ -2,59 +2,60 @@ package proxy
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
 
 func TestStickyCookieAndOverride(t *testing.T) {
-	b, g, c := newBackend(t, "b"), newBackend(t, "g"), newBackend(t, "c")
-	p := newTestProxy(t, Options{StickyCookie: "archway", OverrideHeader: "X-Archway-Color"},
-		spec("BLUE", 4, b), spec("GREEN", 1, g), spec("CANARY", 0, c))
-	front := httptest.NewServer(p)
-	defer front.Close()
-	client := front.Client()
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b, g, c := newBackend(t, "b"), newBackend(t, "g"), newBackend(t, "c")
+		p := newTestProxy(t, Options{Engine: engine, StickyCookie: "archway", OverrideHeader: "X-Archway-Color"},
+			spec("BLUE", 4, b), spec("GREEN", 1, g), spec("CANARY", 0, c))
+		front := newFront(t, p)
+		client := front.Client()
 
-	// A new client is assigned by SWRR and pinned with a cookie.
-	_, e, h := get(t, client, front.URL+"/", nil)
-	if e.Color != "blue" || !strings.HasPrefix(h.Get("Set-Cookie"), "archway=blue;") {
-		t.Fatalf("first request: %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
-	}
-	// A client pinned to green stays on green (no new cookie), whatever SWRR says.
-	for range 10 {
-		_, e, h := get(t, client, front.URL+"/", http.Header{"Cookie": {"archway=green"}})
-		if e.Color != "green" || h.Get("Set-Cookie") != "" {
-			t.Fatalf("pinned green: got %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
+		// A new client is assigned by SWRR and pinned with a cookie.
+		_, e, h := get(t, client, front.URL+"/", nil)
+		if e.Color != "blue" || !strings.HasPrefix(h.Get("Set-Cookie"), "archway=blue;") {
+			t.Fatalf("first request: %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
 		}
-	}
-	// Pinned to a drained (weight 0) or unknown colour: normal selection and a new pin.
-	for _, v := range []string{"canary", "purple"} {
-		_, e, h := get(t, client, front.URL+"/", http.Header{"Cookie": {"archway=" + v}})
-		if e.Color == v || h.Get("Set-Cookie") == "" {
-			t.Errorf("pinned %s: served by %s, Set-Cookie %q", v, e.Color, h.Get("Set-Cookie"))
+		// A client pinned to green stays on green (no new cookie), whatever SWRR says.
+		for range 10 {
+			_, e, h := get(t, client, front.URL+"/", http.Header{"Cookie": {"archway=green"}})
+			if e.Color != "green" || h.Get("Set-Cookie") != "" {
+				t.Fatalf("pinned green: got %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
+			}
 		}
-	}
-	// The override header wins over SWRR and the cookie, and re-pins.
-	_, e, h = get(t, client, front.URL+"/", http.Header{"X-Archway-Color": {"GREEN"}, "Cookie": {"archway=blue"}})
-	if e.Color != "green" || !strings.HasPrefix(h.Get("Set-Cookie"), "archway=green;") {
-		t.Errorf("override green: %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
-	}
-	// Override to a drained colour falls back.
-	_, e, _ = get(t, client, front.URL+"/", http.Header{"X-Archway-Color": {"canary"}})
-	if e.Color == "canary" {
-		t.Error("override reached a drained colour")
-	}
+		// Pinned to a drained (weight 0) or unknown colour: normal selection and a new pin.
+		for _, v := range []string{"canary", "purple"} {
+			_, e, h := get(t, client, front.URL+"/", http.Header{"Cookie": {"archway=" + v}})
+			if e.Color == v || h.Get("Set-Cookie") == "" {
+				t.Errorf("pinned %s: served by %s, Set-Cookie %q", v, e.Color, h.Get("Set-Cookie"))
+			}
+		}
+		// The override header wins over SWRR and the cookie, and re-pins.
+		_, e, h = get(t, client, front.URL+"/", http.Header{"X-Archway-Color": {"GREEN"}, "Cookie": {"archway=blue"}})
+		if e.Color != "green" || !strings.HasPrefix(h.Get("Set-Cookie"), "archway=green;") {
+			t.Errorf("override green: %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
+		}
+		// Override to a drained colour falls back.
+		_, e, _ = get(t, client, front.URL+"/", http.Header{"X-Archway-Color": {"canary"}})
+		if e.Color == "canary" {
+			t.Error("override reached a drained colour")
+		}
+	})
 }
 
 func TestOverrideOffByDefault(t *testing.T) {
-	b, g := newBackend(t, "b"), newBackend(t, "g")
-	p := newTestProxy(t, Options{}, spec("BLUE", 1, b), spec("GREEN", 0, g))
-	front := httptest.NewServer(p)
-	defer front.Close()
-	for range 5 {
-		_, e, h := get(t, front.Client(), front.URL+"/", http.Header{"X-Archway-Color": {"green"}, "Cookie": {"archway=green"}})
-		if e.Color != "blue" || h.Get("Set-Cookie") != "" {
-			t.Fatalf("override/sticky not enabled but got %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b, g := newBackend(t, "b"), newBackend(t, "g")
+		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b), spec("GREEN", 0, g))
+		front := newFront(t, p)
+		for range 5 {
+			_, e, h := get(t, front.Client(), front.URL+"/", http.Header{"X-Archway-Color": {"green"}, "Cookie": {"archway=green"}})
+			if e.Color != "blue" || h.Get("Set-Cookie") != "" {
+				t.Fatalf("override/sticky not enabled but got %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
+			}
 		}
-	}
+	})
 }

@@ -139,7 +139,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	log.Info("archway-proxy starting", "version", version.Version, "commit", version.Commit,
 		"addr", ln.Addr().String(), "admin", cfg.AdminAddr, "provider", cfg.Provider,
-		"transport", cfg.Transport)
+		"engine", cfg.Engine)
 	err = p.Serve(ctx, proxy.ServeConfig{
 		Listener: ln, AdminListener: adminLn, Provider: prov,
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,

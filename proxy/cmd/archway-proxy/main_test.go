@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/proxy"
 )
 
 // The test binary doubles as archway-proxy when ARCHWAY_PROXY_AS_MAIN=1, so that
@@ -40,7 +42,7 @@ func TestRunBadConfigExit2(t *testing.T) {
 		{nil, []string{"BLUE=http://b:1", "GREEN=http://g:2", "GREEN_WEIGHT=-1"}, "archway-proxy: GREEN_WEIGHT=\"-1\": weight must be an integer >= 0\n"},
 		{[]string{"-port", "0"}, []string{"BLUE=http://b:1"}, "archway-proxy: -port=\"0\": want a port number 1-65535\n"},
 		{nil, []string{"BLUE=http://b:1", "PROVIDER=consul"}, "archway-proxy: PROVIDER=\"consul\": unknown provider; want one of " + providerNames() + "\n"},
-		{nil, []string{"BLUE=http://b:1", "TRANSPORT=h2"}, "archway-proxy: TRANSPORT=\"h2\": want std or direct\n"},
+		{nil, []string{"BLUE=http://b:1", "ENGINE=h2"}, "archway-proxy: ENGINE=\"h2\": want nethttp or fasthttp\n"},
 		{nil, []string{"BLUE=http://b:1", "BLUE_WEIGHT=0"}, "archway-proxy: backends: every weight is 0 (BLUE=0); at least one must be > 0\n"},
 	}
 	for _, c := range cases {
@@ -76,130 +78,134 @@ func freePort(t *testing.T) int {
 // /readyz fails, in-flight requests finish, no request fails and the exit code is 0;
 // SIGHUP with an unchanged config reloads in between.
 func TestSIGTERMDrain(t *testing.T) {
-	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			time.Sleep(700 * time.Millisecond)
-		}
-		fmt.Fprintf(w, "%s %s\n", r.Header.Get("Color"), r.URL.Path)
-	}))
-	defer backend.Close()
-	port, admin := freePort(t), freePort(t)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
-		"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 2s -log-format json",
-		"BLUE="+backend.URL, "BLUE_WEIGHT=4", "GREEN="+backend.URL+"/", "GREEN_WEIGHT=1")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	logDone := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logMu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			logMu.Unlock()
-		}
-		close(logDone)
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	client := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := client.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
+	for _, engine := range []string{proxy.EngineNetHTTP, proxy.EngineFastHTTP} {
+		t.Run(engine, func(t *testing.T) {
+			backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/slow" {
+					time.Sleep(700 * time.Millisecond)
+				}
+				fmt.Fprintf(w, "%s %s\n", r.Header.Get("Color"), r.URL.Path)
+			}))
+			defer backend.Close()
+			port, admin := freePort(t), freePort(t)
+			cmd := exec.Command(os.Args[0])
+			cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
+				"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 2s -log-format json",
+				"ENGINE="+engine, "BLUE="+backend.URL, "BLUE_WEIGHT=4", "GREEN="+backend.URL+"/", "GREEN_WEIGHT=1")
+			stderr, _ := cmd.StderrPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("proxy never became ready: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	resp, err := client.Get(base + "/x?y=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if string(body) != "blue /x\n" || resp.Header.Get("X-Proxy") == "" {
-		t.Fatalf("first request: %q X-Proxy %q", body, resp.Header.Get("X-Proxy"))
-	}
-	_ = cmd.Process.Signal(syscall.SIGHUP)
-
-	var ok, failed atomic.Int64
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	do := func(path string) {
-		resp, err := client.Get(base + path)
-		if err != nil {
-			failed.Add(1)
-			t.Logf("request error: %v", err)
-			return
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			failed.Add(1)
-			return
-		}
-		ok.Add(1)
-	}
-	for range 4 {
-		wg.Go(func() {
+			var logs bytes.Buffer
+			var logMu sync.Mutex
+			logDone := make(chan struct{})
+			go func() {
+				sc := bufio.NewScanner(stderr)
+				for sc.Scan() {
+					logMu.Lock()
+					logs.WriteString(sc.Text() + "\n")
+					logMu.Unlock()
+				}
+				close(logDone)
+			}()
+			base := fmt.Sprintf("http://127.0.0.1:%d", port)
+			client := &http.Client{Timeout: 5 * time.Second}
+			deadline := time.Now().Add(5 * time.Second)
 			for {
-				select {
-				case <-stop:
+				resp, err := client.Get(base + "/readyz")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					_ = cmd.Process.Kill()
+					t.Fatalf("proxy never became ready: %v", err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			resp, err := client.Get(base + "/x?y=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "blue /x\n" || resp.Header.Get("X-Proxy") == "" {
+				t.Fatalf("first request: %q X-Proxy %q", body, resp.Header.Get("X-Proxy"))
+			}
+			_ = cmd.Process.Signal(syscall.SIGHUP)
+
+			var ok, failed atomic.Int64
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			do := func(path string) {
+				resp, err := client.Get(base + path)
+				if err != nil {
+					failed.Add(1)
+					t.Logf("request error: %v", err)
 					return
-				default:
-					do("/fast")
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					return
+				}
+				ok.Add(1)
+			}
+			for range 4 {
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+							do("/fast")
+						}
+					}
+				})
+				wg.Go(func() { do("/slow") })
+			}
+			time.Sleep(100 * time.Millisecond)
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			// Like a load balancer: keep sending until /readyz fails, then a little longer.
+			sawNotReady := false
+			for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+				resp, err := client.Get(base + "/readyz")
+				if err != nil {
+					t.Fatalf("/readyz during drain: %v", err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 503 {
+					sawNotReady = true
+					break
+				}
+			}
+			if !sawNotReady {
+				t.Error("/readyz never failed after SIGTERM")
+			}
+			time.Sleep(100 * time.Millisecond)
+			close(stop)
+			wg.Wait()
+			err = cmd.Wait()
+			<-logDone
+			logMu.Lock()
+			defer logMu.Unlock()
+			if err != nil {
+				t.Fatalf("exit: %v\n%s", err, logs.String())
+			}
+			if failed.Load() != 0 || ok.Load() < 5 {
+				t.Fatalf("ok=%d failed=%d\n%s", ok.Load(), failed.Load(), logs.String())
+			}
+			for _, want := range []string{`"msg":"configuration reloaded"`, `"msg":"draining"`, `"msg":"stopped","server":"proxy"`} {
+				if !strings.Contains(logs.String(), want) {
+					t.Errorf("logs lack %s:\n%s", want, logs.String())
 				}
 			}
 		})
-		wg.Go(func() { do("/slow") })
-	}
-	time.Sleep(100 * time.Millisecond)
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	// Like a load balancer: keep sending until /readyz fails, then a little longer.
-	sawNotReady := false
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		resp, err := client.Get(base + "/readyz")
-		if err != nil {
-			t.Fatalf("/readyz during drain: %v", err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == 503 {
-			sawNotReady = true
-			break
-		}
-	}
-	if !sawNotReady {
-		t.Error("/readyz never failed after SIGTERM")
-	}
-	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
-	err = cmd.Wait()
-	<-logDone
-	logMu.Lock()
-	defer logMu.Unlock()
-	if err != nil {
-		t.Fatalf("exit: %v\n%s", err, logs.String())
-	}
-	if failed.Load() != 0 || ok.Load() < 5 {
-		t.Fatalf("ok=%d failed=%d\n%s", ok.Load(), failed.Load(), logs.String())
-	}
-	for _, want := range []string{`"msg":"configuration reloaded"`, `"msg":"draining"`, `"msg":"stopped","server":"proxy"`} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("logs lack %s:\n%s", want, logs.String())
-		}
 	}
 }
 

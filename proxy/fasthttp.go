@@ -1,0 +1,412 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/archwayhq/archway/internal/server"
+)
+
+// The fasthttp engine (ENGINE=fasthttp) serves the proxy listener with valyala/fasthttp
+// and forwards with one fasthttp.HostClient per member. It exists for CPU: net/http's
+// server and Transport hand every request between goroutines and allocate fresh
+// request and header objects (loadbench/FINDINGS.md), while fasthttp reads, forwards
+// and answers in the connection's own goroutine with reused objects. Selection, health,
+// retries, stickiness and statistics are the same code as the nethttp engine's. What it
+// does not do: protocol upgrades (WebSocket gets 501), HTTP/2, trailers.
+
+// Limits of the fasthttp engine, documented in the README.
+const (
+	// fastReadTimeout bounds reading a whole request (head and body) and a whole
+	// backend response: fasthttp has no separate header timeout.
+	fastReadTimeout = 60 * time.Second
+	// fastIdleTimeout matches the nethttp server's keep-alive idle timeout.
+	fastIdleTimeout = 90 * time.Second
+	// fastBufferSize is the per-connection read buffer, which is also the largest
+	// request or response head accepted (nginx's large_client_header_buffers is 8k).
+	fastBufferSize = 16 << 10
+	// fastMaxConns caps connections per backend member; requests beyond it wait up
+	// to fastConnWait for one to free up.
+	fastMaxConns = 4096
+	fastConnWait = 5 * time.Second
+)
+
+// hopHeaders are connection-scoped (RFC 9110 §7.6.1) and dropped in both directions,
+// as httputil.ReverseProxy does. Transfer-Encoding and Content-Length are left to
+// fasthttp, which re-frames every message it writes.
+var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+
+// newHostClient returns m's backend client: pooled keep-alive connections (counted
+// per address for /status like NewTransport's), no User-Agent of its own, the path
+// sent as received, and response bodies streamed rather than buffered.
+func (p *Proxy) newHostClient(m *member) *fasthttp.HostClient {
+	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	dial := p.dialCounting(d.DialContext)
+	return &fasthttp.HostClient{
+		Addr:                     m.dialAddr,
+		IsTLS:                    m.target.Scheme == "https",
+		Dial:                     func(addr string) (net.Conn, error) { return dial(context.Background(), "tcp", addr) },
+		MaxConns:                 fastMaxConns,
+		MaxConnWaitTimeout:       fastConnWait,
+		MaxIdleConnDuration:      fastIdleTimeout,
+		ReadTimeout:              fastReadTimeout,
+		ReadBufferSize:           fastBufferSize,
+		NoDefaultUserAgentHeader: true,
+		DisablePathNormalizing:   true,
+		StreamResponseBody:       true,
+		// One more attempt on the same member only for a keep-alive connection the
+		// backend closed while it sat idle (nothing was processed); connect failures
+		// and 502s go to another member (retry.go), other errors are not retried.
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr: func(req *fasthttp.Request, _ int, err error) (bool, bool) {
+			return false, fastRetryable(req) && (errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, io.EOF))
+		},
+	}
+}
+
+// FastServer returns the fasthttp engine's server for the proxy listener, with
+// /healthz and /readyz answered locally as in Handler. Serve uses it when the engine
+// is fasthttp; it fits internal/server's drain and shutdown.
+func (p *Proxy) FastServer(ready *server.Readiness) server.Engine {
+	s := &fasthttp.Server{
+		Handler:                      p.fastHandler(ready),
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		NoDefaultDate:                true,
+		DisablePreParseMultipartForm: true,
+		StreamRequestBody:            true,
+		ReadTimeout:                  fastReadTimeout,
+		IdleTimeout:                  fastIdleTimeout,
+		ReadBufferSize:               fastBufferSize,
+		CloseOnShutdown:              true,
+		// fasthttp reports every broken client connection; those are not the
+		// operator's problem, so they go to debug.
+		Logger: fastLogger{p.log},
+	}
+	return fastServer{s}
+}
+
+// fastServer adapts fasthttp.Server to server.Engine.
+type fastServer struct{ s *fasthttp.Server }
+
+func (f fastServer) Serve(ln net.Listener) error { return f.s.Serve(ln) }
+
+func (f fastServer) Shutdown(ctx context.Context) error { return f.s.ShutdownWithContext(ctx) }
+
+// Close is a no-op: fasthttp cannot cut busy connections; after a Shutdown that timed
+// out the process is exiting anyway.
+func (f fastServer) Close() error { return nil }
+
+type fastLogger struct{ log *slog.Logger }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	l.log.Debug(fmt.Sprintf(format, args...), "server", "proxy", "engine", EngineFastHTTP)
+}
+
+// fastRequest adapts fasthttp's request header to selectionInput.
+type fastRequest fasthttp.RequestHeader
+
+func (r *fastRequest) header(name string) string {
+	return string((*fasthttp.RequestHeader)(r).Peek(name))
+}
+
+func (r *fastRequest) cookie(name string) string {
+	return string((*fasthttp.RequestHeader)(r).Cookie(name))
+}
+
+// fastScratch keeps what a retry needs of the client's request once the first attempt
+// rewrote it. Pooled: one per request in flight.
+type fastScratch struct{ uri, host []byte }
+
+var fastScratchPool = sync.Pool{New: func() any { return new(fastScratch) }}
+
+func (p *Proxy) fastHandler(ready *server.Readiness) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		switch string(ctx.Path()) {
+		case "/healthz":
+			fastLocal(ctx, http.StatusOK, "ok\n")
+			ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
+			return
+		case "/readyz":
+			if err := ready.Err(); err != nil {
+				fastLocal(ctx, http.StatusServiceUnavailable, err.Error()+"\n")
+			} else {
+				fastLocal(ctx, http.StatusOK, "ok\n")
+			}
+			ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
+			return
+		}
+		p.serveFast(ctx)
+	}
+}
+
+// serveFast is ServeHTTP for the fasthttp engine.
+func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
+	p.stats.requests.Add(1)
+	req := &ctx.Request
+	if len(req.Header.Peek("Upgrade")) > 0 {
+		fastLocal(ctx, http.StatusNotImplemented, "archway-proxy: protocol upgrades need ENGINE=nethttp\n")
+		ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
+		return
+	}
+	s := p.snap.Load()
+	var m *member
+	var pinned bool
+	if s != nil {
+		m, pinned = p.choose(s, (*fastRequest)(&req.Header))
+	}
+	if m == nil {
+		p.stats.noBackend.Add(1)
+		fastLocal(ctx, http.StatusServiceUnavailable, "archway-proxy: no healthy backend\n")
+		ctx.Response.Header.Set("Retry-After", "1")
+		ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
+		return
+	}
+
+	clientClose := req.Header.ConnectionClose()
+	sc := fastScratchPool.Get().(*fastScratch)
+	sc.uri = append(sc.uri[:0], req.Header.RequestURI()...)
+	sc.host = append(sc.host[:0], req.Header.Host()...)
+	p.prepareFast(ctx, sc)
+
+	retry := fastRetryable(req)
+	again := p.forwardFast(ctx, m, sc, retry)
+	if again {
+		if next := s.pickOther(m); next == nil {
+			p.log.Debug("no other member to retry on", "color", m.colour, "member", m.url())
+		} else {
+			p.stats.retries.Add(1)
+			p.forwardFast(ctx, next, sc, false)
+			m = next
+		}
+	}
+	fastScratchPool.Put(sc)
+
+	h := &ctx.Response.Header
+	removeHopHeaders(h)
+	// The backend's Connection: close concerns the backend connection only (the
+	// HostClient already decided on it); the client's own close is honoured.
+	h.ResetConnectionClose()
+	if clientClose {
+		ctx.SetConnectionClose()
+	}
+	h.Set("X-Proxy", p.opts.Hostname)
+	if p.opts.StickyCookie != "" && !pinned {
+		h.Add("Set-Cookie", p.stickyCookie(m, ctx.IsTLS()))
+	}
+}
+
+// prepareFast applies the member-independent part of the rewrite: hop-by-hop headers
+// out (including those the client listed in Connection), X-Forwarded-* in, as
+// httputil.ProxyRequest.SetXForwarded does after Rewrite strips the client's.
+func (p *Proxy) prepareFast(ctx *fasthttp.RequestCtx, sc *fastScratch) {
+	h := &ctx.Request.Header
+	removeHopHeaders(h)
+	h.ResetConnectionClose()
+	h.Del("X-Forwarded-Host")
+	h.Del("X-Forwarded-Proto")
+	ip := clientIP(ctx.RemoteAddr())
+	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
+		v := make([]byte, 0, len(prior)+2+len(ip))
+		v = append(append(append(v, prior...), ", "...), ip...)
+		h.SetBytesV("X-Forwarded-For", v)
+	} else {
+		h.Set("X-Forwarded-For", ip)
+	}
+	h.SetBytesV("X-Forwarded-Host", sc.host)
+	if ctx.IsTLS() {
+		h.Set("X-Forwarded-Proto", "https")
+	} else {
+		h.Set("X-Forwarded-Proto", "http")
+	}
+}
+
+// forwardFast sends the request to m once and records statistics and passive health.
+// It reports whether the caller should retry on another member (allowed only when
+// retry is true and the member could not be reached or answered 502); otherwise
+// ctx.Response holds what the client gets.
+func (p *Proxy) forwardFast(ctx *fasthttp.RequestCtx, m *member, sc *fastScratch, retry bool) bool {
+	req := &ctx.Request
+	// The member-specific part of the rewrite: target URL and Host, and Color set
+	// after the hop-by-hop removal so that "Connection: Color" cannot strip it.
+	if t := m.target; (t.Path == "" || t.Path == "/") && t.RawQuery == "" {
+		req.SetRequestURIBytes(sc.uri)
+	} else {
+		req.SetRequestURI(joinTargetURI(t, string(sc.uri)))
+	}
+	req.URI().SetScheme(m.target.Scheme)
+	req.UseHostHeader = true
+	if p.opts.PreserveHost {
+		req.Header.SetHostBytes(sc.host)
+	} else {
+		req.Header.SetHost(m.target.Host)
+	}
+	req.Header.Set("Color", m.colour)
+
+	m.stats.inflight.Add(1)
+	start := time.Now()
+	err := m.fast.Do(req, &ctx.Response)
+	d := time.Since(start)
+	m.stats.inflight.Add(-1)
+
+	status := ctx.Response.StatusCode()
+	if err != nil {
+		status = http.StatusBadGateway
+	}
+	again := retry && (err != nil && isRetryableErr(err) || err == nil && status == http.StatusBadGateway)
+	m.stats.record(status, d)
+	if err != nil || status == http.StatusBadGateway {
+		p.passiveFailure(m)
+	} else {
+		p.passiveSuccess(m)
+	}
+	switch {
+	case again:
+		// Let go of the 502's body (and its backend connection) before the retry.
+		_ = ctx.Response.CloseBodyStream()
+		ctx.Response.Reset()
+	case err != nil:
+		p.log.Debug("backend error", "host", m.dialAddr, "err", err.Error())
+		code, msg := http.StatusBadGateway, "archway-proxy: backend unavailable\n"
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, fasthttp.ErrTimeout) {
+			code, msg = http.StatusGatewayTimeout, "archway-proxy: backend timed out\n"
+		}
+		fastLocal(ctx, code, msg)
+	}
+	return again
+}
+
+// fastLocal answers from the proxy itself.
+func fastLocal(ctx *fasthttp.RequestCtx, code int, body string) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(code)
+	ctx.Response.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetBodyString(body)
+}
+
+// fastRetryable is retryable (retry.go) for a fasthttp request.
+func fastRetryable(req *fasthttp.Request) bool {
+	switch string(req.Header.Method()) {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+	default:
+		return false
+	}
+	// fasthttp's -2 is "neither Content-Length nor chunked": a request without a body.
+	if cl := req.Header.ContentLength(); cl != 0 && cl != -2 || req.IsBodyStream() {
+		return false
+	}
+	return len(req.Header.Peek("Upgrade")) == 0
+}
+
+// fastHeader is what removeHopHeaders needs of fasthttp's request and response headers.
+type fastHeader interface {
+	All() iter.Seq2[[]byte, []byte]
+	Del(key string)
+}
+
+// removeHopHeaders drops hopHeaders and every header named in Connection. One pass
+// over the headers finds them: usually there are none, and Del scans every time.
+func removeHopHeaders(h fastHeader) {
+	var drop []string
+	for k, v := range h.All() {
+		if !isHopHeader(k) {
+			continue
+		}
+		drop = append(drop, string(k))
+		if len(k) == len("Connection") && bytes.EqualFold(k, []byte("Connection")) {
+			for tok := range bytes.SplitSeq(v, []byte{','}) {
+				if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+					drop = append(drop, string(tok))
+				}
+			}
+		}
+	}
+	for _, k := range drop {
+		h.Del(k)
+	}
+}
+
+func isHopHeader(k []byte) bool {
+	for _, hk := range hopHeaders {
+		if len(k) == len(hk) && bytes.EqualFold(k, []byte(hk)) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP is the address for X-Forwarded-For.
+func clientIP(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
+
+// joinTargetURI is httputil.ProxyRequest.SetURL's path and query rewrite for a target
+// with a base path or query: the request's path under the target's, queries merged.
+func joinTargetURI(target *url.URL, requestURI string) string {
+	path, query, _ := strings.Cut(requestURI, "?")
+	in := &url.URL{Path: path, RawPath: path}
+	if u, err := url.ParseRequestURI(path); err == nil {
+		in.Path, in.RawPath = u.Path, u.RawPath
+	}
+	out := &url.URL{}
+	out.Path, out.RawPath = joinURLPath(target, in)
+	switch {
+	case target.RawQuery == "":
+		out.RawQuery = query
+	case query == "":
+		out.RawQuery = target.RawQuery
+	default:
+		out.RawQuery = target.RawQuery + "&" + query
+	}
+	return out.RequestURI()
+}
+
+// joinURLPath mirrors net/http/httputil's unexported helper of the same name.
+func joinURLPath(a, b *url.URL) (path, rawpath string) {
+	if a.RawPath == "" && b.RawPath == "" {
+		return singleJoiningSlash(a.Path, b.Path), ""
+	}
+	apath, bpath := a.EscapedPath(), b.EscapedPath()
+	aslash, bslash := strings.HasSuffix(apath, "/"), strings.HasPrefix(bpath, "/")
+	switch {
+	case aslash && bslash:
+		return a.Path + b.Path[1:], apath + bpath[1:]
+	case !aslash && !bslash:
+		return a.Path + "/" + b.Path, apath + "/" + bpath
+	}
+	return a.Path + b.Path, apath + bpath
+}
+
+func singleJoiningSlash(a, b string) string {
+	aslash, bslash := strings.HasSuffix(a, "/"), strings.HasPrefix(b, "/")
+	switch {
+	case aslash && bslash:
+		return a + b[1:]
+	case !aslash && !bslash:
+		return a + "/" + b
+	}
+	return a + b
+}

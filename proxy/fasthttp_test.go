@@ -1,0 +1,268 @@
+package proxy
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The behaviour tests in proxy_test.go, resilience_test.go, sticky_test.go,
+// admin_test.go and serve_test.go run against both engines (forEachEngine). The tests
+// here cover what the fasthttp engine does differently underneath: its own
+// hop-by-hop handling, streamed bodies, connection reuse and its limits.
+
+// bodyBackend answers /upload with the size and sha256 of the request body and
+// /download?n=N with N deterministic bytes, streamed.
+func bodyBackend(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/upload":
+			h := sha256.New()
+			n, err := io.Copy(h, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprintf(w, "%d %s", n, hex.EncodeToString(h.Sum(nil)))
+		case "/download":
+			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = io.Copy(w, io.LimitReader(&pattern{}, int64(n)))
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// pattern is an endless reader of a repeating byte sequence.
+type pattern struct{ off int }
+
+func (p *pattern) Read(b []byte) (int, error) {
+	for i := range b {
+		b[i] = byte(p.off % 251)
+		p.off++
+	}
+	return len(b), nil
+}
+
+func patternSum(n int64) string {
+	h := sha256.New()
+	_, _ = io.Copy(h, io.LimitReader(&pattern{}, n))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func TestLargeBodiesBothWays(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		be := bodyBackend(t)
+		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
+		front := newFront(t, p)
+		const size = 9 << 20 // above fasthttp's 4 MiB default body limit: must stream
+		want := fmt.Sprintf("%d %s", size, patternSum(size))
+
+		// With Content-Length, and chunked (length unknown).
+		for _, chunked := range []bool{false, true} {
+			var body io.Reader = io.LimitReader(&pattern{}, size)
+			if chunked {
+				body = io.MultiReader(body) // hides the length from http.NewRequest
+			}
+			req, _ := http.NewRequest(http.MethodPost, front.URL+"/upload", body)
+			if !chunked {
+				req.ContentLength = size
+			}
+			resp, err := front.Client().Do(req)
+			if err != nil {
+				t.Fatalf("upload chunked=%v: %v", chunked, err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(got) != want {
+				t.Fatalf("upload chunked=%v: %d %q, want %q", chunked, resp.StatusCode, got, want)
+			}
+		}
+
+		resp, err := front.Client().Get(front.URL + "/download?n=" + strconv.Itoa(3*size))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, resp.Body)
+		resp.Body.Close()
+		if err != nil || n != 3*size || hex.EncodeToString(h.Sum(nil)) != patternSum(3*size) {
+			t.Fatalf("download: %d bytes, err %v, want %d intact bytes", n, err, 3*size)
+		}
+	})
+}
+
+func TestHopByHopHeadersDropped(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		var seen http.Header
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen = r.Header.Clone()
+			w.Header().Set("Connection", "X-Internal")
+			w.Header().Set("X-Internal", "backend-only")
+			w.Header().Set("Keep-Alive", "timeout=5")
+			w.Header().Set("X-Public", "yes")
+		}))
+		t.Cleanup(be.Close)
+		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
+		front := newFront(t, p)
+
+		c, err := net.Dial("tcp", front.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, X-Secret\r\nX-Secret: s\r\n"+
+			"Keep-Alive: timeout=9\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\nX-Kept: k\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, h := range []string{"X-Secret", "Keep-Alive", "Proxy-Authorization", "Connection"} {
+			if v := seen.Get(h); v != "" {
+				t.Errorf("backend got hop-by-hop %s: %q", h, v)
+			}
+		}
+		if seen.Get("X-Kept") != "k" || seen.Get("Color") != "blue" {
+			t.Errorf("backend lost end-to-end headers: %v", seen)
+		}
+		if v := resp.Header.Get("X-Internal"); v != "" || resp.Header.Get("Keep-Alive") != "" {
+			t.Errorf("client got the backend's hop-by-hop headers: X-Internal %q Keep-Alive %q", v, resp.Header.Get("Keep-Alive"))
+		}
+		if resp.Header.Get("X-Public") != "yes" {
+			t.Errorf("client lost X-Public: %v", resp.Header)
+		}
+	})
+}
+
+// TestBasePathTarget: a backend URL with a path and query prefixes and merges them, as
+// httputil.ProxyRequest.SetURL does.
+func TestBasePathTarget(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b := newBackend(t, "b1")
+		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1,
+			Members: []*url.URL{mustURL(t, "http://"+b.addr+"/base/?k=1")}})
+		front := newFront(t, p)
+		_, e, _ := get(t, front.Client(), front.URL+"/x/a%2Fb?y=2", nil)
+		if e.Path != "/base/x/a/b" || e.Query != "k=1&y=2" {
+			t.Fatalf("backend got path %q query %q, want /base/x/a/b and k=1&y=2", e.Path, e.Query)
+		}
+	})
+}
+
+func TestJoinTargetURI(t *testing.T) {
+	for _, c := range []struct{ target, in, want string }{
+		{"http://h/base", "/x?a=1", "/base/x?a=1"},
+		{"http://h/base/", "/x", "/base/x"},
+		{"http://h/base?k=v", "/x?a=1", "/base/x?k=v&a=1"},
+		{"http://h/base?k=v", "/x", "/base/x?k=v"},
+		{"http://h/b%2Fc/", "/x%2Fy?q", "/b%2Fc/x%2Fy?q"},
+	} {
+		if got := joinTargetURI(mustURL(t, c.target), c.in); got != c.want {
+			t.Errorf("joinTargetURI(%s, %s) = %q, want %q", c.target, c.in, got, c.want)
+		}
+	}
+}
+
+// TestStaleKeepAliveNotAFailure: a backend that closes idle connections quickly (a
+// short keep-alive timeout) must not turn the next request on such a connection into
+// an error, a retry on another member or a passive failure.
+func TestStaleKeepAliveNotAFailure(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b := &backend{t: t, name: "b1"}
+		b.srv = httptest.NewUnstartedServer(b.handler())
+		b.srv.Config.IdleTimeout = 30 * time.Millisecond
+		b.srv.Start()
+		t.Cleanup(b.srv.Close)
+		b.addr = b.srv.Listener.Addr().String()
+		p := newTestProxy(t, Options{Engine: engine, MaxFails: 1}, spec("BLUE", 1, b))
+		front := newFront(t, p)
+		for i := range 5 {
+			if code, e, _ := get(t, front.Client(), front.URL+"/", nil); code != 200 || e.Backend != "b1" {
+				t.Fatalf("request %d: %d from %q", i, code, e.Backend)
+			}
+			time.Sleep(80 * time.Millisecond) // the backend closes the idle connection
+		}
+		m := p.snap.Load().byName["blue"].members[0]
+		if !m.up.Load() || p.stats.retries.Load() != 0 || m.stats.ejects.Load() != 0 {
+			t.Fatalf("up=%v retries=%d ejections=%d, want a healthy member and no retries",
+				m.up.Load(), p.stats.retries.Load(), m.stats.ejects.Load())
+		}
+	})
+}
+
+// TestConnectionCloseScopes: the client's Connection: close ends the client connection;
+// the backend's only ends the backend connection.
+func TestConnectionCloseScopes(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Connection", "close")
+			_, _ = io.WriteString(w, "bye")
+		}))
+		t.Cleanup(be.Close)
+		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
+		front := newFront(t, p)
+		c, err := net.Dial("tcp", front.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for i := range 3 { // one client connection over three closing backend connections
+			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("request %d on the kept-alive client connection: %v", i, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "bye" || resp.Close {
+				t.Fatalf("request %d: body %q, close %v; want bye on an open connection", i, body, resp.Close)
+			}
+		}
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !resp.Close {
+			t.Fatal("client asked to close but the response keeps the connection")
+		}
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("after Connection: close read %d bytes, err %v; want EOF", n, err)
+		}
+	})
+}
+
+func TestFastHTTPRefusesUpgrades(t *testing.T) {
+	b := newBackend(t, "b1")
+	p := newTestProxy(t, Options{Engine: EngineFastHTTP}, spec("BLUE", 1, b))
+	front := newFront(t, p)
+	req, _ := http.NewRequest(http.MethodGet, front.URL+"/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	resp, err := front.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "ENGINE=nethttp") || b.hits.Load() != 0 {
+		t.Fatalf("upgrade: %d %q (backend hits %d), want 501 naming ENGINE=nethttp", resp.StatusCode, body, b.hits.Load())
+	}
+}
