@@ -1,11 +1,12 @@
 // Command profproxy is archway-proxy (package proxy, static provider, same
-// configuration parser) with a CPU profile written to $CPUPROFILE when it stops, so
-// `go tool pprof` can show where the proxy spends its time under wrk without adding
-// a profiling endpoint to the shipped binary:
+// configuration parser) with a CPU profile written to $CPUPROFILE.<engine> when it
+// stops, so `go tool pprof` can show where each engine spends its time under wrk
+// without adding a profiling endpoint to the shipped binary (loadbench runs one
+// process per engine with the same environment, hence the suffix):
 //
 //	go build -o /tmp/profproxy ./proxy/loadbench/profproxy
 //	go run ./proxy/loadbench -proxy /tmp/profproxy -proxy-env CPUPROFILE=/tmp/proxy.pprof -rounds 1
-//	go tool pprof -top /tmp/profproxy /tmp/proxy.pprof
+//	go tool pprof -top /tmp/profproxy /tmp/proxy.pprof.fasthttp   # or .nethttp
 package main
 
 import (
@@ -33,7 +34,7 @@ func run() error {
 		return err
 	}
 	if path := os.Getenv("CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
+		f, err := os.Create(path + "." + cfg.Engine)
 		if err != nil {
 			return err
 		}

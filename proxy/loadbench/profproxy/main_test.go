@@ -37,7 +37,7 @@ func freePort(t *testing.T) int {
 }
 
 // TestProxiesAndWritesProfile: it forwards with the Color header like archway-proxy
-// and leaves a gzip-compressed pprof profile behind after SIGTERM.
+// and leaves a gzip-compressed pprof profile, named after the engine, behind after SIGTERM.
 func TestProxiesAndWritesProfile(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s backend\n", r.Header.Get("Color"))
@@ -86,7 +86,7 @@ func TestProxiesAndWritesProfile(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
-	b, err := os.ReadFile(prof)
+	b, err := os.ReadFile(prof + ".nethttp") // suffixed with the engine
 	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Fatalf("profile missing or not gzip (pprof): %d bytes, %v", len(b), err)
 	}
