@@ -21,28 +21,32 @@ import (
 // here cover what the fasthttp engine does differently underneath: its own
 // hop-by-hop handling, streamed bodies, connection reuse and its limits.
 
+// frontFor serves h as the only backend (colour BLUE) behind a proxy with engine.
+func frontFor(t *testing.T, engine string, h http.HandlerFunc) *testFront {
+	t.Helper()
+	be := httptest.NewServer(h)
+	t.Cleanup(be.Close)
+	p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
+	return newFront(t, p)
+}
+
 // bodyBackend answers /upload with the size and sha256 of the request body and
 // /download?n=N with N deterministic bytes, streamed.
-func bodyBackend(t *testing.T) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/upload":
-			h := sha256.New()
-			n, err := io.Copy(h, r.Body)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
-			}
-			fmt.Fprintf(w, "%d %s", n, hex.EncodeToString(h.Sum(nil)))
-		case "/download":
-			n, _ := strconv.Atoi(r.URL.Query().Get("n"))
-			w.Header().Set("Content-Type", "application/octet-stream")
-			_, _ = io.Copy(w, io.LimitReader(&pattern{}, int64(n)))
+func bodyBackend(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/upload":
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+		fmt.Fprintf(w, "%d %s", n, hex.EncodeToString(h.Sum(nil)))
+	case "/download":
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = io.Copy(w, io.LimitReader(&pattern{}, int64(n)))
+	}
 }
 
 // pattern is an endless reader of a repeating byte sequence.
@@ -64,9 +68,7 @@ func patternSum(n int64) string {
 
 func TestLargeBodiesBothWays(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		be := bodyBackend(t)
-		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
-		front := newFront(t, p)
+		front := frontFor(t, engine, bodyBackend)
 		const size = 9 << 20 // above fasthttp's 4 MiB default body limit: must stream
 		want := fmt.Sprintf("%d %s", size, patternSum(size))
 
@@ -107,16 +109,13 @@ func TestLargeBodiesBothWays(t *testing.T) {
 func TestHopByHopHeadersDropped(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
 		var seen http.Header
-		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		front := frontFor(t, engine, func(w http.ResponseWriter, r *http.Request) {
 			seen = r.Header.Clone()
 			w.Header().Set("Connection", "X-Internal")
 			w.Header().Set("X-Internal", "backend-only")
 			w.Header().Set("Keep-Alive", "timeout=5")
 			w.Header().Set("X-Public", "yes")
-		}))
-		t.Cleanup(be.Close)
-		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
-		front := newFront(t, p)
+		})
 
 		c, err := net.Dial("tcp", front.Addr)
 		if err != nil {
@@ -207,13 +206,10 @@ func TestStaleKeepAliveNotAFailure(t *testing.T) {
 // the backend's only ends the backend connection.
 func TestConnectionCloseScopes(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		front := frontFor(t, engine, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Connection", "close")
 			_, _ = io.WriteString(w, "bye")
-		}))
-		t.Cleanup(be.Close)
-		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
-		front := newFront(t, p)
+		})
 		c, err := net.Dial("tcp", front.Addr)
 		if err != nil {
 			t.Fatal(err)
