@@ -262,3 +262,52 @@ func TestFastHTTPRefusesUpgrades(t *testing.T) {
 		t.Fatalf("upgrade: %d %q (backend hits %d), want 501 naming ENGINE=nethttp", resp.StatusCode, body, b.hits.Load())
 	}
 }
+
+// TestHeadAndBodylessStatuses: HEAD keeps the GET's Content-Length without a body, and
+// 204/304 pass through without one, on a connection that stays usable.
+func TestHeadAndBodylessStatuses(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		front := frontFor(t, engine, func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/204":
+				w.WriteHeader(http.StatusNoContent)
+			case "/304":
+				w.Header().Set("ETag", `"v1"`)
+				w.WriteHeader(http.StatusNotModified)
+			default:
+				w.Header().Set("Content-Length", "11")
+				_, _ = io.WriteString(w, "hello world")
+			}
+		})
+		c, err := net.Dial("tcp", front.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for _, tc := range []struct {
+			method, path string
+			status       int
+			length       string
+		}{
+			{"HEAD", "/", 200, "11"}, {"GET", "/204", 204, ""}, {"GET", "/304", 304, ""}, {"GET", "/", 200, "11"},
+		} {
+			fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: x\r\n\r\n", tc.method, tc.path)
+			req, _ := http.NewRequest(tc.method, tc.path, nil)
+			resp, err := http.ReadResponse(br, req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tc.method, tc.path, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			wantBody := ""
+			if tc.method == "GET" && tc.status == 200 {
+				wantBody = "hello world"
+			}
+			if resp.StatusCode != tc.status || resp.Header.Get("Content-Length") != tc.length || string(body) != wantBody {
+				t.Fatalf("%s %s: %d Content-Length %q body %q; want %d %q %q", tc.method, tc.path,
+					resp.StatusCode, resp.Header.Get("Content-Length"), body, tc.status, tc.length, wantBody)
+			}
+		}
+	})
+}
