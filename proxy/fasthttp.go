@@ -46,9 +46,13 @@ const (
 
 // hopHeaders are connection-scoped (RFC 9110 §7.6.1) and dropped in both directions,
 // as httputil.ReverseProxy does. Transfer-Encoding and Content-Length are left to
-// fasthttp, which re-frames every message it writes.
+// fasthttp, which re-frames every message it writes. Expect is dropped too: the
+// fasthttp server has already answered the client's 100-continue before the handler
+// runs, and HostClient writes the body without waiting for a backend's 100, so a
+// forwarded Expect only tells a backend that rejects the request (Go's net/http among
+// them) to close at once instead of reading the body: the upload then hits a reset.
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+	"Proxy-Authorization", "Te", "Trailer", "Upgrade", "Expect"}
 
 // newHostClient returns m's backend client: pooled keep-alive connections (counted
 // per address for /status like NewTransport's), no User-Agent of its own, the path

@@ -72,24 +72,28 @@ func TestLargeBodiesBothWays(t *testing.T) {
 		const size = 9 << 20 // above fasthttp's 4 MiB default body limit: must stream
 		want := fmt.Sprintf("%d %s", size, patternSum(size))
 
-		// With Content-Length, and chunked (length unknown).
-		for _, chunked := range []bool{false, true} {
+		// With Content-Length, chunked (length unknown), and with Expect: 100-continue as
+		// curl sends it for large bodies.
+		for _, mode := range []string{"length", "chunked", "expect"} {
 			var body io.Reader = io.LimitReader(&pattern{}, size)
-			if chunked {
+			if mode == "chunked" {
 				body = io.MultiReader(body) // hides the length from http.NewRequest
 			}
 			req, _ := http.NewRequest(http.MethodPost, front.URL+"/upload", body)
-			if !chunked {
+			if mode != "chunked" {
 				req.ContentLength = size
+			}
+			if mode == "expect" {
+				req.Header.Set("Expect", "100-continue")
 			}
 			resp, err := front.Client().Do(req)
 			if err != nil {
-				t.Fatalf("upload chunked=%v: %v", chunked, err)
+				t.Fatalf("upload (%s): %v", mode, err)
 			}
 			got, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != 200 || string(got) != want {
-				t.Fatalf("upload chunked=%v: %d %q, want %q", chunked, resp.StatusCode, got, want)
+				t.Fatalf("upload (%s): %d %q, want %q", mode, resp.StatusCode, got, want)
 			}
 		}
 
@@ -308,6 +312,33 @@ func TestHeadAndBodylessStatuses(t *testing.T) {
 				t.Fatalf("%s %s: %d Content-Length %q body %q; want %d %q %q", tc.method, tc.path,
 					resp.StatusCode, resp.Header.Get("Content-Length"), body, tc.status, tc.length, wantBody)
 			}
+		}
+	})
+}
+
+// TestEarlyRejectionWithExpect: a backend that refuses an upload without reading it (as
+// archway-app answers 405 to a POST) must have its answer reach a client that sent
+// Expect: 100-continue (curl does above 1 KiB), not a 502.
+func TestEarlyRejectionWithExpect(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		front := frontFor(t, engine, func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "no uploads here", http.StatusMethodNotAllowed)
+		})
+		const size = 2 << 20
+		req, _ := http.NewRequest(http.MethodPost, front.URL+"/", io.LimitReader(&pattern{}, size))
+		req.ContentLength = size
+		req.Header.Set("Expect", "100-continue")
+		// Like curl: wait for the 100 (or a final answer) before sending the body.
+		client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+		defer client.CloseIdleConnections()
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("got %d %q, want the backend's 405", resp.StatusCode, body)
 		}
 	})
 }
