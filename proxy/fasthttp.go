@@ -142,16 +142,14 @@ func (p *Proxy) fastHandler(ready *server.Readiness) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		switch string(ctx.Path()) {
 		case "/healthz":
-			fastLocal(ctx, http.StatusOK, "ok\n")
-			ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
+			p.fastLocal(ctx, http.StatusOK, "ok\n")
 			return
 		case "/readyz":
 			if err := ready.Err(); err != nil {
-				fastLocal(ctx, http.StatusServiceUnavailable, err.Error()+"\n")
+				p.fastLocal(ctx, http.StatusServiceUnavailable, err.Error()+"\n")
 			} else {
-				fastLocal(ctx, http.StatusOK, "ok\n")
+				p.fastLocal(ctx, http.StatusOK, "ok\n")
 			}
-			ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
 			return
 		}
 		p.serveFast(ctx)
@@ -163,8 +161,7 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	p.stats.requests.Add(1)
 	req := &ctx.Request
 	if len(req.Header.Peek("Upgrade")) > 0 {
-		fastLocal(ctx, http.StatusNotImplemented, "archway-proxy: protocol upgrades need ENGINE=nethttp\n")
-		ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
+		p.fastLocal(ctx, http.StatusNotImplemented, "archway-proxy: protocol upgrades need ENGINE=nethttp\n")
 		return
 	}
 	s := p.snap.Load()
@@ -175,9 +172,8 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	}
 	if m == nil {
 		p.stats.noBackend.Add(1)
-		fastLocal(ctx, http.StatusServiceUnavailable, "archway-proxy: no healthy backend\n")
+		p.fastLocal(ctx, http.StatusServiceUnavailable, "archway-proxy: no healthy backend\n")
 		ctx.Response.Header.Set("Retry-After", "1")
-		ctx.Response.Header.Set("X-Proxy", p.opts.Hostname)
 		return
 	}
 
@@ -192,6 +188,7 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	if again {
 		if next := s.pickOther(m); next == nil {
 			p.log.Debug("no other member to retry on", "color", m.colour, "member", m.url())
+			p.fastLocal(ctx, http.StatusBadGateway, "archway-proxy: backend unavailable\n")
 		} else {
 			p.stats.retries.Add(1)
 			p.forwardFast(ctx, next, sc, false)
@@ -290,17 +287,19 @@ func (p *Proxy) forwardFast(ctx *fasthttp.RequestCtx, m *member, sc *fastScratch
 		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, fasthttp.ErrTimeout) {
 			code, msg = http.StatusGatewayTimeout, "archway-proxy: backend timed out\n"
 		}
-		fastLocal(ctx, code, msg)
+		p.fastLocal(ctx, code, msg)
 	}
 	return again
 }
 
 // fastLocal answers from the proxy itself.
-func fastLocal(ctx *fasthttp.RequestCtx, code int, body string) {
+func (p *Proxy) fastLocal(ctx *fasthttp.RequestCtx, code int, body string) {
 	ctx.Response.Reset()
 	ctx.SetStatusCode(code)
-	ctx.Response.Header.Set("Content-Type", "text/plain; charset=utf-8")
-	ctx.Response.Header.Set("Cache-Control", "no-store")
+	h := &ctx.Response.Header
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Proxy", p.opts.Hostname)
 	ctx.SetBodyString(body)
 }
 

@@ -342,3 +342,26 @@ func TestEarlyRejectionWithExpect(t *testing.T) {
 		}
 	})
 }
+
+// TestSoleMemberDownIs502: with nowhere to retry, a refused connection (and a backend's
+// 502) end in the proxy's 502, not an empty answer.
+func TestSoleMemberDownIs502(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		dead, bad := newBackend(t, "dead"), newBackend(t, "bad")
+		dead.stop()
+		bad.status.Store(http.StatusBadGateway)
+		for _, b := range []*backend{dead, bad} {
+			p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b))
+			front := newFront(t, p)
+			resp, err := front.Client().Get(front.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadGateway || string(body) != "archway-proxy: backend unavailable\n" || resp.Header.Get("X-Proxy") != "proxy-host" {
+				t.Errorf("%s: %d %q X-Proxy %q, want the proxy's 502", b.name, resp.StatusCode, body, resp.Header.Get("X-Proxy"))
+			}
+		}
+	})
+}
