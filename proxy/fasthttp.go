@@ -369,12 +369,12 @@ func clientIP(a net.Addr) string {
 // joinTargetURI is httputil.ProxyRequest.SetURL's path and query rewrite for a target
 // with a base path or query: the request's path under the target's, queries merged.
 func joinTargetURI(target *url.URL, requestURI string) string {
-	path, query, _ := strings.Cut(requestURI, "?")
+	path, query, hasQuery := strings.Cut(requestURI, "?")
 	in := &url.URL{Path: path, RawPath: path}
 	if u, err := url.ParseRequestURI(path); err == nil {
 		in.Path, in.RawPath = u.Path, u.RawPath
 	}
-	out := &url.URL{}
+	out := &url.URL{ForceQuery: hasQuery} // "/x?" keeps its "?", as with SetURL
 	out.Path, out.RawPath = joinURLPath(target, in)
 	switch {
 	case target.RawQuery == "":

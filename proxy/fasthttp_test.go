@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
@@ -362,6 +363,29 @@ func TestSoleMemberDownIs502(t *testing.T) {
 			if resp.StatusCode != http.StatusBadGateway || string(body) != "archway-proxy: backend unavailable\n" || resp.Header.Get("X-Proxy") != "proxy-host" {
 				t.Errorf("%s: %d %q X-Proxy %q, want the proxy's 502", b.name, resp.StatusCode, body, resp.Header.Get("X-Proxy"))
 			}
+		}
+	})
+}
+
+// FuzzJoinTargetURI checks the fasthttp engine's path and query rewrite against the
+// nethttp engine's (httputil.ProxyRequest.SetURL) for any target and request URI.
+func FuzzJoinTargetURI(f *testing.F) {
+	f.Add("/base/", "k=1", "/x/a%2Fb?y=2")
+	f.Add("", "", "/")
+	f.Add("/b%2Fc", "", "/x%2Fy?q")
+	f.Fuzz(func(t *testing.T, tpath, tquery, requestURI string) {
+		target, err := url.Parse("http://backend" + tpath + "?" + tquery)
+		if err != nil || target.Host != "backend" || target.Fragment != "" {
+			return
+		}
+		in, err := http.NewRequest(http.MethodGet, "http://front"+requestURI, nil)
+		if err != nil || !strings.HasPrefix(requestURI, "/") || in.URL.RequestURI() != requestURI {
+			return // only request URIs the server would hand over unchanged
+		}
+		pr := &httputil.ProxyRequest{In: in, Out: in.Clone(in.Context())}
+		pr.SetURL(target)
+		if got, want := joinTargetURI(target, requestURI), pr.Out.URL.RequestURI(); got != want {
+			t.Fatalf("joinTargetURI(%q, %q) = %q, SetURL gives %q", target, requestURI, got, want)
 		}
 	})
 }
