@@ -140,18 +140,7 @@ func TestAdminWeightChangeUnderLoad(t *testing.T) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var tally requestTally
-		for range 16 {
-			wg.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					tally.get(client, front.URL+"/load?x=1")
-				}
-			})
-		}
+		tally.load(&wg, stop, 16, client, front.URL+"/load?x=1")
 		edits := []struct{ method, path, body string }{
 			{"PUT", "/backends/green", `{"weight": 4}`},
 			{"PUT", "/backends/blue", `{"weight": 0}`},

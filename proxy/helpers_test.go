@@ -239,3 +239,19 @@ func startFront(t testing.TB, s *httptest.Server) *testFront {
 	t.Cleanup(s.Close)
 	return &testFront{URL: s.URL, Addr: s.Listener.Addr().String(), client: s.Client()}
 }
+
+// load sends GETs for url from n goroutines, tracked by wg, until stop is closed.
+func (r *requestTally) load(wg *sync.WaitGroup, stop <-chan struct{}, n int, client *http.Client, url string) {
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r.get(client, url)
+			}
+		})
+	}
+}

@@ -63,18 +63,7 @@ func TestServeDrainZeroFailed(t *testing.T) {
 		do := func(path string) { tally.get(client, base+path) }
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		for range 6 {
-			wg.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-						do("/fast")
-					}
-				}
-			})
-		}
+		tally.load(&wg, stop, 6, client, base+"/fast")
 		for range 4 {
 			wg.Go(func() { do("/slow") }) // in flight across the cancel
 		}
