@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -137,8 +138,8 @@ func (r *fastRequest) cookie(name string) string {
 }
 
 // fastScratch keeps what a retry needs of the client's request once the first attempt
-// rewrote it. Pooled: one per request in flight.
-type fastScratch struct{ uri, host []byte }
+// rewrote it, and builds X-Forwarded-For. Pooled: one per request in flight.
+type fastScratch struct{ uri, host, xff []byte }
 
 var fastScratchPool = sync.Pool{New: func() any { return new(fastScratch) }}
 
@@ -224,14 +225,13 @@ func (p *Proxy) prepareFast(ctx *fasthttp.RequestCtx, sc *fastScratch) {
 	h.ResetConnectionClose()
 	h.Del("X-Forwarded-Host")
 	h.Del("X-Forwarded-Proto")
-	ip := clientIP(ctx.RemoteAddr())
+	// The client's chain, then its address, as httputil's SetXForwarded does.
+	sc.xff = sc.xff[:0]
 	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
-		v := make([]byte, 0, len(prior)+2+len(ip))
-		v = append(append(append(v, prior...), ", "...), ip...)
-		h.SetBytesV("X-Forwarded-For", v)
-	} else {
-		h.Set("X-Forwarded-For", ip)
+		sc.xff = append(append(sc.xff, prior...), ", "...)
 	}
+	sc.xff = appendClientIP(sc.xff, ctx.RemoteAddr())
+	h.SetBytesV("X-Forwarded-For", sc.xff)
 	h.SetBytesV("X-Forwarded-Host", sc.host)
 	if ctx.IsTLS() {
 		h.Set("X-Forwarded-Proto", "https")
@@ -264,6 +264,11 @@ func (p *Proxy) forwardFast(ctx *fasthttp.RequestCtx, m *member, sc *fastScratch
 
 	m.stats.inflight.Add(1)
 	start := time.Now()
+	if retry {
+		// retry is only set on a first attempt, which starts with the request: fasthttp
+		// read the clock for it already.
+		start = ctx.Time()
+	}
 	err := m.fast.Do(req, &ctx.Response)
 	d := time.Since(start)
 	m.stats.inflight.Add(-1)
@@ -328,25 +333,45 @@ type fastHeader interface {
 }
 
 // removeHopHeaders drops hopHeaders and every header named in Connection. One pass
-// over the headers finds them: usually there are none, and Del scans every time.
+// over the headers finds them: usually there are none, and Del scans every time. The
+// pass runs a pooled, pre-bound yield function: a closure literal here would escape
+// through the interface and cost three allocations per call on the hot path.
 func removeHopHeaders(h fastHeader) {
-	var drop []string
-	for k, v := range h.All() {
-		if !isHopHeader(k) {
-			continue
-		}
-		drop = append(drop, string(k))
-		if len(k) == len("Connection") && bytes.EqualFold(k, []byte("Connection")) {
-			for tok := range bytes.SplitSeq(v, []byte{','}) {
-				if tok = bytes.TrimSpace(tok); len(tok) > 0 {
-					drop = append(drop, string(tok))
-				}
+	sc := hopScanPool.Get().(*hopScan)
+	h.All()(sc.yield)
+	for _, k := range sc.drop {
+		h.Del(k)
+	}
+	clear(sc.drop)
+	sc.drop = sc.drop[:0]
+	hopScanPool.Put(sc)
+}
+
+// hopScan collects the names removeHopHeaders deletes.
+type hopScan struct {
+	drop  []string
+	yield func(k, v []byte) bool
+}
+
+var hopScanPool = sync.Pool{New: func() any {
+	sc := &hopScan{}
+	sc.yield = sc.visit
+	return sc
+}}
+
+func (sc *hopScan) visit(k, v []byte) bool {
+	if !isHopHeader(k) {
+		return true
+	}
+	sc.drop = append(sc.drop, string(k))
+	if len(k) == len("Connection") && bytes.EqualFold(k, []byte("Connection")) {
+		for tok := range bytes.SplitSeq(v, []byte{','}) {
+			if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+				sc.drop = append(sc.drop, string(tok))
 			}
 		}
 	}
-	for _, k := range drop {
-		h.Del(k)
-	}
+	return true
 }
 
 func isHopHeader(k []byte) bool {
@@ -358,16 +383,18 @@ func isHopHeader(k []byte) bool {
 	return false
 }
 
-// clientIP is the address for X-Forwarded-For.
-func clientIP(a net.Addr) string {
+// appendClientIP appends the address for X-Forwarded-For without allocating.
+func appendClientIP(dst []byte, a net.Addr) []byte {
 	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap().AppendTo(dst)
+		}
 	}
 	host, _, err := net.SplitHostPort(a.String())
 	if err != nil {
-		return a.String()
+		return append(dst, a.String()...)
 	}
-	return host
+	return append(dst, host...)
 }
 
 // joinTargetURI is httputil.ProxyRequest.SetURL's path and query rewrite for a target
