@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -221,10 +222,8 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 // httputil.ProxyRequest.SetXForwarded does after Rewrite strips the client's.
 func (p *Proxy) prepareFast(ctx *fasthttp.RequestCtx, sc *fastScratch) {
 	h := &ctx.Request.Header
-	removeHopHeaders(h)
+	removeHopHeaders(h, forwardedHeaders...)
 	h.ResetConnectionClose()
-	h.Del("X-Forwarded-Host")
-	h.Del("X-Forwarded-Proto")
 	// The client's chain, then its address, as httputil's SetXForwarded does.
 	sc.xff = sc.xff[:0]
 	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
@@ -332,24 +331,30 @@ type fastHeader interface {
 	Del(key string)
 }
 
-// removeHopHeaders drops hopHeaders and every header named in Connection. One pass
-// over the headers finds them: usually there are none, and Del scans every time. The
-// pass runs a pooled, pre-bound yield function: a closure literal here would escape
+// forwardedHeaders are the client's proxy headers, which ReverseProxy's Rewrite mode
+// drops before SetXForwarded writes its own: a client cannot forge them past the proxy.
+var forwardedHeaders = []string{"Forwarded", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+// removeHopHeaders drops hopHeaders, every header named in Connection, and also. One
+// pass over the headers finds them: usually there are none, and Del scans every time.
+// The pass runs a pooled, pre-bound yield function: a closure literal here would escape
 // through the interface and cost three allocations per call on the hot path.
-func removeHopHeaders(h fastHeader) {
+func removeHopHeaders(h fastHeader, also ...string) {
 	sc := hopScanPool.Get().(*hopScan)
+	sc.also = also
 	h.All()(sc.yield)
 	for _, k := range sc.drop {
 		h.Del(k)
 	}
 	clear(sc.drop)
-	sc.drop = sc.drop[:0]
+	*sc = hopScan{drop: sc.drop[:0], yield: sc.yield}
 	hopScanPool.Put(sc)
 }
 
 // hopScan collects the names removeHopHeaders deletes.
 type hopScan struct {
 	drop  []string
+	also  []string
 	yield func(k, v []byte) bool
 }
 
@@ -361,10 +366,13 @@ var hopScanPool = sync.Pool{New: func() any {
 
 func (sc *hopScan) visit(k, v []byte) bool {
 	if !isHopHeader(k) {
+		if slices.ContainsFunc(sc.also, func(a string) bool { return equalFoldString(k, a) }) {
+			sc.drop = append(sc.drop, string(k))
+		}
 		return true
 	}
 	sc.drop = append(sc.drop, string(k))
-	if len(k) == len("Connection") && bytes.EqualFold(k, []byte("Connection")) {
+	if equalFoldString(k, "Connection") {
 		for tok := range bytes.SplitSeq(v, []byte{','}) {
 			if tok = bytes.TrimSpace(tok); len(tok) > 0 {
 				sc.drop = append(sc.drop, string(tok))
@@ -376,11 +384,31 @@ func (sc *hopScan) visit(k, v []byte) bool {
 
 func isHopHeader(k []byte) bool {
 	for _, hk := range hopHeaders {
-		if len(k) == len(hk) && bytes.EqualFold(k, []byte(hk)) {
+		if equalFoldString(k, hk) {
 			return true
 		}
 	}
 	return false
+}
+
+// equalFoldString is bytes.EqualFold against a string, without converting it.
+func equalFoldString(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // appendClientIP appends the address for X-Forwarded-For without allocating.

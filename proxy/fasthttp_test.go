@@ -389,3 +389,58 @@ func FuzzJoinTargetURI(f *testing.F) {
 		}
 	})
 }
+
+// TestEnginesForwardTheSameHeaders sends one raw request with awkward headers through
+// both engines and compares what the backend receives: the fasthttp engine must rewrite
+// exactly as httputil.ReverseProxy with Rewrite does.
+func TestEnginesForwardTheSameHeaders(t *testing.T) {
+	raw := "GET /p?q=1 HTTP/1.1\r\nHost: shop.example\r\n" +
+		"X-Multi: one\r\nX-Multi: two\r\nCookie: a=1\r\nCookie: b=2\r\nUser-Agent: probe/1\r\n" +
+		"X-Forwarded-For: 198.51.100.7\r\nX-Forwarded-Host: forged.example\r\nX-Forwarded-Proto: https\r\n" +
+		"Forwarded: for=198.51.100.7\r\nAccept-Encoding: gzip\r\nColor: forged\r\n" +
+		"Connection: keep-alive, X-Drop\r\nX-Drop: gone\r\nProxy-Connection: keep-alive\r\n" +
+		"Content-Type: text/plain\r\nx-lower: kept\r\n\r\n"
+	seen := map[string]http.Header{}
+	for _, engine := range engines {
+		front := frontFor(t, engine, func(_ http.ResponseWriter, r *http.Request) {
+			h := r.Header.Clone()
+			h.Set("X-Test-Host", r.Host)
+			h.Set("X-Test-URI", r.RequestURI)
+			seen[engine] = h
+		})
+		c, err := net.Dial("tcp", front.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.WriteString(c, raw)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s: %v %v", engine, resp, err)
+		}
+	}
+	std, fast := seen[EngineNetHTTP], seen[EngineFastHTTP]
+	for _, h := range []http.Header{std, fast} {
+		// The test backend's address differs per engine.
+		h.Del("X-Test-Host")
+	}
+	// fasthttp folds several Cookie headers into one ("a=1; b=2", RFC 6265's single
+	// header); net/http passes them as they came. Backends read both the same.
+	if got := fast.Get("Cookie"); got != "a=1; b=2" {
+		t.Errorf("fasthttp Cookie = %q, want a=1; b=2", got)
+	}
+	std.Del("Cookie")
+	fast.Del("Cookie")
+	keys := map[string]bool{}
+	for k := range std {
+		keys[k] = true
+	}
+	for k := range fast {
+		keys[k] = true
+	}
+	for k := range keys {
+		if a, b := strings.Join(std[k], " | "), strings.Join(fast[k], " | "); a != b {
+			t.Errorf("%s: nethttp sends %q, fasthttp %q", k, a, b)
+		}
+	}
+}
