@@ -226,8 +226,12 @@ func (p *Proxy) prepareFast(ctx *fasthttp.RequestCtx, sc *fastScratch) {
 	h.ResetConnectionClose()
 	// The client's chain, then its address, as httputil's SetXForwarded does.
 	sc.xff = sc.xff[:0]
-	if prior := h.Peek("X-Forwarded-For"); len(prior) > 0 {
+	priors := h.PeekAll("X-Forwarded-For")
+	for _, prior := range priors {
 		sc.xff = append(append(sc.xff, prior...), ", "...)
+	}
+	if len(priors) > 1 {
+		delStable(h, []string{"X-Forwarded-For"}) // one joined line replaces them
 	}
 	sc.xff = appendClientIP(sc.xff, ctx.RemoteAddr())
 	h.SetBytesV("X-Forwarded-For", sc.xff)
@@ -329,6 +333,7 @@ func fastRetryable(req *fasthttp.Request) bool {
 type fastHeader interface {
 	All() iter.Seq2[[]byte, []byte]
 	Del(key string)
+	AddBytesV(key string, value []byte)
 }
 
 // forwardedHeaders are the client's proxy headers, which ReverseProxy's Rewrite mode
@@ -343,12 +348,47 @@ func removeHopHeaders(h fastHeader, also ...string) {
 	sc := hopScanPool.Get().(*hopScan)
 	sc.also = also
 	h.All()(sc.yield)
-	for _, k := range sc.drop {
-		h.Del(k)
+	if len(sc.drop) > 0 {
+		delStable(h, sc.drop)
 	}
 	clear(sc.drop)
 	*sc = hopScan{drop: sc.drop[:0], yield: sc.yield}
 	hopScanPool.Put(sc)
+}
+
+// delStable deletes the named headers and keeps the order of repeated ones: fasthttp's
+// Del swaps the last header into the hole, which can reverse, say, two X-Forwarded-For
+// or Cache-Control lines, whose order matters. Rare (only when there is something to
+// drop), so it may allocate.
+func delStable(h fastHeader, names []string) {
+	var order []string
+	values := map[string][][]byte{}
+	for k, v := range h.All() {
+		name := string(k)
+		if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }) {
+			continue
+		}
+		if _, seen := values[name]; !seen {
+			order = append(order, name)
+		}
+		values[name] = append(values[name], bytes.Clone(v))
+	}
+	// Cookie and Set-Cookie live outside the list Del reorders.
+	repeated := slices.DeleteFunc(order, func(name string) bool {
+		return len(values[name]) < 2 || strings.EqualFold(name, "Cookie") || strings.EqualFold(name, "Set-Cookie")
+	})
+	// Every Del first, then the re-adds: a Del after an Add could reorder it again.
+	for _, n := range names {
+		h.Del(n)
+	}
+	for _, name := range repeated {
+		h.Del(name)
+	}
+	for _, name := range repeated {
+		for _, v := range values[name] {
+			h.AddBytesV(name, v)
+		}
+	}
 }
 
 // hopScan collects the names removeHopHeaders deletes.
