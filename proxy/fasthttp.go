@@ -178,7 +178,7 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	}
 	if m == nil {
 		p.stats.noBackend.Add(1)
-		p.fastLocal(ctx, http.StatusServiceUnavailable, "archway-proxy: no healthy backend\n")
+		p.fastLocal(ctx, http.StatusServiceUnavailable, msgNoBackend)
 		ctx.Response.Header.Set("Retry-After", "1")
 		return
 	}
@@ -194,7 +194,7 @@ func (p *Proxy) serveFast(ctx *fasthttp.RequestCtx) {
 	if again {
 		if next := s.pickOther(m); next == nil {
 			p.log.Debug("no other member to retry on", "color", m.colour, "member", m.url())
-			p.fastLocal(ctx, http.StatusBadGateway, "archway-proxy: backend unavailable\n")
+			p.fastBadGateway(ctx, nil)
 		} else {
 			p.stats.retries.Add(1)
 			p.forwardFast(ctx, next, sc, false)
@@ -294,12 +294,7 @@ func (p *Proxy) forwardFast(ctx *fasthttp.RequestCtx, m *member, sc *fastScratch
 		ctx.Response.Reset()
 	case err != nil:
 		p.log.Debug("backend error", "host", m.dialAddr, "err", err.Error())
-		code, msg := http.StatusBadGateway, "archway-proxy: backend unavailable\n"
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, fasthttp.ErrTimeout) {
-			code, msg = http.StatusGatewayTimeout, "archway-proxy: backend timed out\n"
-		}
-		p.fastLocal(ctx, code, msg)
+		p.fastBadGateway(ctx, err)
 	}
 	return again
 }
@@ -315,18 +310,21 @@ func (p *Proxy) fastLocal(ctx *fasthttp.RequestCtx, code int, body string) {
 	ctx.SetBodyString(body)
 }
 
+// fastBadGateway is writeBadGateway for the fasthttp engine.
+func (p *Proxy) fastBadGateway(ctx *fasthttp.RequestCtx, err error) {
+	code, msg := gatewayAnswer(err)
+	p.fastLocal(ctx, code, msg)
+}
+
 // fastRetryable is retryable (retry.go) for a fasthttp request.
+// Upgrades never get here: serveFast answers them 501.
 func fastRetryable(req *fasthttp.Request) bool {
-	switch string(req.Header.Method()) {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
-	default:
+	if !idempotent(string(req.Header.Method())) {
 		return false
 	}
 	// fasthttp's -2 is "neither Content-Length nor chunked": a request without a body.
-	if cl := req.Header.ContentLength(); cl != 0 && cl != -2 || req.IsBodyStream() {
-		return false
-	}
-	return len(req.Header.Peek("Upgrade")) == 0
+	cl := req.Header.ContentLength()
+	return (cl == 0 || cl == -2) && !req.IsBodyStream()
 }
 
 // fastHeader is what removeHopHeaders needs of fasthttp's request and response headers.

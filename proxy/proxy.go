@@ -275,7 +275,7 @@ func (p *Proxy) noBackend(w http.ResponseWriter) {
 	h.Set("Retry-After", "1")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = io.WriteString(w, "archway-proxy: no healthy backend\n")
+	_, _ = io.WriteString(w, msgNoBackend)
 }
 
 // errorHandler is called by ReverseProxy when the backend gave no usable response.
@@ -302,14 +302,22 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 
 func writeBadGateway(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	status := http.StatusBadGateway
-	msg := "archway-proxy: backend unavailable\n"
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		status, msg = http.StatusGatewayTimeout, "archway-proxy: backend timed out\n"
-	}
+	status, msg := gatewayAnswer(err)
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, msg)
+}
+
+// msgNoBackend is the body of the 503 both engines answer when nothing is healthy.
+const msgNoBackend = "archway-proxy: no healthy backend\n"
+
+// gatewayAnswer is the status and body for a backend that gave no usable response,
+// for both engines: 504 when it timed out (net.Error or fasthttp.ErrTimeout), else 502.
+func gatewayAnswer(err error) (int, string) {
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return http.StatusGatewayTimeout, "archway-proxy: backend timed out\n"
+	}
+	return http.StatusBadGateway, "archway-proxy: backend unavailable\n"
 }
 
 // Handler serves the proxy with go-proxy-multiarch's /healthz (liveness) and /readyz

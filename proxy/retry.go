@@ -14,9 +14,7 @@ var errUpstream502 = errors.New("backend answered 502 Bad Gateway")
 // body. The proxy streams bodies instead of buffering them, so a request with a body
 // cannot be replayed and is never retried.
 func retryable(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
-	default:
+	if !idempotent(r.Method) {
 		return false
 	}
 	if r.ContentLength != 0 { // > 0: a body; -1: chunked, length unknown
@@ -24,6 +22,16 @@ func retryable(r *http.Request) bool {
 	}
 	// A protocol upgrade (WebSocket) is not a plain request/response exchange.
 	return r.Header.Get("Upgrade") == ""
+}
+
+// idempotent reports whether a method may be sent twice (RFC 9110 §9.2.2), for both
+// engines' retry rule.
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
 }
 
 // isRetryableErr: the backend could not be connected to, or answered 502. Other
