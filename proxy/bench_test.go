@@ -64,52 +64,39 @@ func benchProxy(b *testing.B, engine string) *testFront {
 	return newFront(b, p)
 }
 
-func BenchmarkDirect(b *testing.B) {
-	be := benchBackend(b)
-	c := benchClient()
+// benchURL is what a benchmark requests: the backend itself for engine "" (Direct),
+// else a proxy with that engine in front of two backends.
+func benchURL(b *testing.B, engine string) string {
+	if engine == "" {
+		return benchBackend(b).URL + "/a?b=c"
+	}
+	return benchProxy(b, engine).URL + "/a?b=c"
+}
+
+func BenchmarkDirect(b *testing.B)         { benchSerial(b, "") }
+func BenchmarkProxy(b *testing.B)          { benchSerial(b, EngineNetHTTP) }
+func BenchmarkProxyFastHTTP(b *testing.B)  { benchSerial(b, EngineFastHTTP) }
+func BenchmarkDirectParallel(b *testing.B) { benchParallel(b, "") }
+func BenchmarkProxyParallel(b *testing.B)  { benchParallel(b, EngineNetHTTP) }
+
+func BenchmarkProxyFastHTTPParallel(b *testing.B) { benchParallel(b, EngineFastHTTP) }
+
+func benchSerial(b *testing.B, engine string) {
+	u, c := benchURL(b, engine), benchClient()
 	b.ReportAllocs()
 	reportCPU(b)
 	for b.Loop() {
-		benchGet(b, c, be.URL+"/a?b=c")
+		benchGet(b, c, u)
 	}
 }
 
-func BenchmarkProxy(b *testing.B)         { benchProxySerial(b, EngineNetHTTP) }
-func BenchmarkProxyFastHTTP(b *testing.B) { benchProxySerial(b, EngineFastHTTP) }
-
-func benchProxySerial(b *testing.B, engine string) {
-	front := benchProxy(b, engine)
-	c := benchClient()
-	b.ReportAllocs()
-	reportCPU(b)
-	for b.Loop() {
-		benchGet(b, c, front.URL+"/a?b=c")
-	}
-}
-
-func BenchmarkDirectParallel(b *testing.B) {
-	be := benchBackend(b)
-	c := benchClient()
+func benchParallel(b *testing.B, engine string) {
+	u, c := benchURL(b, engine), benchClient()
 	b.ReportAllocs()
 	reportCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			benchGet(b, c, be.URL+"/a?b=c")
-		}
-	})
-}
-
-func BenchmarkProxyParallel(b *testing.B)         { benchProxyParallel(b, EngineNetHTTP) }
-func BenchmarkProxyFastHTTPParallel(b *testing.B) { benchProxyParallel(b, EngineFastHTTP) }
-
-func benchProxyParallel(b *testing.B, engine string) {
-	front := benchProxy(b, engine)
-	c := benchClient()
-	b.ReportAllocs()
-	reportCPU(b)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			benchGet(b, c, front.URL+"/a?b=c")
+			benchGet(b, c, u)
 		}
 	})
 }
