@@ -1,7 +1,6 @@
 package swarmprovider
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/archwayhq/archway/internal/testutil"
 	"github.com/archwayhq/archway/proxy"
 )
 
@@ -116,26 +116,9 @@ func (r *recorder) none(t *testing.T, during time.Duration) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func startProvider(t *testing.T, api *fakeAPI, cfg Config) (*recorder, *syncBuffer) {
+func startProvider(t *testing.T, api *fakeAPI, cfg Config) (*recorder, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	p := NewWithAPI(api, cfg, slog.New(slog.NewTextHandler(logs, nil)))
 	p.debounce = 10 * time.Millisecond
 	rec := &recorder{calls: make(chan string, 16)}

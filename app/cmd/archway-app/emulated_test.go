@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
 // TestForeignBuilds cross-builds archway-app and runs it on this amd64 host: linux/386
@@ -62,7 +64,7 @@ type foreignInfo struct {
 
 func runForeign(t *testing.T, bin string) foreignInfo {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cmd := exec.Command(bin, "-drain", "0s")
 	cmd.Env = []string{fmt.Sprintf("PORT=%d", port)}
 	if err := cmd.Start(); err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
 // The test binary doubles as archway-app when this variable is set, so the tests see
@@ -76,20 +77,10 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestSIGTERMDrains runs the real binary: it serves the seed's text line, and on
 // SIGTERM fails /readyz while still answering /, then exits 0.
 func TestSIGTERMDrains(t *testing.T) {
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cmd := command(t, []string{fmt.Sprintf("PORT=%d", port)}, "-drain", "600ms")
 	// A plain Writer (not StderrPipe): Wait returns only after everything is copied.
 	var logs lockedBuffer

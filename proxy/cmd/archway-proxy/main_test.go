@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archwayhq/archway/internal/testutil"
 	"github.com/archwayhq/archway/proxy"
 )
 
@@ -65,15 +65,6 @@ func TestRunVersionAndHelp(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestSIGTERMDrain runs the real process under load, sends SIGTERM and checks that
 // /readyz fails, in-flight requests finish, no request fails and the exit code is 0;
 // SIGHUP with an unchanged config reloads in between.
@@ -87,7 +78,7 @@ func TestSIGTERMDrain(t *testing.T) {
 				fmt.Fprintf(w, "%s %s\n", r.Header.Get("Color"), r.URL.Path)
 			}))
 			defer backend.Close()
-			port, admin := freePort(t), freePort(t)
+			port, admin := testutil.FreePort(t), testutil.FreePort(t)
 			cmd := exec.Command(os.Args[0])
 			cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
 				"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 2s -log-format json",
@@ -223,11 +214,11 @@ func TestSIGHUPReload(t *testing.T) {
 		}
 	}
 	write("BLUE=" + backend.URL + "\n")
-	port, admin := freePort(t), freePort(t)
+	port, admin := testutil.FreePort(t), testutil.FreePort(t)
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
 		"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 0s -config "+file)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -271,22 +262,4 @@ func TestSIGHUPReload(t *testing.T) {
 	if got := backends(); got != "[{BLUE 1} {GREEN 3}]" {
 		t.Fatalf("after a bad reload backends = %s", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the process's stderr copier and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
 // The test binary is profproxy itself when this is set.
@@ -26,16 +27,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestProxiesAndWritesProfile: it forwards with the Color header like archway-proxy
 // and leaves a gzip-compressed pprof profile, named after the engine, behind after SIGTERM.
 func TestProxiesAndWritesProfile(t *testing.T) {
@@ -44,7 +35,7 @@ func TestProxiesAndWritesProfile(t *testing.T) {
 	}))
 	defer backend.Close()
 	prof := filepath.Join(t.TempDir(), "cpu.pprof")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cmd := exec.Command(os.Args[0], "-admin-addr", "off", "-drain", "0s")
 	cmd.Env = []string{beMain + "=1", "BLUE=" + backend.URL, "PORT=" + fmt.Sprint(port), "CPUPROFILE=" + prof}
 	var stderr bytes.Buffer
