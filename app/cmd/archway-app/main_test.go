@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -83,7 +82,7 @@ func TestSIGTERMDrains(t *testing.T) {
 	port := testutil.FreePort(t)
 	cmd := command(t, []string{fmt.Sprintf("PORT=%d", port)}, "-drain", "600ms")
 	// A plain Writer (not StderrPipe): Wait returns only after everything is copied.
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -147,21 +146,4 @@ func TestSIGTERMDrains(t *testing.T) {
 	if out := logs.String(); !strings.Contains(out, "draining") || !strings.Contains(out, "stopped") {
 		t.Errorf("lifecycle not logged:\n%s", out)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
