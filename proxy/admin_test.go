@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
 func adminDo(t *testing.T, admin *httptest.Server, method, path, body string) (int, string) {
@@ -139,8 +141,8 @@ func TestAdminWeightChangeUnderLoad(t *testing.T) {
 
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		var tally requestTally
-		tally.load(&wg, stop, 16, client, front.URL+"/load?x=1")
+		var tally testutil.Tally
+		tally.Load(&wg, stop, 16, client, front.URL+"/load?x=1")
 		edits := []struct{ method, path, body string }{
 			{"PUT", "/backends/green", `{"weight": 4}`},
 			{"PUT", "/backends/blue", `{"weight": 0}`},
@@ -160,10 +162,10 @@ func TestAdminWeightChangeUnderLoad(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		ok, failed := tally.ok.Load(), tally.failed.Load()
+		ok, failed := tally.OK.Load(), tally.Failed.Load()
 		t.Logf("requests ok=%d failed=%d during %d admin edits", ok, failed, 6*len(edits))
 		if failed != 0 || ok < 100 {
-			t.Fatalf("ok=%d failed=%d (first: %v), want zero failures", ok, failed, tally.firstErr.Load())
+			t.Fatalf("ok=%d failed=%d (first: %v), want zero failures", ok, failed, tally.FirstErr())
 		}
 	})
 }

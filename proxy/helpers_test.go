@@ -151,31 +151,6 @@ func get(t *testing.T, client *http.Client, u string, hdr http.Header) (int, ech
 	return resp.StatusCode, e, resp.Header
 }
 
-// requestTally counts GETs that load tests send through the proxy: a request fails on a
-// transport error or any status but 200, and the first failure is kept to explain it.
-type requestTally struct {
-	ok, failed atomic.Int64
-	firstErr   atomic.Value
-}
-
-// get sends one GET for url and records the outcome.
-func (r *requestTally) get(client *http.Client, url string) {
-	resp, err := client.Get(url)
-	if err != nil {
-		r.failed.Add(1)
-		r.firstErr.CompareAndSwap(nil, err.Error())
-		return
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		r.failed.Add(1)
-		r.firstErr.CompareAndSwap(nil, url+": "+resp.Status)
-		return
-	}
-	r.ok.Add(1)
-}
-
 // engines are the proxy engines every behaviour test runs against.
 var engines = []string{EngineNetHTTP, EngineFastHTTP}
 
@@ -238,20 +213,4 @@ func newFrontReady(t testing.TB, p *Proxy, ready *server.Readiness) *testFront {
 func startFront(t testing.TB, s *httptest.Server) *testFront {
 	t.Cleanup(s.Close)
 	return &testFront{URL: s.URL, Addr: s.Listener.Addr().String(), client: s.Client()}
-}
-
-// load sends GETs for url from n goroutines, tracked by wg, until stop is closed.
-func (r *requestTally) load(wg *sync.WaitGroup, stop <-chan struct{}, n int, client *http.Client, url string) {
-	for range n {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r.get(client, url)
-			}
-		})
-	}
 }

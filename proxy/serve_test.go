@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/archwayhq/archway/internal/server"
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
 // TestServeDrainZeroFailed cancels Serve's context (what SIGTERM does in the binary)
@@ -59,11 +60,11 @@ func TestServeDrainZeroFailed(t *testing.T) {
 			return resp.StatusCode == 200
 		})
 
-		var tally requestTally
-		do := func(path string) { tally.get(client, base+path) }
+		var tally testutil.Tally
+		do := func(path string) { tally.Get(client, base+path) }
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
-		tally.load(&wg, stop, 6, client, base+"/fast")
+		tally.Load(&wg, stop, 6, client, base+"/fast")
 		for range 4 {
 			wg.Go(func() { do("/slow") }) // in flight across the cancel
 		}
@@ -83,10 +84,10 @@ func TestServeDrainZeroFailed(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("Serve: %v", err)
 		}
-		ok, failed := tally.ok.Load(), tally.failed.Load()
+		ok, failed := tally.OK.Load(), tally.Failed.Load()
 		t.Logf("ok=%d failed=%d", ok, failed)
 		if failed != 0 || ok < 10 {
-			t.Fatalf("ok=%d failed=%d (first: %v)", ok, failed, tally.firstErr.Load())
+			t.Fatalf("ok=%d failed=%d (first: %v)", ok, failed, tally.FirstErr())
 		}
 	})
 }

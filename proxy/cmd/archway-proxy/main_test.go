@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -127,36 +126,12 @@ func TestSIGTERMDrain(t *testing.T) {
 			}
 			_ = cmd.Process.Signal(syscall.SIGHUP)
 
-			var ok, failed atomic.Int64
+			var tally testutil.Tally
 			var wg sync.WaitGroup
 			stop := make(chan struct{})
-			do := func(path string) {
-				resp, err := client.Get(base + path)
-				if err != nil {
-					failed.Add(1)
-					t.Logf("request error: %v", err)
-					return
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					failed.Add(1)
-					return
-				}
-				ok.Add(1)
-			}
+			tally.Load(&wg, stop, 4, client, base+"/fast")
 			for range 4 {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-							do("/fast")
-						}
-					}
-				})
-				wg.Go(func() { do("/slow") })
+				wg.Go(func() { tally.Get(client, base+"/slow") })
 			}
 			time.Sleep(100 * time.Millisecond)
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -188,8 +163,8 @@ func TestSIGTERMDrain(t *testing.T) {
 			if err != nil {
 				t.Fatalf("exit: %v\n%s", err, logs.String())
 			}
-			if failed.Load() != 0 || ok.Load() < 5 {
-				t.Fatalf("ok=%d failed=%d\n%s", ok.Load(), failed.Load(), logs.String())
+			if tally.Failed.Load() != 0 || tally.OK.Load() < 5 {
+				t.Fatalf("ok=%d failed=%d (first: %s)\n%s", tally.OK.Load(), tally.Failed.Load(), tally.FirstErr(), logs.String())
 			}
 			for _, want := range []string{`"msg":"configuration reloaded"`, `"msg":"draining"`, `"msg":"stopped","server":"proxy"`} {
 				if !strings.Contains(logs.String(), want) {
