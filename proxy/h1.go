@@ -1,0 +1,612 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// HTTP/1.1 message heads for the epoll engine (epoll.go), which reads and writes
+// bytes itself. The request parser is deliberately narrow: it accepts the common
+// request (HTTP/1.1, no body, a clean origin-form target, well-formed header lines)
+// and reports anything else as "not fast", which makes the engine hand the connection
+// to net/http. So every unusual request — bodies, upgrades, HTTP/1.0, odd targets,
+// malformed heads — meets net/http's parser and the nethttp engine's behaviour, and
+// this file never has to decide what a strange request means.
+
+// headMax is the largest request or response head the epoll engine reads itself
+// (larger request heads go to net/http), and so its read buffer size.
+const headMax = 16 << 10
+
+// h1Header is one header line, both spans into the buffer the head was read into.
+type h1Header struct{ name, value []byte }
+
+// reqHead is a parsed request head.
+type reqHead struct {
+	method, uri []byte
+	headers     []h1Header
+	host        []byte
+	connClose   bool     // the client sent Connection: close
+	teTrailers  bool     // the client accepts trailers (kept, as ReverseProxy does)
+	listed      [][]byte // names the client listed in Connection: dropped
+	size        int      // bytes of the head, final CRLF included
+}
+
+// errHeadTooLarge: no complete head within the buffer.
+var errHeadTooLarge = errors.New("message head too large")
+
+// parseRequestHead parses the request head at the start of b. It returns ok with
+// r filled when a complete head was found; neither ok nor fast means more bytes are
+// needed; !fast means the request is not for the fast path (see above) and the
+// connection should go to net/http, which also covers a head that does not fit max.
+func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
+	end := bytes.Index(b, crlfcrlf)
+	if end < 0 {
+		// A bare LF line end would never give CRLFCRLF: net/http accepts it.
+		if bytes.IndexByte(b, '\n') >= 0 && !onlyCRLF(b) || len(b) >= max {
+			return false, false
+		}
+		return false, true
+	}
+	if end+4 > max {
+		return false, false
+	}
+	head := b[:end+2] // every line with its CRLF
+	*r = reqHead{headers: r.headers[:0], listed: r.listed[:0], size: end + 4}
+	line, rest, _ := bytes.Cut(head, crlf)
+	if !onlyCRLF(head) {
+		return false, false
+	}
+	method, line, ok1 := bytes.Cut(line, sp)
+	uri, proto, ok2 := bytes.Cut(line, sp)
+	if !ok1 || !ok2 || !isToken(method) || !cleanTarget(uri) || string(proto) != "HTTP/1.1" {
+		return false, false
+	}
+	r.method, r.uri = method, uri
+	hosts := 0
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, crlf)
+		name, value, found := bytes.Cut(line, colon)
+		if !found || !isToken(name) || !fieldValue(value) {
+			return false, false // includes obs-fold and "Name :"
+		}
+		value = bytes.Trim(value, " \t")
+		switch {
+		case equalFoldString(name, "Host"):
+			hosts++
+			r.host = value
+		case equalFoldString(name, "Content-Length"), equalFoldString(name, "Transfer-Encoding"),
+			equalFoldString(name, "Upgrade"), equalFoldString(name, "Expect"):
+			return false, false // a body, or not a plain exchange
+		case equalFoldString(name, "Connection"):
+			for tok := range bytes.SplitSeq(value, comma) {
+				tok = bytes.Trim(tok, " \t")
+				switch {
+				case equalFoldString(tok, "close"):
+					r.connClose = true
+				case equalFoldString(tok, "upgrade"):
+					return false, false
+				case len(tok) > 0:
+					r.listed = append(r.listed, tok)
+				}
+			}
+		case equalFoldString(name, "Te"):
+			for tok := range bytes.SplitSeq(value, comma) {
+				if equalFoldString(bytes.Trim(tok, " \t"), "trailers") {
+					r.teTrailers = true
+				}
+			}
+		}
+		r.headers = append(r.headers, h1Header{name, value})
+	}
+	if hosts != 1 || !cleanHost(r.host) {
+		return false, false // net/http answers these 400
+	}
+	return true, true
+}
+
+var (
+	crlf     = []byte("\r\n")
+	crlfcrlf = []byte("\r\n\r\n")
+	sp       = []byte(" ")
+	colon    = []byte(":")
+	comma    = []byte(",")
+)
+
+// onlyCRLF reports whether every LF in b follows a CR and every CR precedes an LF.
+func onlyCRLF(b []byte) bool {
+	for i, c := range b {
+		switch c {
+		case '\n':
+			if i == 0 || b[i-1] != '\r' {
+				return false
+			}
+		case '\r':
+			if i+1 < len(b) && b[i+1] != '\n' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// path is the request target without its query.
+func (r *reqHead) path() []byte {
+	if i := bytes.IndexByte(r.uri, '?'); i >= 0 {
+		return r.uri[:i]
+	}
+	return r.uri
+}
+
+// header implements selectionInput (override header, sticky cookie).
+func (r *reqHead) header(name string) string {
+	for _, h := range r.headers {
+		if equalFoldString(h.name, name) {
+			return string(h.value)
+		}
+	}
+	return ""
+}
+
+func (r *reqHead) cookie(name string) string {
+	for _, h := range r.headers {
+		if !equalFoldString(h.name, "Cookie") {
+			continue
+		}
+		if c, err := http.ParseCookie(string(h.value)); err == nil {
+			for _, ck := range c {
+				if ck.Name == name {
+					return ck.Value
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// dropped reports whether the proxy drops the request header name: hop-by-hop
+// headers, those the client listed in Connection, and the ones the proxy writes
+// itself (Host, Color, X-Forwarded-*) or drops as ReverseProxy's Rewrite mode does
+// (Forwarded).
+func (r *reqHead) dropped(name []byte) bool {
+	for _, n := range reqDropped {
+		if equalFoldString(name, n) {
+			return true
+		}
+	}
+	for _, n := range r.listed {
+		if bytes.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+var reqDropped = []string{"Host", "Color", "Connection", "Proxy-Connection", "Keep-Alive",
+	"Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
+	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+// upstreamHead is what appendUpstream writes besides the client's headers.
+type upstreamHead struct {
+	uri      []byte // request target for the backend
+	host     []byte // Host for the backend (the client's, with PreserveHost)
+	hostStr  string // or this (the member's)
+	color    string
+	clientIP []byte
+}
+
+// appendUpstream appends the request head the backend receives, rewritten as the
+// nethttp engine's Rewrite does: hop-by-hop and Connection-listed headers out, the
+// client's X-Forwarded-For extended with its address, X-Forwarded-Host/Proto from
+// this request, Color set last so that nothing the client sent can remove it.
+func (r *reqHead) appendUpstream(dst []byte, u *upstreamHead) []byte {
+	dst = append(dst, r.method...)
+	dst = append(dst, ' ')
+	dst = append(dst, u.uri...)
+	dst = append(dst, " HTTP/1.1\r\nHost: "...)
+	dst = append(dst, u.host...)
+	dst = append(dst, u.hostStr...)
+	dst = append(dst, "\r\n"...)
+	for _, h := range r.headers {
+		if r.dropped(h.name) {
+			continue
+		}
+		dst = appendHeader(dst, h.name, h.value)
+	}
+	dst = append(dst, "X-Forwarded-For: "...)
+	for _, h := range r.headers {
+		if equalFoldString(h.name, "X-Forwarded-For") {
+			dst = append(append(dst, h.value...), ", "...)
+		}
+	}
+	dst = append(dst, u.clientIP...)
+	dst = append(dst, "\r\nX-Forwarded-Host: "...)
+	dst = append(dst, r.host...)
+	dst = append(dst, "\r\nX-Forwarded-Proto: http\r\nColor: "...)
+	dst = append(dst, u.color...)
+	dst = append(dst, "\r\n"...)
+	if r.teTrailers {
+		dst = append(dst, "Te: trailers\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func appendHeader(dst, name, value []byte) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...)
+}
+
+// bodyMode is how a response body is delimited (RFC 9112 §6.3).
+type bodyMode uint8
+
+const (
+	bodyNone    bodyMode = iota // HEAD, 1xx, 204, 304
+	bodyLength                  // Content-Length
+	bodyChunked                 // Transfer-Encoding ending in chunked
+	bodyClose                   // until the backend closes
+)
+
+// respHead is a parsed response head.
+type respHead struct {
+	status  int
+	headers []h1Header
+	listed  [][]byte
+	size    int
+	mode    bodyMode
+	length  int64
+	close   bool // the backend ends the connection after this response
+	hasDate bool
+}
+
+// errBadResponse: the backend's response head could not be parsed.
+var errBadResponse = errors.New("malformed response from backend")
+
+// parseResponseHead parses the response head at the start of b for a request with
+// method; ok false and err nil means more bytes are needed.
+func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err error) {
+	end := bytes.Index(b, crlfcrlf)
+	if end < 0 {
+		if len(b) >= max {
+			return false, errHeadTooLarge
+		}
+		return false, nil
+	}
+	*r = respHead{headers: r.headers[:0], listed: r.listed[:0], size: end + 4, length: -1}
+	line, rest, _ := bytes.Cut(b[:end+2], crlf)
+	proto, line, ok1 := bytes.Cut(line, sp)
+	code, _, _ := bytes.Cut(line, sp)
+	if !ok1 || len(code) != 3 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(proto) != 8 {
+		return false, errBadResponse
+	}
+	status, cerr := strconv.Atoi(string(code))
+	if cerr != nil || status < 100 {
+		return false, errBadResponse
+	}
+	r.status = status
+	keepAlive := false
+	chunked, te := false, false
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, crlf)
+		name, value, found := bytes.Cut(line, colon)
+		if !found || !isToken(name) {
+			return false, errBadResponse
+		}
+		value = bytes.Trim(value, " \t")
+		switch {
+		case equalFoldString(name, "Content-Length"):
+			n, perr := strconv.ParseInt(string(value), 10, 64)
+			if perr != nil || n < 0 || r.length >= 0 && r.length != n {
+				return false, errBadResponse
+			}
+			r.length = n
+		case equalFoldString(name, "Transfer-Encoding"):
+			te = true
+			last := value
+			if i := bytes.LastIndexByte(value, ','); i >= 0 {
+				last = value[i+1:]
+			}
+			chunked = equalFoldString(bytes.Trim(last, " \t"), "chunked")
+		case equalFoldString(name, "Connection"):
+			for tok := range bytes.SplitSeq(value, comma) {
+				tok = bytes.Trim(tok, " \t")
+				switch {
+				case equalFoldString(tok, "close"):
+					r.close = true
+				case equalFoldString(tok, "keep-alive"):
+					keepAlive = true
+				case len(tok) > 0:
+					r.listed = append(r.listed, tok)
+				}
+			}
+		case equalFoldString(name, "Date"):
+			r.hasDate = true
+		}
+		r.headers = append(r.headers, h1Header{name, value})
+	}
+	if proto[7] == '0' && !keepAlive {
+		r.close = true
+	}
+	switch {
+	case head || status < 200 || status == http.StatusNoContent || status == http.StatusNotModified:
+		r.mode = bodyNone
+	case te && chunked:
+		r.mode = bodyChunked
+	case te:
+		r.mode, r.close = bodyClose, true
+	case r.length >= 0:
+		r.mode = bodyLength
+	default:
+		r.mode, r.close = bodyClose, true
+	}
+	return true, nil
+}
+
+// respDropped are the response headers the proxy does not pass on: hop-by-hop ones
+// (RFC 9110 §7.6.1) and the framing it writes itself. Trailer stays: trailers pass
+// through with the chunked body, so their announcement must too.
+var respDropped = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Transfer-Encoding", "Upgrade"}
+
+// clientResponse is what appendClient writes besides the backend's headers.
+type clientResponse struct {
+	xproxy    string
+	setCookie string // sticky cookie, "" for none
+	date      []byte // appended when the backend sent no Date, as net/http does
+	chunked   bool   // the body goes to the client chunked
+	close     bool   // the proxy closes the client connection after this response
+}
+
+// appendClient appends the response head the client receives: the backend's status
+// and headers without hop-by-hop ones, X-Proxy and the sticky cookie first (where
+// the nethttp engine puts them), framing for the body as the proxy sends it.
+func (r *respHead) appendClient(dst []byte, c *clientResponse) []byte {
+	dst = appendStatusLine(dst, r.status)
+	dst = append(dst, "X-Proxy: "...)
+	dst = append(dst, c.xproxy...)
+	dst = append(dst, "\r\n"...)
+	if c.setCookie != "" {
+		dst = append(dst, "Set-Cookie: "...)
+		dst = append(dst, c.setCookie...)
+		dst = append(dst, "\r\n"...)
+	}
+	for _, h := range r.headers {
+		if r.droppedHeader(h.name) {
+			continue
+		}
+		dst = appendHeader(dst, h.name, h.value)
+	}
+	if !r.hasDate && len(c.date) > 0 {
+		dst = append(dst, "Date: "...)
+		dst = append(dst, c.date...)
+		dst = append(dst, "\r\n"...)
+	}
+	if c.chunked {
+		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if c.close {
+		dst = append(dst, "Connection: close\r\n"...)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func (r *respHead) droppedHeader(name []byte) bool {
+	for _, n := range respDropped {
+		if equalFoldString(name, n) {
+			return true
+		}
+	}
+	for _, n := range r.listed {
+		if bytes.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendStatusLine writes the status line as net/http's server does.
+func appendStatusLine(dst []byte, code int) []byte {
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(code), 10)
+	dst = append(dst, ' ')
+	if text := http.StatusText(code); text != "" {
+		dst = append(dst, text...)
+	} else {
+		dst = append(dst, "status code "...)
+		dst = strconv.AppendInt(dst, int64(code), 10)
+	}
+	return append(dst, "\r\n"...)
+}
+
+// chunkScanner follows a chunked body (RFC 9112 §7.1) passing through unchanged, to
+// find where it ends: the last chunk and the trailer section.
+type chunkScanner struct {
+	state  uint8
+	size   int64 // of the chunk whose size line is being read
+	remain int64 // data bytes left in the current chunk
+	digits int
+	line   int // bytes in the current trailer line
+}
+
+const (
+	csSize uint8 = iota
+	csExt
+	csSizeLF
+	csData
+	csDataCR
+	csDataLF
+	csTrailer
+	csTrailerLF
+	csDone
+)
+
+var errBadChunk = errors.New("malformed chunked body from backend")
+
+// scan consumes p and returns how many of its bytes belong to the body (all of them
+// unless the body ended inside p) and whether the body is complete.
+func (c *chunkScanner) scan(p []byte) (n int, done bool, err error) {
+	for n < len(p) {
+		b := p[n]
+		switch c.state {
+		case csSize:
+			switch {
+			case b == '\r':
+				c.state = csSizeLF
+			case b == ';' || b == ' ' || b == '\t':
+				c.state = csExt
+			case unhex(b) >= 0:
+				if c.digits++; c.digits > 15 {
+					return n, false, errBadChunk
+				}
+				c.size = c.size<<4 | int64(unhex(b))
+			default:
+				return n, false, errBadChunk
+			}
+			if c.state != csSize && c.digits == 0 {
+				return n, false, errBadChunk
+			}
+		case csExt:
+			if b == '\r' {
+				c.state = csSizeLF
+			} else if b == '\n' {
+				return n, false, errBadChunk
+			}
+		case csSizeLF:
+			if b != '\n' {
+				return n, false, errBadChunk
+			}
+			if c.size == 0 {
+				c.state, c.line = csTrailer, 0
+			} else {
+				c.state, c.remain = csData, c.size
+			}
+		case csData:
+			k := min(int64(len(p)-n), c.remain)
+			c.remain -= k
+			n += int(k)
+			if c.remain == 0 {
+				c.state = csDataCR
+			}
+			continue
+		case csDataCR:
+			if b != '\r' {
+				return n, false, errBadChunk
+			}
+			c.state = csDataLF
+		case csDataLF:
+			if b != '\n' {
+				return n, false, errBadChunk
+			}
+			c.state, c.size, c.digits = csSize, 0, 0
+		case csTrailer:
+			if b == '\r' {
+				c.state = csTrailerLF
+			} else if b == '\n' {
+				return n, false, errBadChunk
+			} else {
+				c.line++
+			}
+		case csTrailerLF:
+			if b != '\n' {
+				return n, false, errBadChunk
+			}
+			if c.line == 0 {
+				c.state = csDone
+				return n + 1, true, nil
+			}
+			c.state, c.line = csTrailer, 0
+		case csDone:
+			return n, true, nil
+		}
+		n++
+	}
+	return n, c.state == csDone, nil
+}
+
+func unhex(b byte) int {
+	switch {
+	case '0' <= b && b <= '9':
+		return int(b - '0')
+	case 'a' <= b && b <= 'f':
+		return int(b-'a') + 10
+	case 'A' <= b && b <= 'F':
+		return int(b-'A') + 10
+	}
+	return -1
+}
+
+// isToken reports whether b is an RFC 9110 token (method, header name).
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldValue reports whether b is a header value without control characters
+// (HTAB allowed) and without leading whitespace on the line (obs-fold is refused
+// before this, by the name check).
+func fieldValue(b []byte) bool {
+	for _, c := range b {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanTarget reports whether uri is an origin-form target made only of characters
+// RFC 3986 allows unescaped, with well-formed percent escapes: the nethttp engine
+// forwards such a target byte for byte, so the fast path can too. Anything else goes
+// to net/http, which re-encodes or refuses it.
+func cleanTarget(uri []byte) bool {
+	if len(uri) == 0 || uri[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(uri); i++ {
+		c := uri[i]
+		if c == '%' {
+			if i+2 >= len(uri) || unhex(uri[i+1]) < 0 || unhex(uri[i+2]) < 0 {
+				return false
+			}
+			i += 2
+			continue
+		}
+		if !uriChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// cleanHost reports whether a Host value is a plain host[:port] (letters, digits,
+// "-._~", brackets and colons for IPv6).
+func cleanHost(h []byte) bool {
+	if len(h) == 0 {
+		return false
+	}
+	for _, c := range h {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || bytes.IndexByte([]byte("-._~:[]"), c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChar, uriChar [256]bool
+
+func init() {
+	for c := range 256 {
+		b := byte(c)
+		alnum := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9'
+		tokenChar[c] = alnum || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), b) >= 0
+		uriChar[c] = alnum || bytes.IndexByte([]byte("-._~!$&'()*+,;=:@/?"), b) >= 0
+	}
+}
