@@ -10,7 +10,8 @@ import (
 
 // The end-to-end benchmarks share one backend and client setup; BenchmarkDirect is
 // the baseline (client → backend), BenchmarkProxy adds archway-proxy (nethttp engine)
-// in between and BenchmarkProxyFastHTTP the fasthttp engine, so
+// in between, BenchmarkProxyFastHTTP the fasthttp engine and BenchmarkProxyEpoll
+// (epoll_test.go) the epoll engine, so
 // ns/op(Proxy)/ns/op(Direct) is the cost of the extra hop.
 //
 // Each also reports cpu-ns/op: user+system CPU time of the whole process (client,

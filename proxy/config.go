@@ -37,6 +37,12 @@ const (
 	// EngineFastHTTP serves and forwards HTTP/1.1 with valyala/fasthttp (fasthttp.go):
 	// less CPU per request, no protocol upgrades.
 	EngineFastHTTP = "fasthttp"
+	// EngineEpoll serves plain HTTP/1.1 requests from epoll event loops (epoll.go) and
+	// hands every other connection to the nethttp engine: nginx's CPU per request.
+	// Linux only; http backends only.
+	EngineEpoll = "epoll"
+	// MaxLoops bounds LOOPS.
+	MaxLoops = 256
 	// MaxWeight bounds a colour's weight: the SWRR cycle is precomputed and its length
 	// is the sum of the (gcd-reduced) weights.
 	MaxWeight = 10000
@@ -73,7 +79,8 @@ type Config struct {
 	StickyCookie   string
 	OverrideHeader string
 	PreserveHost   bool
-	Engine         string // EngineNetHTTP or EngineFastHTTP
+	Engine         string // EngineNetHTTP, EngineFastHTTP or EngineEpoll
+	Loops          int    // event loops of EngineEpoll; 0 means GOMAXPROCS
 	Drain          time.Duration
 	ShutdownTO     time.Duration
 	LogFormat      string
@@ -87,7 +94,7 @@ type Config struct {
 var settings = []string{
 	"PORT", "ADMIN_ADDR", "PROVIDER", "CONFIG", "PROXY_TARGET_URL", "COLORS",
 	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
-	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE",
+	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE", "LOOPS",
 	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
 }
 
@@ -132,7 +139,8 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 		{"dns-refresh", DefaultDNSRefresh.String(), "re-resolve interval of dns+/tasks. backends (env DNS_REFRESH)"},
 		{"sticky-cookie", "", "cookie name pinning a client to its colour; empty disables (env STICKY_COOKIE)"},
 		{"override-header", "", "request header selecting a colour, e.g. X-Archway-Color; empty disables (env OVERRIDE_HEADER)"},
-		{"engine", DefaultEngine, "HTTP engine: nethttp (net/http + httputil.ReverseProxy) or fasthttp (less CPU, no upgrades) (env ENGINE)"},
+		{"engine", DefaultEngine, "HTTP engine: nethttp (net/http + httputil.ReverseProxy), fasthttp (less CPU, no upgrades) or epoll (event loops, least CPU; Linux) (env ENGINE)"},
+		{"loops", "0", "event loops of -engine epoll; 0 means GOMAXPROCS (env LOOPS)"},
 		{"drain", DefaultDrain.String(), "keep serving this long after SIGTERM with /readyz failing (env DRAIN)"},
 		{"shutdown-timeout", DefaultShutdownTimeout.String(), "deadline for in-flight requests after the drain (env SHUTDOWN_TIMEOUT)"},
 		{"log-format", "text", "text or json (env LOG_FORMAT)"},
@@ -286,9 +294,23 @@ func ParseConfig(args, environ []string) (*Config, error) {
 	switch raw {
 	case EngineNetHTTP, EngineFastHTTP:
 		c.Engine = raw
+	case EngineEpoll:
+		if !epollSupported {
+			return nil, fmt.Errorf("%s=%q: needs Linux (epoll); use nethttp or fasthttp", name, raw)
+		}
+		c.Engine = raw
 	default:
-		return nil, fmt.Errorf("%s=%q: want nethttp or fasthttp", name, raw)
+		return nil, fmt.Errorf("%s=%q: want nethttp, fasthttp or epoll", name, raw)
 	}
+	raw, name, _ = lookup("loops", "LOOPS")
+	n, err = strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < 0 || n > MaxLoops {
+		return nil, fmt.Errorf("%s=%q: want an integer 0-%d", name, raw, MaxLoops)
+	}
+	if n != 0 && c.Engine != EngineEpoll {
+		return nil, fmt.Errorf("%s=%q: only ENGINE=epoll has event loops (ENGINE=%s)", name, raw, c.Engine)
+	}
+	c.Loops = n
 
 	raw, name, _ = lookup("log-format", "LOG_FORMAT")
 	if raw != "text" && raw != "json" {

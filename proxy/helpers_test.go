@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -151,8 +152,15 @@ func get(t *testing.T, client *http.Client, u string, hdr http.Header) (int, ech
 	return resp.StatusCode, e, resp.Header
 }
 
-// engines are the proxy engines every behaviour test runs against.
+// engines are the proxy engines every behaviour test runs against: nethttp first,
+// the reference the others are compared with.
 var engines = []string{EngineNetHTTP, EngineFastHTTP}
+
+func init() {
+	if epollSupported {
+		engines = append(engines, EngineEpoll)
+	}
+}
 
 // forEachEngine runs f as a subtest per engine.
 func forEachEngine(t *testing.T, f func(t *testing.T, engine string)) {
@@ -171,10 +179,10 @@ type testFront struct {
 func (f *testFront) Client() *http.Client { return f.client }
 
 // newFront serves p's proxying only (no /healthz, /readyz) for the nethttp engine, as
-// httptest.NewServer(p) does, and the full fasthttp handler for fasthttp.
+// httptest.NewServer(p) does, and the full engine for the others.
 func newFront(t testing.TB, p *Proxy) *testFront {
 	t.Helper()
-	if p.opts.Engine == EngineFastHTTP {
+	if p.opts.Engine != EngineNetHTTP {
 		ready := &server.Readiness{Check: p.Ready}
 		ready.Set(true)
 		return newFrontReady(t, p, ready)
@@ -182,29 +190,45 @@ func newFront(t testing.TB, p *Proxy) *testFront {
 	return startFront(t, httptest.NewServer(p))
 }
 
-// newFrontReady serves p with /healthz and /readyz answered from ready.
-func newFrontReady(t testing.TB, p *Proxy, ready *server.Readiness) *testFront {
+// newFrontReady serves p with /healthz and /readyz answered from ready; tweak, if
+// given, adjusts the engine before it serves (the epoll engine's timeouts).
+func newFrontReady(t testing.TB, p *Proxy, ready *server.Readiness, tweak ...func(server.Engine)) *testFront {
 	t.Helper()
-	if p.opts.Engine != EngineFastHTTP {
-		return startFront(t, httptest.NewServer(p.Handler(ready)))
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := p.FastServer(ready)
+	var srv server.Engine
+	switch p.opts.Engine {
+	case EngineFastHTTP:
+		srv = p.FastServer(ready)
+	case EngineEpoll:
+		srv = p.EpollServer(ready, 0)
+	default:
+		ln.Close()
+		return startFront(t, httptest.NewServer(p.Handler(ready)))
+	}
+	for _, f := range tweak {
+		f(srv)
+	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(p.TrackListener(ln)) }()
+	go func() {
+		var l net.Listener = ln
+		if p.opts.Engine == EngineFastHTTP {
+			l = p.TrackListener(ln)
+		}
+		done <- srv.Serve(l)
+	}()
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 	t.Cleanup(func() {
 		client.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("fasthttp front shutdown: %v", err)
+			t.Errorf("%s front shutdown: %v", p.opts.Engine, err)
 		}
-		if err := <-done; err != nil {
-			t.Errorf("fasthttp front: %v", err)
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("%s front: %v", p.opts.Engine, err)
 		}
 	})
 	return &testFront{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), client: client}

@@ -77,7 +77,8 @@ type globalStats struct {
 	requests   atomic.Uint64
 	noBackend  atomic.Uint64 // 503: nothing healthy
 	retries    atomic.Uint64
-	openConns  atomic.Int64 // client connections on the proxy listener
+	openConns  atomic.Int64  // client connections on the proxy listener
+	handovers  atomic.Uint64 // connections the epoll engine gave to net/http
 	reloadsOK  atomic.Uint64
 	reloadsBad atomic.Uint64
 	upstream   sync.Map // backend host:port → *atomic.Int64 open upstream connections
@@ -154,6 +155,10 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(bw, "archway_retries_total %d\n", p.stats.retries.Load())
 	help("archway_open_connections", "gauge", "Open client connections on the proxy listener.")
 	fmt.Fprintf(bw, "archway_open_connections %d\n", p.stats.openConns.Load())
+	if p.opts.Engine == EngineEpoll {
+		help("archway_epoll_handovers_total", "counter", "Client connections the epoll engine handed to net/http (a request with a body, an upgrade, HTTP/1.0, ...).")
+		fmt.Fprintf(bw, "archway_epoll_handovers_total %d\n", p.stats.handovers.Load())
+	}
 	help("archway_config_reloads_total", "counter", "Backend set changes by result.")
 	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"ok\"} %d\n", p.stats.reloadsOK.Load())
 	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"error\"} %d\n", p.stats.reloadsBad.Load())

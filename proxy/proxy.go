@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -31,9 +32,12 @@ type Options struct {
 	OverrideHeader string        // "" disables
 	PreserveHost   bool          // send the client's Host instead of the backend's
 	Hostname       string        // X-Proxy value; default os.Hostname()
-	// Engine is EngineNetHTTP (default) or EngineFastHTTP: which HTTP implementation
-	// Serve runs on the proxy listener and forwards with (fasthttp.go).
+	// Engine is EngineNetHTTP (default), EngineFastHTTP or EngineEpoll: which HTTP
+	// implementation Serve runs on the proxy listener and forwards with (fasthttp.go,
+	// epoll.go).
 	Engine string
+	// Loops is the number of event loops of EngineEpoll (0: GOMAXPROCS).
+	Loops int
 	// Transport carries requests to backends for the nethttp engine; default:
 	// NewTransport's tuned http.Transport.
 	Transport http.RoundTripper
@@ -46,7 +50,7 @@ func OptionsFrom(c *Config) Options {
 		HealthPath: c.HealthPath, HealthInterval: c.HealthInterval, HealthTimeout: c.HealthTimeout,
 		MaxFails: c.MaxFails, FailTimeout: c.FailTimeout, DNSRefresh: c.DNSRefresh,
 		StickyCookie: c.StickyCookie, OverrideHeader: c.OverrideHeader, PreserveHost: c.PreserveHost,
-		Engine: c.Engine,
+		Engine: c.Engine, Loops: c.Loops,
 	}
 }
 
@@ -143,6 +147,9 @@ func (p *Proxy) Apply(specs []BackendSpec) error {
 
 func (p *Proxy) applyLocked(specs []BackendSpec) error {
 	norm, err := normalizeSpecs(specs)
+	if err == nil && p.opts.Engine == EngineEpoll {
+		err = epollTargets(norm)
+	}
 	if err != nil {
 		p.stats.reloadsBad.Add(1)
 		return err
@@ -150,6 +157,19 @@ func (p *Proxy) applyLocked(specs []BackendSpec) error {
 	p.snap.Store(p.buildLocked(norm))
 	p.stats.reloadsOK.Add(1)
 	p.log.Info("backends applied", "backends", weightList(norm))
+	return nil
+}
+
+// epollTargets refuses https members for the epoll engine, whose loops speak plain
+// HTTP/1.1 to backends.
+func epollTargets(specs []BackendSpec) error {
+	for _, s := range specs {
+		for _, u := range s.Members {
+			if u.Scheme != "http" {
+				return fmt.Errorf("backend %s: url %q: ENGINE=epoll forwards to http:// backends only; use ENGINE=nethttp or fasthttp", s.Name, u.Redacted())
+			}
+		}
+	}
 	return nil
 }
 

@@ -70,10 +70,15 @@ func (p *Proxy) Serve(ctx context.Context, sc ServeConfig) error {
 			Name: "proxy", Handler: p.Handler(ready), Ready: ready,
 			Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.log,
 		}
-		if p.opts.Engine == EngineFastHTTP {
+		ln := p.TrackListener(sc.Listener)
+		switch p.opts.Engine {
+		case EngineFastHTTP:
 			cfg.Engine = p.FastServer(ready)
+		case EngineEpoll:
+			// It accepts on the listener's socket and counts connections itself.
+			cfg.Engine, ln = p.EpollServer(ready, p.opts.Loops), sc.Listener
 		}
-		fail(server.Serve(srvCtx, p.TrackListener(sc.Listener), cfg))
+		fail(server.Serve(srvCtx, ln, cfg))
 		// Health checks and the provider stop only once the proxy stopped serving, so
 		// that draining requests are still routed on fresh health information.
 		cancelProv()

@@ -11,16 +11,18 @@ import (
 // Status is GET /status: wunderproxy's status page grown up — request counts, status
 // classes, latency and open connections per colour and member.
 type Status struct {
-	Version         string         `json:"version"`
-	Commit          string         `json:"commit"`
-	Hostname        string         `json:"hostname"`
-	UptimeSeconds   float64        `json:"uptime_seconds"`
-	Ready           bool           `json:"ready"`
-	Requests        uint64         `json:"requests"`
-	NoBackend       uint64         `json:"no_backend_503"`
-	Retries         uint64         `json:"retries"`
-	OpenConnections int64          `json:"open_connections"`
-	Backends        []ColourStatus `json:"backends"`
+	Version         string  `json:"version"`
+	Commit          string  `json:"commit"`
+	Hostname        string  `json:"hostname"`
+	UptimeSeconds   float64 `json:"uptime_seconds"`
+	Ready           bool    `json:"ready"`
+	Requests        uint64  `json:"requests"`
+	NoBackend       uint64  `json:"no_backend_503"`
+	Retries         uint64  `json:"retries"`
+	OpenConnections int64   `json:"open_connections"`
+	// EpollHandovers counts connections the epoll engine gave to net/http.
+	EpollHandovers uint64         `json:"epoll_handovers,omitempty"`
+	Backends       []ColourStatus `json:"backends"`
 }
 
 // ColourStatus is one colour in /status.
@@ -65,7 +67,7 @@ func (p *Proxy) Status() Status {
 		UptimeSeconds: time.Since(p.start).Round(time.Millisecond).Seconds(),
 		Ready:         p.Ready() == nil, Requests: p.stats.requests.Load(),
 		NoBackend: p.stats.noBackend.Load(), Retries: p.stats.retries.Load(),
-		OpenConnections: p.stats.openConns.Load(), Backends: []ColourStatus{},
+		OpenConnections: p.stats.openConns.Load(), EpollHandovers: p.stats.handovers.Load(), Backends: []ColourStatus{},
 	}
 	s := p.snap.Load()
 	if s == nil {

@@ -1,0 +1,530 @@
+//go:build linux
+
+package proxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// backConn is a keep-alive connection to a backend member, owned by one loop.
+type backConn struct {
+	l     *evLoop
+	fd    int
+	addr  string
+	gauge *atomic.Int64 // open connections to addr, for /status
+
+	buf          []byte
+	rstart, rend int
+	wbuf         []byte // the request head being written
+	wpos         int
+
+	readReady  bool
+	writeReady bool
+	// peerClosed: epoll reported the backend's FIN (RDHUP). Read until EOF then: the
+	// FIN may sit behind data that a short read took, and brings no new event.
+	peerClosed bool
+	state      uint8
+	x          *exchange
+	reused     bool // served before: the backend may have closed it while idle
+	gotBytes   bool // some of the current response arrived
+	idleSince  time.Time
+	closed     bool
+}
+
+const (
+	bIdle uint8 = iota
+	bWriting
+	bHead
+	bBody
+)
+
+// epollDialer connects to backends, as NewTransport's dialer does; it runs in a
+// goroutine of its own (names may need DNS) and hands the socket to the loop.
+var epollDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+func (b *backConn) onEvent(ev uint32) {
+	if ev&unix.EPOLLOUT != 0 {
+		b.writeReady = true
+	}
+	if ev&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		b.readReady = true
+	}
+	if ev&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+		b.peerClosed = true
+	}
+	switch b.state {
+	case bIdle:
+		if b.readReady {
+			b.checkIdle()
+		}
+	case bWriting:
+		if b.writeReady || ev&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			b.writeRequest()
+		}
+	case bHead, bBody:
+		if b.readReady {
+			b.pump()
+		}
+	}
+}
+
+// checkIdle drops a pooled connection that became readable: the backend closed it
+// (or sent bytes nobody asked for).
+func (b *backConn) checkIdle() {
+	var one [1]byte
+	if _, err := sysRead(b.fd, one[:]); err == unix.EAGAIN {
+		b.readReady = false
+		return
+	}
+	b.l.dropIdle(b)
+	b.close()
+}
+
+// writeRequest writes the request head; then the response is awaited.
+func (b *backConn) writeRequest() {
+	for b.wpos < len(b.wbuf) {
+		n, err := sysWrite(b.fd, b.wbuf[b.wpos:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			b.writeReady = false
+			return
+		case err != nil:
+			b.failed(&net.OpError{Op: "write", Net: "tcp", Err: err})
+			return
+		}
+		b.wpos += n
+	}
+	b.state = bHead
+	b.x.c.deadline = b.l.readDeadline()
+	if b.readReady {
+		b.pump()
+	}
+}
+
+// pump reads the response while the client keeps up: it stops while the client has
+// output pending (backpressure: the backend's socket buffer fills, not our memory).
+func (b *backConn) pump() {
+	x := b.x
+	for !b.closed && b.x == x && x != nil && !x.bodyDone && len(x.c.out) == 0 && b.readReady {
+		if b.rstart == b.rend {
+			b.rstart, b.rend = 0, 0
+		} else if b.rend == len(b.buf) && b.rstart > 0 {
+			b.rend = copy(b.buf, b.buf[b.rstart:b.rend])
+			b.rstart = 0
+		}
+		if b.rend == len(b.buf) {
+			x.fail(errHeadTooLarge)
+			return
+		}
+		n, err := sysRead(b.fd, b.buf[b.rend:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			b.readReady = false
+			return
+		case err != nil || n == 0:
+			b.eof(err)
+			return
+		}
+		if n < len(b.buf)-b.rend && !b.peerClosed {
+			b.readReady = false
+		}
+		b.rend += n
+		b.gotBytes = true
+		x.process()
+	}
+}
+
+// eof handles the backend closing (or resetting) the connection.
+func (b *backConn) eof(err error) {
+	x := b.x
+	switch {
+	case b.state == bBody && x.resp.mode == bodyClose && err == nil:
+		x.emit(true, lastChunk)
+	case b.state == bHead && !b.gotBytes && b.reused && x.idempotent && !x.stale:
+		// A pooled connection the backend closed while our request was on its way:
+		// nothing was processed; send it again on a fresh connection.
+		x.stale = true
+		b.x, x.b = nil, nil
+		b.close()
+		b.l.dial(x, x.m)
+	default:
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		} else {
+			err = &net.OpError{Op: "read", Net: "tcp", Err: err}
+		}
+		b.failed(err)
+	}
+}
+
+// failed: the connection broke before the exchange was done.
+func (b *backConn) failed(err error) {
+	x := b.x
+	if b.state == bWriting && b.reused && x.idempotent && !x.stale {
+		x.stale = true
+		b.x, x.b = nil, nil
+		b.close()
+		b.l.dial(x, x.m)
+		return
+	}
+	x.fail(err)
+}
+
+func (b *backConn) close() {
+	if b.closed {
+		return
+	}
+	b.closed = true
+	b.l.unregister(b.fd)
+	_ = unix.Close(b.fd)
+	b.gauge.Add(-1)
+}
+
+var lastChunk = []byte("0\r\n\r\n")
+
+// dial connects to m for x in a goroutine and continues x on the loop.
+func (l *evLoop) dial(x *exchange, m *member) {
+	addr := m.dialAddr
+	go func() {
+		fd := -1
+		conn, err := epollDialer.Dial("tcp", addr)
+		if err == nil {
+			fd, err = dupFD(conn)
+			_ = conn.Close()
+		}
+		if !l.post(func() { l.dialed(x, addr, fd, err) }) && fd >= 0 {
+			_ = unix.Close(fd)
+		}
+	}()
+}
+
+func (l *evLoop) dialed(x *exchange, addr string, fd int, err error) {
+	var b *backConn
+	if err == nil {
+		b = &backConn{l: l, fd: fd, addr: addr, gauge: l.p.stats.upstreamGauge(addr),
+			buf: make([]byte, headMax), writeReady: true}
+		if err = l.register(fd, b); err != nil {
+			_ = unix.Close(fd)
+			b = nil
+		} else {
+			b.gauge.Add(1)
+		}
+	}
+	if x.c.x != x || x.c.closed {
+		// The exchange ended meanwhile (client gone, timed out): keep the connection.
+		if b != nil {
+			l.release(b)
+		}
+		return
+	}
+	if err != nil {
+		x.fail(err)
+		return
+	}
+	x.send(b)
+}
+
+// takeIdle returns the most recently used idle connection to addr, if any.
+func (l *evLoop) takeIdle(addr string) *backConn {
+	list := l.idle[addr]
+	for len(list) > 0 {
+		b := list[len(list)-1]
+		list = list[:len(list)-1]
+		l.idle[addr] = list
+		if !b.closed {
+			return b
+		}
+	}
+	return nil
+}
+
+// release pools b for the next request to its address.
+func (l *evLoop) release(b *backConn) {
+	b.x = nil
+	if l.closing || len(l.idle[b.addr]) >= epollMaxIdlePerAddr {
+		b.close()
+		return
+	}
+	b.state, b.reused, b.idleSince, b.gotBytes = bIdle, true, l.now, false
+	b.rstart, b.rend = 0, 0
+	l.idle[b.addr] = append(l.idle[b.addr], b)
+	if b.readReady {
+		b.checkIdle()
+	}
+}
+
+func (l *evLoop) dropIdle(b *backConn) {
+	list := l.idle[b.addr]
+	for i, o := range list {
+		if o == b {
+			l.idle[b.addr] = append(list[:i], list[i+1:]...)
+			return
+		}
+	}
+}
+
+// exchange is one request on its way through the proxy: the attempt on a member,
+// possibly a retry on another, and the response streaming back.
+type exchange struct {
+	c          *clientConn
+	m          *member
+	b          *backConn
+	pinned     bool
+	idempotent bool
+	retry      bool // may still go to another member
+	stale      bool // already resent after a stale keep-alive connection
+	head       bool // HEAD: the response has no body
+
+	attemptStart time.Time
+	attemptOpen  bool
+
+	resp     respHead
+	status   int
+	sent     bool // the response head went to the client: no retry, no error page
+	chunkOut bool // the body is re-chunked for the client (backend closes to end it)
+	remain   int64
+	cs       chunkScanner
+	bodyDone bool
+}
+
+// attempt sends the request to m on an idle connection or a new one.
+func (x *exchange) attempt(m *member) {
+	l := x.c.l
+	x.m = m
+	x.attemptOpen = true
+	x.attemptStart = l.now
+	m.stats.inflight.Add(1)
+	if b := l.takeIdle(m.dialAddr); b != nil {
+		x.send(b)
+		return
+	}
+	l.dial(x, m)
+}
+
+// send writes the request head, rewritten for x.m, on b.
+func (x *exchange) send(b *backConn) {
+	c, m, p := x.c, x.m, x.c.l.p
+	x.b, b.x = b, x
+	u := upstreamHead{uri: c.req.uri, hostStr: m.target.Host, color: m.colour, clientIP: c.ip}
+	if p.opts.PreserveHost {
+		u.hostStr, u.host = "", c.req.host
+	}
+	if t := m.target; !(t.Path == "" || t.Path == "/") || t.RawQuery != "" {
+		u.uri = []byte(joinTargetURI(t, string(c.req.uri)))
+	}
+	b.wbuf = c.req.appendUpstream(b.wbuf[:0], &u)
+	b.wpos, b.state, b.gotBytes = 0, bWriting, false
+	b.rstart, b.rend = 0, 0
+	x.cs = chunkScanner{}
+	b.writeRequest()
+}
+
+// process handles the bytes b read: the response head, then body.
+func (x *exchange) process() {
+	b, c, p := x.b, x.c, x.c.l.p
+	if b.state == bHead {
+		for {
+			ok, err := parseResponseHead(b.buf[b.rstart:b.rend], headMax, x.head, &x.resp)
+			if err != nil {
+				x.fail(err)
+				return
+			}
+			if !ok {
+				return
+			}
+			b.rstart += x.resp.size
+			if x.resp.status >= 200 {
+				break
+			}
+			if x.resp.status == http.StatusSwitchingProtocols {
+				x.fail(errBadResponse) // upgrades never take this path
+				return
+			}
+			// Interim responses (100, 103) are not passed on.
+		}
+		if x.resp.status == http.StatusBadGateway && x.retry {
+			x.endAttempt(http.StatusBadGateway, true)
+			b.x, x.b = nil, nil
+			b.close()
+			x.retryElsewhere()
+			return
+		}
+		x.status = x.resp.status
+		c.closing = c.req.connClose || c.closeAfter || c.l.closing
+		x.remain = x.resp.length
+		x.chunkOut = x.resp.mode == bodyClose
+		cr := clientResponse{xproxy: p.opts.Hostname, date: c.l.dateValue(),
+			chunked: x.resp.mode == bodyChunked || x.chunkOut, close: c.closing}
+		if p.opts.StickyCookie != "" && !x.pinned {
+			cr.setCookie = p.stickyCookie(x.m, false)
+		}
+		c.hbuf = x.resp.appendClient(c.hbuf[:0], &cr)
+		b.state = bBody
+		x.sent = true
+		x.body(c.hbuf)
+		return
+	}
+	x.body(nil)
+}
+
+// body forwards the body bytes in b's buffer (after head, if any).
+func (x *exchange) body(head []byte) {
+	b, c := x.b, x.c
+	avail := b.buf[b.rstart:b.rend]
+	var data []byte
+	done := false
+	switch x.resp.mode {
+	case bodyNone:
+		done = true
+	case bodyLength:
+		k := min(int64(len(avail)), x.remain)
+		data, x.remain = avail[:k], x.remain-k
+		done = x.remain == 0
+	case bodyChunked:
+		n, d, err := x.cs.scan(avail)
+		if err != nil {
+			x.fail(err) // the head is out: this cuts the stream
+			return
+		}
+		data, done = avail[:n], d
+	case bodyClose:
+		data = avail
+	}
+	b.rstart += len(data)
+	if x.chunkOut && len(data) > 0 {
+		c.csz = strconv.AppendInt(c.csz[:0], int64(len(data)), 16)
+		c.csz = append(c.csz, "\r\n"...)
+		x.emit(done, head, c.csz, data, crlf)
+		return
+	}
+	x.emit(done, head, data)
+}
+
+// emit writes to the client; done marks the end of the response.
+func (x *exchange) emit(done bool, iov ...[]byte) {
+	if done {
+		x.bodyDone = true
+	}
+	if x.c.write(iov...) {
+		x.c.deadline = x.c.l.readDeadline()
+		if x.bodyDone {
+			x.finish()
+		}
+	}
+}
+
+// clientDrained continues once the client took everything queued.
+func (x *exchange) clientDrained() {
+	if x.bodyDone {
+		x.finish()
+		return
+	}
+	if x.b != nil {
+		x.b.pump()
+	}
+}
+
+// finish completes the exchange: statistics, the backend connection back to the
+// pool (or closed), and the client on to its next request.
+func (x *exchange) finish() {
+	c, b, l := x.c, x.b, x.c.l
+	x.endAttempt(x.status, x.status == http.StatusBadGateway)
+	x.b = nil
+	if b != nil {
+		if x.resp.close || b.rstart != b.rend || b.state != bBody {
+			b.x = nil
+			b.close()
+		} else {
+			l.release(b)
+		}
+	}
+	c.x = nil
+	c.rstart += c.req.size
+	c.responded()
+	if !c.closed {
+		c.serve()
+	}
+}
+
+// endAttempt records the attempt on x.m: statistics and passive health.
+func (x *exchange) endAttempt(status int, failed bool) {
+	if !x.attemptOpen {
+		return
+	}
+	x.attemptOpen = false
+	m, p := x.m, x.c.l.p
+	m.stats.inflight.Add(-1)
+	m.stats.record(status, x.c.l.now.Sub(x.attemptStart))
+	if failed {
+		p.passiveFailure(m)
+	} else {
+		p.passiveSuccess(m)
+	}
+}
+
+// fail: the backend gave no usable response. Before anything reached the client
+// the request is retried elsewhere when allowed, else answered 502/504.
+func (x *exchange) fail(err error) {
+	c := x.c
+	if b := x.b; b != nil {
+		b.x, x.b = nil, nil
+		b.close()
+	}
+	code, msg := gatewayAnswer(err)
+	x.endAttempt(code, true)
+	if x.sent {
+		c.abort()
+		return
+	}
+	c.l.p.log.Debug("backend error", "host", x.m.dialAddr, "err", err.Error())
+	if x.retry && isRetryableErr(err) {
+		x.retryElsewhere()
+		return
+	}
+	c.local(code, msg, false)
+	c.serveAfterLocal()
+}
+
+// retryElsewhere sends the request to another member once.
+func (x *exchange) retryElsewhere() {
+	c, p := x.c, x.c.l.p
+	x.retry, x.stale = false, false
+	var next *member
+	if s := p.snap.Load(); s != nil {
+		next = s.pickOther(x.m)
+	}
+	if next == nil {
+		p.log.Debug("no other member to retry on", "color", x.m.colour, "member", x.m.url())
+		code, msg := gatewayAnswer(nil)
+		c.local(code, msg, false)
+		c.serveAfterLocal()
+		return
+	}
+	p.stats.retries.Add(1)
+	x.attempt(next)
+}
+
+// abandon ends the exchange because the client went away.
+func (x *exchange) abandon() {
+	if b := x.b; b != nil {
+		b.x, x.b = nil, nil
+		b.close()
+	}
+	if x.attemptOpen {
+		x.attemptOpen = false
+		x.m.stats.inflight.Add(-1)
+		x.m.stats.record(499, x.c.l.now.Sub(x.attemptStart))
+	}
+	x.c.x = nil
+}
