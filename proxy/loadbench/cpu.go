@@ -41,6 +41,19 @@ func groupCPU(pgid int) (time.Duration, error) {
 	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
+// groupsCPU sums groupCPU over procs (the backends).
+func groupsCPU(procs []*proc) (time.Duration, error) {
+	var sum time.Duration
+	for _, p := range procs {
+		d, err := groupCPU(p.cmd.Process.Pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
+}
+
 // parseStat returns pgrp and utime+stime (ticks) from a /proc/<pid>/stat line. The
 // command name may contain spaces and parentheses, so fields count from the last ')'.
 func parseStat(s string) (pgrp int, ticks int64, err error) {

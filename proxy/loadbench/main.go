@@ -1,9 +1,10 @@
 // Command loadbench compares archway-proxy with nginx in one run: two archway-app
 // backends on loopback, the same 4:1 weighted upstream behind each front end (nginx,
-// archway-proxy with its default -engine nethttp and with -engine fasthttp), wrk
-// against each in rotating order over several rounds, medians and the ratios
-// archway/nginx of req/s and p99 for each engine. It cleans up every process it started and is
-// bounded by -timeout. Run it from the module root (go tool task bench).
+// archway-proxy with each -engine: nethttp, the default, fasthttp and epoll; -engines
+// picks), wrk against each in rotating order over several rounds, medians and the
+// ratios archway/nginx of req/s and p99 for each engine, with the CPU time per
+// request of the front end and of the backends. It cleans up every process it started
+// and is bounded by -timeout. Run it from the module root (go tool task bench).
 //
 // Fairness: nginx gets worker_processes = -procs and archway-proxy GOMAXPROCS =
 // -procs (default: all CPUs, which is what both do by default in production:
@@ -31,6 +32,7 @@ import (
 )
 
 type options struct {
+	targets           []archwayTarget
 	appBin, proxyBin  string
 	nginxBin, wrkBin  string
 	threads, conns    int
@@ -80,10 +82,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: computed from rounds and durations)")
 	fs.Var(&o.proxyEnv, "proxy-env", "extra KEY=VALUE for archway-proxy's environment, repeatable (e.g. CPUPROFILE= with profproxy)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, logs, wrk output)")
+	engines := fs.String("engines", defaultEngines, "archway-proxy engines to measure, comma-separated; epoll:N runs -engine epoll -loops N")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 unless an archway-proxy engine meets both goals (req/s ≥ 1.0×, p99 ≤ 1.2×)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
+	targets, err := parseEngines(*engines)
+	if err != nil {
+		return o, err
+	}
+	o.targets = targets
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -108,7 +116,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.timeout == 0 {
 		per := o.warmup + o.duration + 10*time.Second
-		o.timeout = time.Duration((1+len(archwayTargets))*o.rounds)*per + 3*time.Minute
+		o.timeout = time.Duration((1+len(o.targets))*o.rounds)*per + 3*time.Minute
 	}
 	return o, nil
 }
@@ -150,11 +158,42 @@ func (m *multiFlag) Set(v string) error {
 	return nil
 }
 
-// archwayTargets are the archway-proxy front ends measured, one per -engine; the
-// first is the default.
-var archwayTargets = []struct{ name, engine string }{
-	{"archway-proxy nethttp", "nethttp"},
-	{"archway-proxy fasthttp", "fasthttp"},
+// defaultEngines are the archway-proxy front ends measured by default: every engine,
+// the default (nethttp) first.
+const defaultEngines = "nethttp,fasthttp,epoll"
+
+// archwayTarget is one archway-proxy front end: a name for the report and its flags.
+type archwayTarget struct {
+	name string
+	args []string
+}
+
+// parseEngines reads -engines: "nethttp", "fasthttp", "epoll" or "epoll:N" (N loops).
+func parseEngines(list string) ([]archwayTarget, error) {
+	var out []archwayTarget
+	seen := map[string]bool{}
+	for _, e := range strings.Split(list, ",") {
+		e = strings.TrimSpace(e)
+		engine, loops, hasLoops := strings.Cut(e, ":")
+		t := archwayTarget{name: "archway-proxy " + e, args: []string{"-engine", engine}}
+		switch {
+		case engine != "nethttp" && engine != "fasthttp" && engine != "epoll":
+			return nil, fmt.Errorf("-engines: %q: want nethttp, fasthttp, epoll or epoll:N", e)
+		case hasLoops && engine != "epoll":
+			return nil, fmt.Errorf("-engines: %q: only epoll takes a loop count", e)
+		case hasLoops:
+			if n, err := strconv.Atoi(loops); err != nil || n < 1 {
+				return nil, fmt.Errorf("-engines: %q: want epoll:N with N ≥ 1", e)
+			}
+			t.args = append(t.args, "-loops", loops)
+		}
+		if seen[e] {
+			return nil, fmt.Errorf("-engines: %q listed twice", e)
+		}
+		seen[e] = true
+		out = append(out, t)
+	}
+	return out, nil
 }
 
 // target is one front end under test.
@@ -201,7 +240,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			procs[i].stop(5 * time.Second)
 		}
 	}()
-	ports := make([]int, 3+2*len(archwayTargets))
+	ports := make([]int, 3+2*len(o.targets))
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return nil, err
@@ -211,6 +250,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 
 	// Backends: two archway-app processes; their text line is the response.
+	var backends []*proc
 	for _, b := range []struct {
 		name string
 		port int
@@ -220,7 +260,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		if err != nil {
 			return nil, err
 		}
-		procs = append(procs, p)
+		procs, backends = append(procs, p), append(backends, p)
 		if err := waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", b.port), 15*time.Second); err != nil {
 			return nil, err
 		}
@@ -252,10 +292,10 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	targets := []target{{"nginx", nginxURL, nginx}}
 	// One archway-proxy process per engine, the same settings otherwise; -engine is a
 	// flag, so it wins over an ENGINE given with -proxy-env.
-	for i, at := range archwayTargets {
+	for i, at := range o.targets {
 		port, admin := ports[3+2*i], ports[4+2*i]
 		p, err := startProc(at.name, append(slices.Clip(proxyEnv), "PORT="+strconv.Itoa(port)), filepath.Join(dir, fileName(at.name)+".log"),
-			pinned(o.frontCPU, o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", admin), "-drain", "0s", "-engine", at.engine)...)
+			pinned(o.frontCPU, append([]string{o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", admin), "-drain", "0s"}, at.args...)...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -307,6 +347,10 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s CPU time: %w", t.name, err)
 			}
+			back0, err := groupsCPU(backends)
+			if err != nil {
+				return nil, fmt.Errorf("backend CPU time: %w", err)
+			}
 			res, raw, err := runWrk(ctx, o, t.url, o.duration)
 			if err != nil {
 				return nil, fmt.Errorf("round %d %s: %w", round+1, t.name, err)
@@ -315,13 +359,19 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s CPU time: %w", t.name, err)
 			}
+			back1, err := groupsCPU(backends)
+			if err != nil {
+				return nil, fmt.Errorf("backend CPU time: %w", err)
+			}
 			if res.Requests > 0 {
 				res.CPUPerRequest = (cpu1 - cpu0) / time.Duration(res.Requests)
+				res.BackendCPUPerRequest = (back1 - back0) / time.Duration(res.Requests)
 			}
 			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("wrk-%d-%s.txt", round+1, fileName(t.name))), []byte(raw), 0o644)
 			rep.add(round+1, t.name, res)
-			fmt.Fprintf(out, "round %d %-22s %10.0f req/s  p99 %8v  %6.1fµs CPU/req  errors %d\n",
-				round+1, t.name, res.RequestsPerSec, res.P99.Round(time.Microsecond), float64(res.CPUPerRequest)/float64(time.Microsecond), res.Errors)
+			fmt.Fprintf(out, "round %d %-22s %10.0f req/s  p99 %8v  %6.1fµs CPU/req (backends %.1fµs)  errors %d\n",
+				round+1, t.name, res.RequestsPerSec, res.P99.Round(time.Microsecond), float64(res.CPUPerRequest)/float64(time.Microsecond),
+				float64(res.BackendCPUPerRequest)/float64(time.Microsecond), res.Errors)
 		}
 	}
 	rep.loadAfter = loadAverage()

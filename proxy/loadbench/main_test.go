@@ -20,8 +20,12 @@ func TestMedian(t *testing.T) {
 }
 
 func TestReportRatios(t *testing.T) {
-	r := &report{}
-	std, fast := archwayTargets[0].name, archwayTargets[1].name
+	targets, err := parseEngines(defaultEngines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &report{opts: options{targets: targets}}
+	std, fast := targets[0].name, targets[1].name
 	for i, v := range []float64{10000, 9000, 11000} {
 		r.add(i+1, "nginx", WrkResult{RequestsPerSec: v, P99: time.Duration(10+i) * time.Millisecond})
 		r.add(i+1, std, WrkResult{RequestsPerSec: v * 1.1, P99: time.Duration(11+i) * time.Millisecond})
@@ -56,9 +60,14 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.threads != 2 || o.conns != 64 || o.duration != 10*time.Second || o.rounds != 3 || o.timeout <= 0 {
 		t.Errorf("defaults: %+v %v", o, err)
 	}
+	o, err = parseFlags([]string{"-engines", "epoll, epoll:1"}, io.Discard)
+	if err != nil || len(o.targets) != 2 || strings.Join(o.targets[1].args, " ") != "-engine epoll -loops 1" || o.targets[1].name != "archway-proxy epoll:1" {
+		t.Errorf("-engines epoll, epoll:1: %+v %v", o.targets, err)
+	}
 	for _, args := range [][]string{
 		{"-rounds", "0"}, {"-c", "1", "-t", "2"}, {"-d", "100ms"}, {"-procs", "0"},
 		{"-blue-weight", "0"}, {"-path", "x"}, {"extra"}, {"-d", "soon"},
+		{"-engines", "nginx"}, {"-engines", "fasthttp:2"}, {"-engines", "epoll:0"}, {"-engines", "epoll,epoll"},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)

@@ -19,6 +19,9 @@ type WrkResult struct {
 	// CPUPerRequest is the front end's CPU time (all its processes) over the run
 	// divided by Requests; filled in by the caller, not parsed.
 	CPUPerRequest time.Duration
+	// BackendCPUPerRequest is the same for the two backends: a front end that makes
+	// them work harder (more headers, smaller reads) slows the whole run.
+	BackendCPUPerRequest time.Duration
 }
 
 // ParseWrk reads wrk's text output (run with --latency).
