@@ -25,7 +25,7 @@ type clientConn struct {
 
 	readReady  bool
 	writeReady bool
-	peerClosed bool // RDHUP seen: read until EOF (see backConn.peerClosed)
+	peerClosed bool     // RDHUP seen: read until EOF (see backConn.peerClosed)
 	out        [][]byte // written next: slices of hbuf, csz or a backend's buffer
 	outStore   [4][]byte
 	hbuf       []byte // the response head being written
