@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -232,12 +233,15 @@ type evLoop struct {
 	now       time.Time
 	lastSweep time.Time
 	closing   bool
-	stopped   bool   // set by forceClose: leave the loop now
-	dead      bool   // the loop has ended; guarded by mu (post reads it)
-	date      []byte // Date header value, refreshed each second
-	dateSec   int64
-	events    [epollEvents]unix.EpollEvent
-	iov       []unix.Iovec
+	// acceptPaused: the listener is out of epoll after accept ran out of file
+	// descriptors; the next sweep puts it back.
+	acceptPaused bool
+	stopped      bool   // set by forceClose: leave the loop now
+	dead         bool   // the loop has ended; guarded by mu (post reads it)
+	date         []byte // Date header value, refreshed each second
+	dateSec      int64
+	events       [epollEvents]unix.EpollEvent
+	iov          []unix.Iovec
 }
 
 func newLoop(e *epollEngine, lfd int) (*evLoop, error) {
@@ -270,13 +274,22 @@ func newLoop(e *epollEngine, lfd int) (*evLoop, error) {
 		l.closeFDs()
 		return nil, fmt.Errorf("epoll_ctl eventfd: %w", err)
 	}
-	// Level-triggered and exclusive: one loop wakes per new connection and accepts
-	// until the queue is empty.
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, lfd, &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(lfd)}); err != nil {
+	if err := l.watchListener(); err != nil {
 		l.closeFDs()
-		return nil, fmt.Errorf("epoll_ctl listener: %w", err)
+		return nil, err
 	}
 	return l, nil
+}
+
+// watchListener adds the listener to the loop's epoll: level-triggered and
+// exclusive, so that one loop wakes per new connection and accepts until the queue
+// is empty.
+func (l *evLoop) watchListener() error {
+	ev := &unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLEXCLUSIVE, Fd: int32(l.lfd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, l.lfd, ev); err != nil {
+		return fmt.Errorf("epoll_ctl listener: %w", err)
+	}
+	return nil
 }
 
 func (l *evLoop) closeFDs() {
@@ -323,23 +336,45 @@ func (l *evLoop) run() {
 			return
 		}
 		l.now = time.Now()
-		for i := range n {
-			ev := &l.events[i]
-			fd := int(ev.Fd)
-			switch {
-			case fd == l.wakefd:
-				l.runTasks()
-			case fd == l.lfd:
-				l.accept()
-			case fd < len(l.handlers) && l.handlers[fd] != nil:
-				l.handlers[fd].onEvent(ev.Events)
-			}
-		}
+		l.dispatch(n)
 		if l.now.Sub(l.lastSweep) >= time.Second {
 			l.sweep()
 		}
 		if l.closing && len(l.clients) == 0 {
 			return
+		}
+	}
+}
+
+// dispatch handles n events. A panic (a bug) must not take the process, and every
+// other connection, down with it: it is logged with its stack and the loop's
+// connections are closed, as net/http closes the connection of a handler that
+// panicked; the loop goes on accepting.
+func (l *evLoop) dispatch(n int) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.p.log.Error("epoll loop panicked; closing its connections", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			for c := range l.clients {
+				c.abort()
+			}
+			for _, list := range l.idle {
+				for _, b := range list {
+					b.close()
+				}
+			}
+			clear(l.idle)
+		}
+	}()
+	for i := range n {
+		ev := &l.events[i]
+		fd := int(ev.Fd)
+		switch {
+		case fd == l.wakefd:
+			l.runTasks()
+		case fd == l.lfd:
+			l.accept()
+		case fd < len(l.handlers) && l.handlers[fd] != nil:
+			l.handlers[fd].onEvent(ev.Events)
 		}
 	}
 }
@@ -422,9 +457,12 @@ func (l *evLoop) accept() {
 			case unix.ECONNABORTED:
 				continue
 			default:
-				// EMFILE and the like: leave the connection queued; the next
-				// event retries.
-				l.p.log.Warn("accept failed", "err", err.Error())
+				// EMFILE and the like: the connection stays queued and the
+				// listener readable, so stop watching it for a second rather than
+				// spin on it (nginx does the same).
+				l.p.log.Warn("accept failed; pausing accepts for 1s", "err", err.Error())
+				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.lfd, nil)
+				l.acceptPaused = true
 			}
 			return
 		}
@@ -462,6 +500,12 @@ func sockaddrIP(sa unix.Sockaddr) []byte {
 // sweep enforces timeouts (checked once a second, so they are ±1 s).
 func (l *evLoop) sweep() {
 	l.lastSweep = l.now
+	if l.acceptPaused && !l.closing {
+		l.acceptPaused = false
+		if err := l.watchListener(); err != nil {
+			l.p.log.Error("resuming accepts failed", "err", err.Error())
+		}
+	}
 	for c := range l.clients {
 		if l.now.After(c.deadline) {
 			c.timedOut()

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/archwayhq/archway/internal/server"
 )
 
@@ -364,3 +366,56 @@ func TestEpollRefusesHTTPSBackends(t *testing.T) {
 // The epoll engine's end-to-end benchmarks (see bench_test.go); Linux only.
 func BenchmarkProxyEpoll(b *testing.B)         { benchSerial(b, EngineEpoll) }
 func BenchmarkProxyEpollParallel(b *testing.B) { benchParallel(b, EngineEpoll) }
+
+// panicky is a connection handler with a bug.
+type panicky struct{}
+
+func (panicky) onEvent(uint32) { panic("bug") }
+
+// TestEpollLoopSurvivesAPanic: a bug in one connection's handling costs the loop's
+// connections, not the process, and the proxy goes on serving.
+func TestEpollLoopSurvivesAPanic(t *testing.T) {
+	var engine *epollEngine
+	_, front := epollFront(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") },
+		func(e *epollEngine) { engine = e })
+	get := func() string {
+		t.Helper()
+		resp, err := front.Client().Get(front.URL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(body)
+	}
+	if b := get(); b != "ok" {
+		t.Fatalf("before: %q", b)
+	}
+	engine.mu.Lock()
+	loops := engine.loops
+	engine.mu.Unlock()
+	panicked := make(chan int, len(loops))
+	for _, l := range loops {
+		l.post(func() {
+			// A readable eventfd wakes the loop at once with an event for panicky.
+			fd, err := unix.Eventfd(1, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+			if err == nil {
+				err = l.register(fd, panicky{})
+			}
+			if err != nil {
+				t.Error(err)
+			}
+			panicked <- fd
+		})
+	}
+	for range loops {
+		fd := <-panicked
+		t.Cleanup(func() { unix.Close(fd) })
+	}
+	front.Client().CloseIdleConnections()
+	for i := range 10 {
+		if b := get(); b != "ok" {
+			t.Fatalf("request %d after the panic: %q", i, b)
+		}
+	}
+}
