@@ -226,6 +226,7 @@ type evLoop struct {
 	clients  map[*clientConn]struct{}
 	idle     map[string][]*backConn // by dial address, most recently used last
 	bufs     [][]byte               // free read buffers
+	again    []*backConn            // responses to go on with next turn (pump)
 
 	mu    sync.Mutex
 	tasks []func()
@@ -305,6 +306,9 @@ func (l *evLoop) closeFDs() {
 // epoll_wait), else after parking in Go's poller until there are, or until a second
 // passed (timeouts are swept once a second).
 func (l *evLoop) wait() (int, error) {
+	if len(l.again) > 0 {
+		return pollNow(l.epfd, l.events[:])
+	}
 	if now := time.Now(); now.After(l.waitUntil) {
 		l.waitUntil = now.Add(time.Second)
 		_ = l.epFile.SetReadDeadline(l.waitUntil.Add(100 * time.Millisecond))
@@ -376,6 +380,23 @@ func (l *evLoop) dispatch(n int) {
 		case fd < len(l.handlers) && l.handlers[fd] != nil:
 			l.handlers[fd].onEvent(ev.Events)
 		}
+	}
+	l.resume()
+}
+
+// resume goes on with the responses pump set aside, after the other connections had
+// their turn.
+func (l *evLoop) resume() {
+	again := l.again
+	l.again = nil
+	for _, b := range again {
+		if !b.closed && b.x != nil {
+			b.pump()
+		}
+	}
+	clear(again)
+	if l.again == nil {
+		l.again = again[:0]
 	}
 }
 

@@ -114,7 +114,13 @@ func (b *backConn) writeRequest() {
 // output pending (backpressure: the backend's socket buffer fills, not our memory).
 func (b *backConn) pump() {
 	x := b.x
-	for !b.closed && b.x == x && x != nil && !x.bodyDone && len(x.c.out) == 0 && b.readReady {
+	for reads := 0; !b.closed && b.x == x && x != nil && !x.bodyDone && len(x.c.out) == 0 && b.readReady; reads++ {
+		if reads == epollReadsPerTurn {
+			// A fast backend and client could keep the loop here for a whole large
+			// body; give the loop's other connections a turn and come back.
+			b.l.again = append(b.l.again, b)
+			return
+		}
 		if b.rstart == b.rend {
 			b.rstart, b.rend = 0, 0
 		} else if b.rend == len(b.buf) && b.rstart > 0 {
@@ -192,6 +198,10 @@ func (b *backConn) close() {
 }
 
 var lastChunk = []byte("0\r\n\r\n")
+
+// epollReadsPerTurn bounds the reads (of up to headMax each) one response gets before
+// the loop serves its other connections.
+const epollReadsPerTurn = 16
 
 // dial connects to m for x in a goroutine and continues x on the loop.
 func (l *evLoop) dial(x *exchange, m *member) {
