@@ -12,8 +12,8 @@ import (
 // TestProxyReachesEveryArchAtTheWeights: the proxy, learning its backends from service
 // labels, reaches every architecture; each answer carries the colour the proxy chose (the
 // app echoes the Color header); and over whole SWRR cycles of one proxy replica the split
-// is exactly the weights. One proxy per engine (ENGINE=nethttp, fasthttp) in front of the
-// same services: both must pass every check.
+// is exactly the weights. One proxy per engine (ENGINE=nethttp, fasthttp, epoll) in front
+// of the same services: each must pass every check.
 func TestProxyReachesEveryArchAtTheWeights(t *testing.T) {
 	t.Parallel()
 	c := st.Connect(t)
@@ -21,7 +21,7 @@ func TestProxyReachesEveryArchAtTheWeights(t *testing.T) {
 	weights := map[string]int{"blue": 4, "green": 1}
 	start := time.Now()
 	cols := deployColours(t, c, group, weights)
-	engines := []string{proxy.EngineNetHTTP, proxy.EngineFastHTTP}
+	engines := []string{proxy.EngineNetHTTP, proxy.EngineFastHTTP, proxy.EngineEpoll}
 	proxies := map[string]st.Proxy{}
 	for _, e := range engines {
 		name := c.Name(strings.TrimPrefix(group, c.RunID+"-") + "-p-" + e) // ≤ 63 characters, Swarm's limit
