@@ -469,6 +469,12 @@ func (l *evLoop) unregister(fd int) {
 	}
 }
 
+// closeFD closes a connection's socket and forgets it.
+func (l *evLoop) closeFD(fd int) {
+	l.unregister(fd)
+	_ = unix.Close(fd)
+}
+
 func (l *evLoop) accept() {
 	for range 64 {
 		fd, sa, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)

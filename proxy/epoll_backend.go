@@ -192,8 +192,7 @@ func (b *backConn) close() {
 		return
 	}
 	b.closed = true
-	b.l.unregister(b.fd)
-	_ = unix.Close(b.fd)
+	b.l.closeFD(b.fd)
 	b.gauge.Add(-1)
 }
 

@@ -292,8 +292,7 @@ func (c *clientConn) close() {
 		return
 	}
 	c.closed = true
-	c.l.unregister(c.fd)
-	_ = unix.Close(c.fd)
+	c.l.closeFD(c.fd)
 	delete(c.l.clients, c)
 	c.l.p.stats.openConns.Add(-1)
 	if c.buf != nil && c.x == nil {

@@ -42,6 +42,17 @@ func epollFront(t *testing.T, h http.HandlerFunc, tweak func(*epollEngine)) (*Pr
 	return p, newFrontReady(t, p, ready, tw...)
 }
 
+// dialFront opens a raw client connection to front, closed at the end of the test.
+func dialFront(t *testing.T, front *testFront) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", front.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
 // rawExchange writes req on c and reads one response.
 func rawExchange(t *testing.T, c net.Conn, br *bufio.Reader, req string) (*http.Response, string) {
 	t.Helper()
@@ -104,11 +115,7 @@ func TestEpollPipelinedRequestsAnsweredInOrder(t *testing.T) {
 	_, front := epollFront(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.URL.Path)
 	}, nil)
-	c, err := net.Dial("tcp", front.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, br := dialFront(t, front)
 	var reqs strings.Builder
 	for i := range 5 {
 		fmt.Fprintf(&reqs, "GET /r%d HTTP/1.1\r\nHost: x\r\n\r\n", i)
@@ -116,7 +123,6 @@ func TestEpollPipelinedRequestsAnsweredInOrder(t *testing.T) {
 	if _, err := io.WriteString(c, reqs.String()); err != nil { // one write: all five arrive together
 		t.Fatal(err)
 	}
-	br := bufio.NewReader(c)
 	for i := range 5 {
 		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
@@ -148,11 +154,7 @@ func TestEpollBackpressure(t *testing.T) {
 			written.Add(int64(n))
 		}
 	}, nil)
-	c, err := net.Dial("tcp", front.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, br := dialFront(t, front)
 	if err := c.(*net.TCPConn).SetReadBuffer(64 << 10); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,6 @@ func TestEpollBackpressure(t *testing.T) {
 	if w := written.Load(); w >= 64<<20 {
 		t.Fatalf("backend wrote %d MiB to a client that reads nothing, want it held back", w>>20)
 	}
-	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -212,12 +213,7 @@ func TestEpollTimeouts(t *testing.T) {
 		t.Fatalf("in flight %d after the timeout, want 0", m.stats.inflight.Load())
 	}
 
-	c, err := net.Dial("tcp", front.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dialFront(t, front)
 	if resp, body := rawExchange(t, c, br, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != 200 || body != "ok" {
 		t.Fatalf("GET: %d %q", resp.StatusCode, body)
 	}
@@ -250,12 +246,7 @@ func TestEpollResponseFraming(t *testing.T) {
 			conn.Close()
 		}
 	}, nil)
-	c, err := net.Dial("tcp", front.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dialFront(t, front)
 	for range 2 {
 		resp, body := rawExchange(t, c, br, "GET /chunked HTTP/1.1\r\nHost: x\r\n\r\n")
 		if body != "part one, part two" || resp.Trailer.Get("X-Sum") != "42" || len(resp.TransferEncoding) == 0 {
@@ -289,12 +280,7 @@ func TestEpollHandsOverUpgradesAndHTTP10(t *testing.T) {
 		bw.Flush()
 	}, nil)
 
-	c, err := net.Dial("tcp", front.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReader(c)
+	c, br := dialFront(t, front)
 	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
@@ -306,12 +292,8 @@ func TestEpollHandsOverUpgradesAndHTTP10(t *testing.T) {
 		t.Fatalf("after the upgrade: %q %v", line, err)
 	}
 
-	c2, err := net.Dial("tcp", front.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	if resp, body := rawExchange(t, c2, bufio.NewReader(c2), "GET / HTTP/1.0\r\n\r\n"); resp.StatusCode != 200 || body != "HTTP/1.1 blue" {
+	c2, br2 := dialFront(t, front)
+	if resp, body := rawExchange(t, c2, br2, "GET / HTTP/1.0\r\n\r\n"); resp.StatusCode != 200 || body != "HTTP/1.1 blue" {
 		t.Fatalf("HTTP/1.0: %d %q", resp.StatusCode, body)
 	}
 	if n := p.stats.handovers.Load(); n != 2 {
@@ -330,12 +312,8 @@ func TestEpollClientGoneMidResponse(t *testing.T) {
 		<-r.Context().Done() // the proxy closed the backend connection
 		close(gone)
 	}, nil)
-	c, err := net.Dial("tcp", front.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, br := dialFront(t, front)
 	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	br := bufio.NewReader(c)
 	if _, err := http.ReadResponse(br, nil); err != nil {
 		t.Fatal(err)
 	}

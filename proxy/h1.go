@@ -169,13 +169,16 @@ func (r *reqHead) cookie(name string) string {
 // headers, those the client listed in Connection, and the ones the proxy writes
 // itself (Host, Color, X-Forwarded-*) or drops as ReverseProxy's Rewrite mode does
 // (Forwarded).
-func (r *reqHead) dropped(name []byte) bool {
-	for _, n := range reqDropped {
+func (r *reqHead) dropped(name []byte) bool { return namedIn(name, reqDropped, r.listed) }
+
+// namedIn reports whether name is one of fixed or listed, ignoring case.
+func namedIn(name []byte, fixed []string, listed [][]byte) bool {
+	for _, n := range fixed {
 		if equalFoldString(name, n) {
 			return true
 		}
 	}
-	for _, n := range r.listed {
+	for _, n := range listed {
 		if bytes.EqualFold(name, n) {
 			return true
 		}
@@ -392,19 +395,9 @@ func (r *respHead) appendClient(dst []byte, c *clientResponse) []byte {
 	return append(dst, "\r\n"...)
 }
 
-func (r *respHead) droppedHeader(name []byte) bool {
-	for _, n := range respDropped {
-		if equalFoldString(name, n) {
-			return true
-		}
-	}
-	for _, n := range r.listed {
-		if bytes.EqualFold(name, n) {
-			return true
-		}
-	}
-	return false
-}
+// droppedHeader reports whether the response header name stays with the proxy:
+// respDropped and what the backend listed in Connection.
+func (r *respHead) droppedHeader(name []byte) bool { return namedIn(name, respDropped, r.listed) }
 
 // appendStatusLine writes the status line as net/http's server does.
 func appendStatusLine(dst []byte, code int) []byte {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -137,9 +138,17 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return 1
 		}
 	}
-	log.Info("archway-proxy starting", "version", version.Version, "commit", version.Commit,
+	attrs := []any{"version", version.Version, "commit", version.Commit,
 		"addr", ln.Addr().String(), "admin", cfg.AdminAddr, "provider", cfg.Provider,
-		"engine", cfg.Engine)
+		"engine", cfg.Engine, "gomaxprocs", runtime.GOMAXPROCS(0)}
+	if cfg.Engine == proxy.EngineEpoll {
+		loops := cfg.Loops
+		if loops == 0 {
+			loops = runtime.GOMAXPROCS(0)
+		}
+		attrs = append(attrs, "loops", loops)
+	}
+	log.Info("archway-proxy starting", attrs...)
 	err = p.Serve(ctx, proxy.ServeConfig{
 		Listener: ln, AdminListener: adminLn, Provider: prov,
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
