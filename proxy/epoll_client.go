@@ -140,7 +140,7 @@ func (c *clientConn) handOver() {
 		pre = c.buf[c.rstart:c.rend]
 	}
 	c.closed = true
-	delete(c.l.clients, c)
+	c.l.forget(c)
 	c.l.handOver(c.fd, pre)
 	if c.buf != nil {
 		c.l.putBuf(c.buf)
@@ -293,7 +293,7 @@ func (c *clientConn) close() {
 	}
 	c.closed = true
 	c.l.closeFD(c.fd)
-	delete(c.l.clients, c)
+	c.l.forget(c)
 	c.l.p.stats.openConns.Add(-1)
 	if c.buf != nil && c.x == nil {
 		c.l.putBuf(c.buf)
