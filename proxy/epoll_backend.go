@@ -424,6 +424,9 @@ func (x *exchange) body(head []byte) {
 func (x *exchange) emit(done bool, iov ...[]byte) {
 	if done {
 		x.bodyDone = true
+		// Recorded before the last bytes go out: a client that has its answer
+		// finds it counted in /status, as with the other engines.
+		x.endAttempt(x.status, x.status == http.StatusBadGateway)
 	}
 	if x.c.write(iov...) {
 		x.c.deadline = x.c.l.readDeadline()
