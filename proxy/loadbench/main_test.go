@@ -24,7 +24,7 @@ func TestReportRatios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &report{opts: options{targets: targets}}
+	r := &report{opts: options{targets: targets, rounds: 3}}
 	std, fast := targets[0].name, targets[1].name
 	for i, v := range []float64{10000, 9000, 11000} {
 		r.add(i+1, "nginx", WrkResult{RequestsPerSec: v, P99: time.Duration(10+i) * time.Millisecond})
@@ -44,7 +44,9 @@ func TestReportRatios(t *testing.T) {
 	var b strings.Builder
 	r.print(&b)
 	for _, want := range []string{"| archway-proxy nethttp | 11000 |", "| 1.10× | 1.09× |", "| archway-proxy fasthttp | 5000 |", "| 0.50× | 2.82× |",
-		"archway-proxy fasthttp / nginx: req/s 0.50× (goal ≥ 1.0×: MISSED)"} {
+		"archway-proxy fasthttp / nginx: req/s 0.50× (goal ≥ 1.0×: MISSED)",
+		"archway-proxy nethttp: 1.10, 1.10, 1.10 (median 1.10×, range 1.10–1.10×)",
+		"archway-proxy fasthttp: 0.50, 0.50, 0.50 (median 0.50×"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -160,4 +161,37 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "%s / nginx: req/s %.2f× (goal ≥ %.1f×: %s), p99 %.2f× (goal ≤ %.1f×: %s)\n", at.name,
 			rps, goalRPSRatio, verdict(rps >= goalRPSRatio), p99, goalP99Ratio, verdict(p99 <= goalP99Ratio))
 	}
+	if o.rounds > 1 {
+		fmt.Fprintln(w, "\nReq/s over nginx's in the same round (the machine's speed drifts between rounds; a round's two runs are minutes apart at most):")
+		for _, at := range r.opts.targets {
+			pr := r.pairedRatios(at.name)
+			if len(pr) == 0 {
+				continue
+			}
+			sorted := slices.Sorted(slices.Values(pr))
+			parts := make([]string, len(pr))
+			for i, v := range pr {
+				parts[i] = fmt.Sprintf("%.2f", v)
+			}
+			fmt.Fprintf(w, "%s: %s (median %.2f×, range %.2f–%.2f×)\n", at.name, strings.Join(parts, ", "),
+				median(pr), sorted[0], sorted[len(sorted)-1])
+		}
+	}
+}
+
+// pairedRatios are target's req/s over nginx's, round by round.
+func (r *report) pairedRatios(target string) []float64 {
+	nginx := map[int]float64{}
+	for _, run := range r.runs {
+		if run.target == "nginx" {
+			nginx[run.round] = run.RequestsPerSec
+		}
+	}
+	var out []float64
+	for _, run := range r.runs {
+		if n := nginx[run.round]; run.target == target && n > 0 {
+			out = append(out, run.RequestsPerSec/n)
+		}
+	}
+	return out
 }
