@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -82,44 +81,9 @@ func TestSIGTERMDrain(t *testing.T) {
 				fmt.Fprintf(w, "%s %s\n", r.Header.Get("Color"), r.URL.Path)
 			}))
 			defer backend.Close()
-			port, admin := testutil.FreePort(t), testutil.FreePort(t)
-			cmd := exec.Command(os.Args[0])
-			cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
-				"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 2s -log-format json",
+			m := startMain(t, "-drain 2s -log-format json",
 				"ENGINE="+engine, "BLUE="+backend.URL, "BLUE_WEIGHT=4", "GREEN="+backend.URL+"/", "GREEN_WEIGHT=1")
-			stderr, _ := cmd.StderrPipe()
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			var logs bytes.Buffer
-			var logMu sync.Mutex
-			logDone := make(chan struct{})
-			go func() {
-				sc := bufio.NewScanner(stderr)
-				for sc.Scan() {
-					logMu.Lock()
-					logs.WriteString(sc.Text() + "\n")
-					logMu.Unlock()
-				}
-				close(logDone)
-			}()
-			base := fmt.Sprintf("http://127.0.0.1:%d", port)
-			client := &http.Client{Timeout: 5 * time.Second}
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				resp, err := client.Get(base + "/readyz")
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == 200 {
-						break
-					}
-				}
-				if time.Now().After(deadline) {
-					_ = cmd.Process.Kill()
-					t.Fatalf("proxy never became ready: %v", err)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			cmd, base, client := m.cmd, m.base, &http.Client{Timeout: 5 * time.Second}
 			resp, err := client.Get(base + "/x?y=1")
 			if err != nil {
 				t.Fatal(err)
@@ -161,10 +125,9 @@ func TestSIGTERMDrain(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			close(stop)
 			wg.Wait()
-			err = cmd.Wait()
-			<-logDone
-			logMu.Lock()
-			defer logMu.Unlock()
+			<-m.done
+			err = m.err
+			logs := &m.logs
 			if err != nil {
 				t.Fatalf("exit: %v\n%s", err, logs.String())
 			}
@@ -177,6 +140,71 @@ func TestSIGTERMDrain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// mainProc is archway-proxy run as a process by the test binary (TestMain).
+type mainProc struct {
+	cmd   *exec.Cmd
+	base  string // http://127.0.0.1:<port>
+	admin string // the admin API's base URL
+	logs  testutil.SyncBuffer
+	done  chan struct{} // closed when the process exited; err is then cmd.Wait's result
+	err   error
+}
+
+// startMain starts archway-proxy with args (besides -port and -admin-addr) and env and
+// waits until /readyz answers 200. Ports come from testutil.FreePort, and another test
+// binary running in parallel may take one before the proxy binds it: a start that
+// fails with "address already in use" is retried on fresh ports.
+func startMain(t *testing.T, args string, env ...string) *mainProc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port, admin := testutil.FreePort(t), testutil.FreePort(t)
+		m := &mainProc{cmd: exec.Command(os.Args[0]), base: fmt.Sprintf("http://127.0.0.1:%d", port),
+			admin: fmt.Sprintf("http://127.0.0.1:%d", admin), done: make(chan struct{})}
+		m.cmd.Env = append(append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
+			"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" "+args), env...)
+		m.cmd.Stderr = &m.logs
+		if err := m.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { m.err = m.cmd.Wait(); close(m.done) }()
+		client := &http.Client{Timeout: 2 * time.Second}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			select {
+			case <-m.done:
+				if attempt < 3 && strings.Contains(m.logs.String(), "address already in use") {
+					t.Logf("attempt %d: a port was taken before the proxy bound it; retrying", attempt)
+				} else {
+					t.Fatalf("proxy exited before it was ready: %v\n%s", m.err, m.logs.String())
+				}
+			default:
+				resp, err := client.Get(m.base + "/readyz")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						t.Cleanup(func() {
+							select {
+							case <-m.done:
+							default:
+								_ = m.cmd.Process.Kill()
+								<-m.done
+							}
+						})
+						return m
+					}
+				}
+				if time.Now().After(deadline) {
+					_ = m.cmd.Process.Kill()
+					t.Fatalf("proxy not ready after 15s: %v\n%s", err, m.logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			break
+		}
 	}
 }
 
@@ -194,19 +222,11 @@ func TestSIGHUPReload(t *testing.T) {
 		}
 	}
 	write("BLUE=" + backend.URL + "\n")
-	port, admin := testutil.FreePort(t), testutil.FreePort(t)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
-		"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" -drain 0s -config "+file)
-	var logs testutil.SyncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	m := startMain(t, "-drain 0s -config "+file)
+	cmd, logs := m.cmd, &m.logs
 	client := &http.Client{Timeout: 2 * time.Second}
 	backends := func() string {
-		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/backends", admin))
+		resp, err := client.Get(m.admin + "/backends")
 		if err != nil {
 			return ""
 		}
