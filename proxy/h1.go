@@ -80,17 +80,12 @@ func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
 			equalFoldString(name, "Upgrade"), equalFoldString(name, "Expect"):
 			return false, false // a body, or not a plain exchange
 		case equalFoldString(name, "Connection"):
-			for tok := range bytes.SplitSeq(value, comma) {
-				tok = bytes.Trim(tok, " \t")
-				switch {
-				case equalFoldString(tok, "close"):
-					r.connClose = true
-				case equalFoldString(tok, "upgrade"):
-					return false, false
-				case len(tok) > 0:
-					r.listed = append(r.listed, tok)
-				}
+			var opts connOptions
+			opts, r.listed = connectionHeader(value, r.listed)
+			if opts.upgrade {
+				return false, false
 			}
+			r.connClose = r.connClose || opts.close
 		case equalFoldString(name, "Te"):
 			for tok := range bytes.SplitSeq(value, comma) {
 				if equalFoldString(bytes.Trim(tok, " \t"), "trailers") {
@@ -104,6 +99,29 @@ func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
 		return false, false // net/http answers these 400
 	}
 	return true, true
+}
+
+// connOptions are the connection options a Connection header can carry.
+type connOptions struct{ close, keepAlive, upgrade bool }
+
+// connectionHeader reads a Connection value: its options, and the header names it
+// lists (connection-scoped, to be dropped), appended to listed.
+func connectionHeader(value []byte, listed [][]byte) (connOptions, [][]byte) {
+	var o connOptions
+	for tok := range bytes.SplitSeq(value, comma) {
+		tok = bytes.Trim(tok, " \t")
+		switch {
+		case equalFoldString(tok, "close"):
+			o.close = true
+		case equalFoldString(tok, "keep-alive"):
+			o.keepAlive = true
+		case equalFoldString(tok, "upgrade"):
+			o.upgrade = true
+		case len(tok) > 0:
+			listed = append(listed, tok)
+		}
+	}
+	return o, listed
 }
 
 var (
@@ -313,17 +331,10 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 			}
 			chunked = equalFoldString(bytes.Trim(last, " \t"), "chunked")
 		case equalFoldString(name, "Connection"):
-			for tok := range bytes.SplitSeq(value, comma) {
-				tok = bytes.Trim(tok, " \t")
-				switch {
-				case equalFoldString(tok, "close"):
-					r.close = true
-				case equalFoldString(tok, "keep-alive"):
-					keepAlive = true
-				case len(tok) > 0:
-					r.listed = append(r.listed, tok)
-				}
-			}
+			var opts connOptions
+			opts, r.listed = connectionHeader(value, r.listed)
+			r.close = r.close || opts.close
+			keepAlive = keepAlive || opts.keepAlive
 		case equalFoldString(name, "Date"):
 			r.hasDate = true
 		}
