@@ -328,6 +328,11 @@ func ParseConfig(args, environ []string) (*Config, error) {
 	if err := c.parseBackends(vars, lookup, backendFlags, weightFlags); err != nil {
 		return nil, err
 	}
+	if c.Engine == EngineEpoll {
+		if err := epollTargets(c.Backends); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 

@@ -129,6 +129,7 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, append(ok, "ENGINE=epoll", "LOOPS=-1"), `LOOPS="-1": want an integer 0-256`},
 		{[]string{"-loops", "many"}, append(ok, "ENGINE=epoll"), `-loops="many": want an integer 0-256`},
 		{nil, append(ok, "LOOPS=2"), `LOOPS="2": only ENGINE=epoll has event loops (ENGINE=nethttp)`},
+		{nil, []string{"ENGINE=epoll", "BLUE=https://b:1"}, `backend BLUE: url "https://b:1": ENGINE=epoll forwards to http:// backends only; use ENGINE=nethttp or fasthttp`},
 		{nil, append(ok, "LOG_FORMAT=xml"), `LOG_FORMAT="xml": want text or json`},
 		{nil, append(ok, "LOG_LEVEL=loud"), `LOG_LEVEL="loud": want debug, info, warn or error`},
 		{nil, []string{"COLORS=blue,purple", "BLUE=http://b:1"}, `COLORS="blue,purple": colour PURPLE has no URL: set PURPLE=<url>`},

@@ -339,6 +339,10 @@ func TestEpollRefusesHTTPSBackends(t *testing.T) {
 	if err == nil || err.Error() != `backend BLUE: url "https://b.example": ENGINE=epoll forwards to http:// backends only; use ENGINE=nethttp or fasthttp` {
 		t.Fatalf("https backend with ENGINE=epoll: %v", err)
 	}
+	// Discovery of plain HTTP members is fine.
+	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, "dns+http://localhost:80")}}}); err != nil {
+		t.Fatalf("dns+http backend with ENGINE=epoll: %v", err)
+	}
 }
 
 // The epoll engine's end-to-end benchmarks (see bench_test.go); Linux only.

@@ -161,11 +161,11 @@ func (p *Proxy) applyLocked(specs []BackendSpec) error {
 }
 
 // epollTargets refuses https members for the epoll engine, whose loops speak plain
-// HTTP/1.1 to backends.
+// HTTP/1.1 to backends (ParseConfig at start, Apply for admin and provider changes).
 func epollTargets(specs []BackendSpec) error {
 	for _, s := range specs {
 		for _, u := range s.Members {
-			if u.Scheme != "http" {
+			if u.Scheme != "http" && u.Scheme != "dns+http" {
 				return fmt.Errorf("backend %s: url %q: ENGINE=epoll forwards to http:// backends only; use ENGINE=nethttp or fasthttp", s.Name, u.Redacted())
 			}
 		}
