@@ -343,6 +343,11 @@ func TestEpollRefusesHTTPSBackends(t *testing.T) {
 	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, "dns+http://localhost:80")}}}); err != nil {
 		t.Fatalf("dns+http backend with ENGINE=epoll: %v", err)
 	}
+	admin := httptest.NewServer(p.AdminHandler())
+	defer admin.Close()
+	if code, body := adminDo(t, admin, "PUT", "/backends/green", `{"url": "https://g.example"}`); code != http.StatusBadRequest || !strings.Contains(body, "ENGINE=epoll forwards to http:// backends only") {
+		t.Fatalf("admin PUT of an https backend: %d %s, want 400 naming the engine", code, body)
+	}
 }
 
 // The epoll engine's end-to-end benchmarks (see bench_test.go); Linux only.
