@@ -183,11 +183,16 @@ func (r *reqHead) cookie(name string) string {
 	return ""
 }
 
-// dropped reports whether the proxy drops the request header name: hop-by-hop
-// headers, those the client listed in Connection, and the ones the proxy writes
-// itself (Host, Color, X-Forwarded-*) or drops as ReverseProxy's Rewrite mode does
-// (Forwarded).
-func (r *reqHead) dropped(name []byte) bool { return namedIn(name, reqDropped, r.listed) }
+// appendKept appends the headers of hs that are neither in drop nor in listed (the
+// names a Connection header listed).
+func appendKept(dst []byte, hs []h1Header, drop []string, listed [][]byte) []byte {
+	for _, h := range hs {
+		if !namedIn(h.name, drop, listed) {
+			dst = appendHeader(dst, h.name, h.value)
+		}
+	}
+	return dst
+}
 
 // namedIn reports whether name is one of fixed or listed, ignoring case.
 func namedIn(name []byte, fixed []string, listed [][]byte) bool {
@@ -204,6 +209,9 @@ func namedIn(name []byte, fixed []string, listed [][]byte) bool {
 	return false
 }
 
+// reqDropped are the request headers the proxy does not pass on (besides those the
+// client listed in Connection): hop-by-hop ones, the ones it writes itself (Host,
+// Color, X-Forwarded-*) and Forwarded, which ReverseProxy's Rewrite mode drops.
 var reqDropped = []string{"Host", "Color", "Connection", "Proxy-Connection", "Keep-Alive",
 	"Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
 	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
@@ -229,12 +237,7 @@ func (r *reqHead) appendUpstream(dst []byte, u *upstreamHead) []byte {
 	dst = append(dst, u.host...)
 	dst = append(dst, u.hostStr...)
 	dst = append(dst, "\r\n"...)
-	for _, h := range r.headers {
-		if r.dropped(h.name) {
-			continue
-		}
-		dst = appendHeader(dst, h.name, h.value)
-	}
+	dst = appendKept(dst, r.headers, reqDropped, r.listed)
 	dst = append(dst, "X-Forwarded-For: "...)
 	for _, h := range r.headers {
 		if equalFoldString(h.name, "X-Forwarded-For") {
@@ -386,12 +389,7 @@ func (r *respHead) appendClient(dst []byte, c *clientResponse) []byte {
 		dst = append(dst, c.setCookie...)
 		dst = append(dst, "\r\n"...)
 	}
-	for _, h := range r.headers {
-		if r.droppedHeader(h.name) {
-			continue
-		}
-		dst = appendHeader(dst, h.name, h.value)
-	}
+	dst = appendKept(dst, r.headers, respDropped, r.listed)
 	if !r.hasDate && len(c.date) > 0 {
 		dst = append(dst, "Date: "...)
 		dst = append(dst, c.date...)
@@ -405,10 +403,6 @@ func (r *respHead) appendClient(dst []byte, c *clientResponse) []byte {
 	}
 	return append(dst, "\r\n"...)
 }
-
-// droppedHeader reports whether the response header name stays with the proxy:
-// respDropped and what the backend listed in Connection.
-func (r *respHead) droppedHeader(name []byte) bool { return namedIn(name, respDropped, r.listed) }
 
 // appendStatusLine writes the status line as net/http's server does.
 func appendStatusLine(dst []byte, code int) []byte {
