@@ -158,12 +158,7 @@ func (b *backConn) eof(err error) {
 	case b.state == bBody && x.resp.mode == bodyClose && err == nil:
 		x.emit(true, lastChunk)
 	case b.state == bHead && !b.gotBytes && b.reused && x.idempotent && !x.stale:
-		// A pooled connection the backend closed while our request was on its way:
-		// nothing was processed; send it again on a fresh connection.
-		x.stale = true
-		b.x, x.b = nil, nil
-		b.close()
-		b.l.dial(x, x.m)
+		b.resendFresh()
 	default:
 		if err == nil {
 			err = io.ErrUnexpectedEOF
@@ -178,13 +173,21 @@ func (b *backConn) eof(err error) {
 func (b *backConn) failed(err error) {
 	x := b.x
 	if b.state == bWriting && b.reused && x.idempotent && !x.stale {
-		x.stale = true
-		b.x, x.b = nil, nil
-		b.close()
-		b.l.dial(x, x.m)
+		b.resendFresh()
 		return
 	}
 	x.fail(err)
+}
+
+// resendFresh handles a pooled connection the backend closed while it sat idle and
+// our request was on its way (nothing was processed): the request goes again, once,
+// on a fresh connection to the same member.
+func (b *backConn) resendFresh() {
+	x := b.x
+	x.stale = true
+	b.x, x.b = nil, nil
+	b.close()
+	b.l.dial(x, x.m)
 }
 
 func (b *backConn) close() {
