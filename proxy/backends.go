@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // snapshot is the routing table the hot path reads through Proxy.snap. Its colour
@@ -51,8 +49,6 @@ type member struct {
 	// rpRetry is rp with a ModifyResponse that turns a 502 into a retry signal; used
 	// only for requests that may be retried.
 	rpRetry *httputil.ReverseProxy
-	// fast forwards for the fasthttp engine (nil otherwise): its own keep-alive pool.
-	fast *fasthttp.HostClient
 
 	up    atomic.Bool  // routable: active check passing and not ejected
 	fails atomic.Int32 // consecutive passive failures

@@ -10,7 +10,7 @@ import (
 
 // The end-to-end benchmarks share one backend and client setup; BenchmarkDirect is
 // the baseline (client → backend), BenchmarkProxy adds archway-proxy (nethttp engine)
-// in between, BenchmarkProxyFastHTTP the fasthttp engine and BenchmarkProxyEpoll
+// in between and BenchmarkProxyEpoll
 // (epoll_test.go) the epoll engine, so
 // ns/op(Proxy)/ns/op(Direct) is the cost of the extra hop.
 //
@@ -76,11 +76,8 @@ func benchURL(b *testing.B, engine string) string {
 
 func BenchmarkDirect(b *testing.B)         { benchSerial(b, "") }
 func BenchmarkProxy(b *testing.B)          { benchSerial(b, EngineNetHTTP) }
-func BenchmarkProxyFastHTTP(b *testing.B)  { benchSerial(b, EngineFastHTTP) }
 func BenchmarkDirectParallel(b *testing.B) { benchParallel(b, "") }
 func BenchmarkProxyParallel(b *testing.B)  { benchParallel(b, EngineNetHTTP) }
-
-func BenchmarkProxyFastHTTPParallel(b *testing.B) { benchParallel(b, EngineFastHTTP) }
 
 func benchSerial(b *testing.B, engine string) {
 	u, c := benchURL(b, engine), benchClient()

@@ -28,18 +28,19 @@ const (
 	DefaultMaxFails        = 3
 	DefaultFailTimeout     = 10 * time.Second
 	DefaultDNSRefresh      = 5 * time.Second
+	DefaultAttemptTimeout  = 10 * time.Second
+	DefaultBodyTimeout     = 60 * time.Second
 	DefaultDrain           = 5 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
-	DefaultEngine          = EngineNetHTTP
 	// EngineNetHTTP serves with net/http and forwards with httputil.ReverseProxy over
 	// NewTransport's tuned http.Transport: full HTTP semantics (upgrades, streaming).
 	EngineNetHTTP = "nethttp"
-	// EngineFastHTTP serves and forwards HTTP/1.1 with valyala/fasthttp (fasthttp.go):
-	// less CPU per request, no protocol upgrades.
-	EngineFastHTTP = "fasthttp"
-	// EngineEpoll serves plain HTTP/1.1 requests from epoll event loops (epoll.go) and
-	// hands every other connection to the nethttp engine: nginx's CPU per request.
-	// Linux only; http backends only.
+	// engineFastHTTP is the retired fasthttp engine: naming it is an error that says
+	// what replaced it.
+	engineFastHTTP = "fasthttp"
+	// EngineEpoll serves plain HTTP/1.1 requests to http:// members from epoll event
+	// loops (epoll.go) and hands every other request to the nethttp engine: nginx's
+	// CPU per request. Linux only; the default there.
 	EngineEpoll = "epoll"
 	// MaxLoops bounds LOOPS.
 	MaxLoops = 256
@@ -79,7 +80,10 @@ type Config struct {
 	StickyCookie   string
 	OverrideHeader string
 	PreserveHost   bool
-	Engine         string // EngineNetHTTP, EngineFastHTTP or EngineEpoll
+	AttemptTimeout time.Duration
+	BodyTimeout    time.Duration
+	MaxBody        int64  // bytes; 0: no limit
+	Engine         string // EngineNetHTTP or EngineEpoll
 	Loops          int    // event loops of EngineEpoll; 0 means GOMAXPROCS
 	Drain          time.Duration
 	ShutdownTO     time.Duration
@@ -94,7 +98,7 @@ type Config struct {
 var settings = []string{
 	"PORT", "ADMIN_ADDR", "PROVIDER", "CONFIG", "PROXY_TARGET_URL", "COLORS",
 	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
-	"DNS_REFRESH", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE", "LOOPS",
+	"DNS_REFRESH", "ATTEMPT_TIMEOUT", "BODY_TIMEOUT", "MAX_BODY", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE", "LOOPS",
 	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
 }
 
@@ -137,9 +141,12 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 		{"max-fails", strconv.Itoa(DefaultMaxFails), "consecutive failures that eject a member, 0 disables (env MAX_FAILS)"},
 		{"fail-timeout", DefaultFailTimeout.String(), "how long an ejected member stays out (env FAIL_TIMEOUT)"},
 		{"dns-refresh", DefaultDNSRefresh.String(), "re-resolve interval of dns+/tasks. backends (env DNS_REFRESH)"},
+		{"attempt-timeout", DefaultAttemptTimeout.String(), "deadline to connect to a member and get its response head; an idempotent request then goes to another member (env ATTEMPT_TIMEOUT)"},
+		{"body-timeout", DefaultBodyTimeout.String(), "longest wait for the next bytes of a request body; then 408 (env BODY_TIMEOUT)"},
+		{"max-body", "0", "largest request body forwarded, bytes or with a K/M/G suffix (KiB/MiB/GiB); larger gets 413; 0 no limit (env MAX_BODY)"},
 		{"sticky-cookie", "", "cookie name pinning a client to its colour; empty disables (env STICKY_COOKIE)"},
 		{"override-header", "", "request header selecting a colour, e.g. X-Archway-Color; empty disables (env OVERRIDE_HEADER)"},
-		{"engine", DefaultEngine, "HTTP engine: nethttp (net/http + httputil.ReverseProxy), fasthttp (less CPU, no upgrades) or epoll (event loops, least CPU; Linux) (env ENGINE)"},
+		{"engine", DefaultEngine, "HTTP engine: nethttp (net/http + httputil.ReverseProxy) or epoll (event loops, least CPU; Linux) (env ENGINE)"},
 		{"loops", "0", "event loops of -engine epoll; 0 means GOMAXPROCS (env LOOPS)"},
 		{"drain", DefaultDrain.String(), "keep serving this long after SIGTERM with /readyz failing (env DRAIN)"},
 		{"shutdown-timeout", DefaultShutdownTimeout.String(), "deadline for in-flight requests after the drain (env SHUTDOWN_TIMEOUT)"},
@@ -243,6 +250,8 @@ func ParseConfig(args, environ []string) (*Config, error) {
 		{"health-timeout", "HEALTH_TIMEOUT", &c.HealthTimeout, false},
 		{"fail-timeout", "FAIL_TIMEOUT", &c.FailTimeout, false},
 		{"dns-refresh", "DNS_REFRESH", &c.DNSRefresh, false},
+		{"attempt-timeout", "ATTEMPT_TIMEOUT", &c.AttemptTimeout, false},
+		{"body-timeout", "BODY_TIMEOUT", &c.BodyTimeout, false},
 		{"drain", "DRAIN", &c.Drain, true},
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", &c.ShutdownTO, false},
 	}
@@ -267,6 +276,10 @@ func ParseConfig(args, environ []string) (*Config, error) {
 		return nil, fmt.Errorf("%s=%q: want an integer 0-1000", name, raw)
 	}
 	c.MaxFails = n
+	raw, name, _ = lookup("max-body", "MAX_BODY")
+	if c.MaxBody, err = parseSize(raw); err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", name, raw, err)
+	}
 
 	raw, name, _ = lookup("sticky-cookie", "STICKY_COOKIE")
 	if raw != "" && !validToken(raw) {
@@ -292,15 +305,17 @@ func ParseConfig(args, environ []string) (*Config, error) {
 
 	raw, name, _ = lookup("engine", "ENGINE")
 	switch raw {
-	case EngineNetHTTP, EngineFastHTTP:
+	case EngineNetHTTP:
 		c.Engine = raw
 	case EngineEpoll:
 		if !epollSupported {
-			return nil, fmt.Errorf("%s=%q: needs Linux (epoll); use nethttp or fasthttp", name, raw)
+			return nil, fmt.Errorf("%s=%q: needs Linux (epoll); use nethttp", name, raw)
 		}
 		c.Engine = raw
+	case engineFastHTTP:
+		return nil, fmt.Errorf("%s=%q: the fasthttp engine was retired; use epoll (the event loops, faster) or nethttp", name, raw)
 	default:
-		return nil, fmt.Errorf("%s=%q: want nethttp, fasthttp or epoll", name, raw)
+		return nil, fmt.Errorf("%s=%q: want nethttp or epoll", name, raw)
 	}
 	raw, name, _ = lookup("loops", "LOOPS")
 	n, err = strconv.Atoi(strings.TrimSpace(raw))
@@ -327,11 +342,6 @@ func ParseConfig(args, environ []string) (*Config, error) {
 
 	if err := c.parseBackends(vars, lookup, backendFlags, weightFlags); err != nil {
 		return nil, err
-	}
-	if c.Engine == EngineEpoll {
-		if err := epollTargets(c.Backends); err != nil {
-			return nil, err
-		}
 	}
 	return c, nil
 }
@@ -475,6 +485,30 @@ func looksLikeURL(v string) bool {
 		}
 	}
 	return false
+}
+
+// parseSize reads a byte count: digits with an optional K, M or G (binary) suffix.
+func parseSize(raw string) (int64, error) {
+	s := strings.TrimSpace(raw)
+	shift := 0
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'k', 'K':
+			shift = 10
+		case 'm', 'M':
+			shift = 20
+		case 'g', 'G':
+			shift = 30
+		}
+		if shift > 0 {
+			s = s[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || s == "" || s[0] == '+' || n > (1<<62)>>shift {
+		return 0, errors.New("want a size in bytes like 1048576, 512K, 10M or 1G (0: no limit)")
+	}
+	return n << shift, nil
 }
 
 // parseWeight parses a colour weight: an integer 0..MaxWeight.

@@ -27,6 +27,9 @@ import (
 // epollSupported: this platform has the epoll engine.
 const epollSupported = true
 
+// DefaultEngine is the engine of an unset ENGINE: the event loops, wherever they exist.
+const DefaultEngine = EngineEpoll
+
 // The epoll engine (ENGINE=epoll) serves the proxy listener from event loops: one
 // goroutine per loop waits on epoll for every connection it owns, client and backend
 // alike, and reads a socket only when epoll said it has data — the way nginx works.
@@ -87,7 +90,8 @@ func (p *Proxy) EpollServer(ready *server.Readiness, loops int) server.Engine {
 		p: p, ready: ready, nloops: loops, fbln: q, served: make(chan struct{}),
 		readTimeout: epollReadTimeout, idleTimeout: epollIdleTimeout,
 		fb: &http.Server{
-			Handler:           p.Handler(ready),
+			Handler:           p.chosenHandler(p.Handler(ready)),
+			ConnContext:       connContext,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       epollIdleTimeout,
 			ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
@@ -715,12 +719,43 @@ func (q *connQueue) push(c net.Conn) {
 }
 
 // handedConn is a client connection handed to net/http: the bytes the loop already
-// read come first, and closing it updates the open-connection count.
+// read come first, and closing it updates the open-connection count. chosen, when
+// set, is the member the loop picked for the first request on it.
 type handedConn struct {
 	net.Conn
-	pre   []byte
-	gauge *atomic.Int64
-	once  sync.Once
+	pre    []byte
+	gauge  *atomic.Int64
+	once   sync.Once
+	chosen *chosenMember
+}
+
+// chosenMember carries a loop's pick to net/http for one request (see handedConn).
+type chosenMember struct {
+	m      *member
+	pinned bool
+	used   atomic.Bool
+}
+
+type chosenKey struct{}
+
+// connContext puts a handed connection's chosen member into its requests' context.
+func connContext(ctx context.Context, c net.Conn) context.Context {
+	if hc, ok := c.(*handedConn); ok && hc.chosen != nil {
+		return context.WithValue(ctx, chosenKey{}, hc.chosen)
+	}
+	return ctx
+}
+
+// chosenHandler serves the first request of a connection the loop chose a member for
+// on that member, and every other request as the nethttp engine does.
+func (p *Proxy) chosenHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ch, ok := r.Context().Value(chosenKey{}).(*chosenMember); ok && !ch.used.Swap(true) {
+			p.serve(w, r, ch.m, ch.pinned)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (c *handedConn) Read(b []byte) (int, error) {
@@ -737,8 +772,9 @@ func (c *handedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// handOver moves a client connection from the loop to net/http.
-func (l *evLoop) handOver(fd int, pre []byte) {
+// handOver moves a client connection from the loop to net/http; m, when not nil, is
+// the member chosen for its first request.
+func (l *evLoop) handOver(fd int, pre []byte, m *member, pinned bool) {
 	l.unregister(fd)
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 	f := os.NewFile(uintptr(fd), "client")
@@ -750,7 +786,11 @@ func (l *evLoop) handOver(fd int, pre []byte) {
 		return
 	}
 	l.p.stats.handovers.Add(1)
-	l.e.fbln.push(&handedConn{Conn: nc, pre: bytes.Clone(pre), gauge: &l.p.stats.openConns})
+	hc := &handedConn{Conn: nc, pre: bytes.Clone(pre), gauge: &l.p.stats.openConns}
+	if m != nil {
+		hc.chosen = &chosenMember{m: m, pinned: pinned}
+	}
+	l.e.fbln.push(hc)
 }
 
 func writevRaw(fd int, iov []unix.Iovec) (int, error) {

@@ -104,7 +104,7 @@ func (b *backConn) writeRequest() {
 		b.wpos += n
 	}
 	b.state = bHead
-	b.x.c.deadline = b.l.readDeadline()
+	b.x.c.deadline = b.x.headBy
 	if b.readReady {
 		b.pump()
 	}
@@ -207,7 +207,7 @@ const epollReadsPerTurn = 16
 
 // dial connects to m for x in a goroutine and continues x on the loop.
 func (l *evLoop) dial(x *exchange, m *member) {
-	addr := m.dialAddr
+	addr, gen := m.dialAddr, x.gen
 	go func() {
 		fd := -1
 		conn, err := epollDialer.Dial("tcp", addr)
@@ -215,13 +215,13 @@ func (l *evLoop) dial(x *exchange, m *member) {
 			fd, err = dupFD(conn)
 			_ = conn.Close()
 		}
-		if !l.post(func() { l.dialed(x, addr, fd, err) }) && fd >= 0 {
+		if !l.post(func() { l.dialed(x, gen, addr, fd, err) }) && fd >= 0 {
 			_ = unix.Close(fd)
 		}
 	}()
 }
 
-func (l *evLoop) dialed(x *exchange, addr string, fd int, err error) {
+func (l *evLoop) dialed(x *exchange, gen uint32, addr string, fd int, err error) {
 	var b *backConn
 	if err == nil {
 		b = &backConn{l: l, fd: fd, addr: addr, gauge: l.p.stats.upstreamGauge(addr),
@@ -233,8 +233,9 @@ func (l *evLoop) dialed(x *exchange, addr string, fd int, err error) {
 			b.gauge.Add(1)
 		}
 	}
-	if x.c.x != x || x.c.closed {
-		// The exchange ended meanwhile (client gone, timed out): keep the connection.
+	if x.c.x != x || x.c.closed || x.gen != gen {
+		// The exchange ended or moved on meanwhile (client gone, attempt deadline,
+		// another member): keep the connection for the next request.
 		if b != nil {
 			l.release(b)
 		}
@@ -287,19 +288,23 @@ func (l *evLoop) dropIdle(b *backConn) {
 }
 
 // exchange is one request on its way through the proxy: the attempt on a member,
-// possibly a retry on another, and the response streaming back.
+// possibly a retry on another, and the response streaming back. Its attempts go
+// through the core's begin / endAt / retryTarget (attempt.go) and judge's verdict.
 type exchange struct {
 	c          *clientConn
 	m          *member
 	b          *backConn
 	pinned     bool
 	idempotent bool
-	retry      bool // may still go to another member
+	replay     bool // may still go to another member (replayable and not retried)
 	stale      bool // already resent after a stale keep-alive connection
 	head       bool // HEAD: the response has no body
+	gen        uint32
 
 	attemptStart time.Time
 	attemptOpen  bool
+	// headBy is the attempt deadline: connect and response head (ATTEMPT_TIMEOUT).
+	headBy time.Time
 
 	resp     respHead
 	status   int
@@ -314,9 +319,11 @@ type exchange struct {
 func (x *exchange) attempt(m *member) {
 	l := x.c.l
 	x.m = m
+	x.gen++
 	x.attemptOpen = true
-	x.attemptStart = l.now
-	m.stats.inflight.Add(1)
+	x.attemptStart = l.p.begin(m)
+	x.headBy = x.attemptStart.Add(l.p.opts.AttemptTimeout)
+	x.c.deadline = x.headBy
 	if b := l.takeIdle(m.dialAddr); b != nil {
 		x.send(b)
 		return
@@ -365,12 +372,13 @@ func (x *exchange) process() {
 			}
 			// Interim responses (100, 103) are not passed on.
 		}
-		if x.resp.status == http.StatusBadGateway && x.retry {
-			x.endAttempt(http.StatusBadGateway, true)
-			b.x, x.b = nil, nil
-			b.close()
-			x.retryElsewhere()
-			return
+		if x.resp.status == http.StatusBadGateway && x.replay {
+			if v := x.end(Outcome{Status: http.StatusBadGateway}); v.Retry {
+				b.x, x.b = nil, nil
+				b.close()
+				x.retryElsewhere(v)
+				return
+			}
 		}
 		x.status = x.resp.status
 		c.closing = c.req.connClose || c.closeAfter || c.l.closing
@@ -429,7 +437,7 @@ func (x *exchange) emit(done bool, iov ...[]byte) {
 		x.bodyDone = true
 		// Recorded before the last bytes go out: a client that has its answer
 		// finds it counted in /status, as with the other engines.
-		x.endAttempt(x.status, x.status == http.StatusBadGateway)
+		x.end(Outcome{Status: x.status, Sent: true})
 	}
 	if x.c.write(iov...) {
 		x.c.deadline = x.c.l.readDeadline()
@@ -454,7 +462,7 @@ func (x *exchange) clientDrained() {
 // pool (or closed), and the client on to its next request.
 func (x *exchange) finish() {
 	c, b, l := x.c, x.b, x.c.l
-	x.endAttempt(x.status, x.status == http.StatusBadGateway)
+	x.end(Outcome{Status: x.status, Sent: true})
 	x.b = nil
 	if b != nil {
 		if x.resp.close || b.rstart != b.rend || b.state != bBody {
@@ -472,61 +480,53 @@ func (x *exchange) finish() {
 	}
 }
 
-// endAttempt records the attempt on x.m: statistics and passive health.
-func (x *exchange) endAttempt(status int, failed bool) {
+// end closes the open attempt, if any, with judge's verdict on o (a zero Verdict
+// when it was closed already).
+func (x *exchange) end(o Outcome) Verdict {
 	if !x.attemptOpen {
-		return
+		return Verdict{}
 	}
 	x.attemptOpen = false
-	m, p := x.m, x.c.l.p
-	m.stats.inflight.Add(-1)
-	m.stats.record(status, x.c.l.now.Sub(x.attemptStart))
-	if failed {
-		p.passiveFailure(m)
-	} else {
-		p.passiveSuccess(m)
-	}
+	return x.c.l.p.endAt(x.m, x.attemptStart, x.c.l.now, o, x.replay)
 }
 
-// fail: the backend gave no usable response. Before anything reached the client
-// the request is retried elsewhere when allowed, else answered 502/504.
+// fail: the backend gave no usable response (err says why). Before anything reached
+// the client the request goes to another member when the verdict allows, else the
+// client gets the verdict's answer; after, the stream is cut.
 func (x *exchange) fail(err error) {
 	c := x.c
 	if b := x.b; b != nil {
 		b.x, x.b = nil, nil
 		b.close()
 	}
-	code, msg := gatewayAnswer(err)
-	x.endAttempt(code, true)
+	v := x.end(Outcome{Err: err, Sent: x.sent})
 	if x.sent {
 		c.abort()
 		return
 	}
 	c.l.p.log.Debug("backend error", "host", x.m.dialAddr, "err", err.Error())
-	if x.retry && isRetryableErr(err) {
-		x.retryElsewhere()
+	if v.Retry {
+		x.retryElsewhere(v)
 		return
 	}
-	c.local(code, msg, false)
+	if v.Answer == 0 {
+		v.Answer, v.Message = gatewayAnswer(err)
+	}
+	c.local(v.Answer, v.Message, false)
 	c.serveAfterLocal()
 }
 
-// retryElsewhere sends the request to another member once.
-func (x *exchange) retryElsewhere() {
+// retryElsewhere sends the request to another member once; with none, the client
+// gets the failed attempt's verdict.
+func (x *exchange) retryElsewhere(v Verdict) {
 	c, p := x.c, x.c.l.p
-	x.retry, x.stale = false, false
-	var next *member
-	if s := p.snap.Load(); s != nil {
-		next = s.pickOther(x.m)
-	}
+	x.replay, x.stale = false, false
+	next := p.retryTarget(x.m)
 	if next == nil {
-		p.log.Debug("no other member to retry on", "color", x.m.colour, "member", x.m.url())
-		code, msg := gatewayAnswer(nil)
-		c.local(code, msg, false)
+		c.local(v.Status, v.Message, false)
 		c.serveAfterLocal()
 		return
 	}
-	p.stats.retries.Add(1)
 	x.attempt(next)
 }
 
@@ -536,10 +536,6 @@ func (x *exchange) abandon() {
 		b.x, x.b = nil, nil
 		b.close()
 	}
-	if x.attemptOpen {
-		x.attemptOpen = false
-		x.m.stats.inflight.Add(-1)
-		x.m.stats.record(499, x.c.l.now.Sub(x.attemptStart))
-	}
+	x.end(Outcome{Client: errClientGone, Sent: x.sent})
 	x.c.x = nil
 }

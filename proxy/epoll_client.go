@@ -5,7 +5,6 @@ package proxy
 import (
 	"bytes"
 	"net/http"
-	"os"
 	"strconv"
 	"time"
 
@@ -133,15 +132,22 @@ func (c *clientConn) read() {
 	}
 }
 
+// loopServes reports whether the loops forward to m themselves: plain http:// only.
+func loopServes(m *member) bool { return m.target.Scheme == "http" }
+
 // handOver gives the connection, with what it sent so far, to net/http.
-func (c *clientConn) handOver() {
+func (c *clientConn) handOver() { c.handOverChosen(nil, false) }
+
+// handOverChosen is handOver for a request whose member is chosen already (nil: none
+// yet): net/http serves that first request on m.
+func (c *clientConn) handOverChosen(m *member, pinned bool) {
 	var pre []byte
 	if c.buf != nil {
 		pre = c.buf[c.rstart:c.rend]
 	}
 	c.closed = true
 	c.l.forget(c)
-	c.l.handOver(c.fd, pre)
+	c.l.handOver(c.fd, pre, m, pinned)
 	if c.buf != nil {
 		c.l.putBuf(c.buf)
 		c.buf = nil
@@ -174,10 +180,15 @@ func (c *clientConn) start() {
 		c.local(http.StatusServiceUnavailable, msgNoBackend, true)
 		return
 	}
+	if !loopServes(m) {
+		// The loops speak plain HTTP/1.1 to backends: this request goes to net/http
+		// with its member already chosen, so the pick is not repeated.
+		c.handOverChosen(m, pinned)
+		return
+	}
 	idem := idempotent(string(c.req.method))
-	x := &exchange{c: c, pinned: pinned, idempotent: idem, retry: idem, head: string(c.req.method) == http.MethodHead}
+	x := &exchange{c: c, pinned: pinned, idempotent: idem, replay: idem, head: string(c.req.method) == http.MethodHead}
 	c.x = x
-	c.deadline = l.readDeadline()
 	x.attempt(m)
 }
 
@@ -308,7 +319,7 @@ func (c *clientConn) timedOut() {
 	case x == nil:
 		c.close()
 	case !x.sent:
-		x.fail(os.ErrDeadlineExceeded)
+		x.fail(errAttemptTimeout)
 	default:
 		c.abort()
 	}

@@ -13,6 +13,9 @@ import (
 // epollSupported: ENGINE=epoll exists on Linux only; ParseConfig refuses it elsewhere.
 const epollSupported = false
 
+// DefaultEngine is the engine of an unset ENGINE: net/http where there are no event loops.
+const DefaultEngine = EngineNetHTTP
+
 // EpollServer is Linux-only; elsewhere its Serve fails at once.
 func (p *Proxy) EpollServer(*server.Readiness, int) server.Engine { return noEpoll{} }
 

@@ -181,7 +181,8 @@ func TestEpollBackpressure(t *testing.T) {
 	}
 }
 
-// TestEpollTimeouts: a backend that does not answer gets 504 after the read timeout;
+// TestEpollTimeouts: a backend that does not answer gets 504 after the attempt
+// deadline (no other member to retry on);
 // an idle client connection is closed after the idle timeout.
 func TestEpollTimeouts(t *testing.T) {
 	release := make(chan struct{})
@@ -194,7 +195,9 @@ func TestEpollTimeouts(t *testing.T) {
 			}
 		}
 		io.WriteString(w, "ok")
-	}, func(e *epollEngine) { e.readTimeout, e.idleTimeout = time.Second, time.Second })
+	}, func(e *epollEngine) {
+		e.p.opts.AttemptTimeout, e.readTimeout, e.idleTimeout = time.Second, time.Second, time.Second
+	})
 
 	start := time.Now()
 	resp, err := front.Client().Get(front.URL + "/slow")
@@ -333,20 +336,51 @@ func TestEpollClientGoneMidResponse(t *testing.T) {
 	}
 }
 
-func TestEpollRefusesHTTPSBackends(t *testing.T) {
-	p := New(Options{Engine: EngineEpoll, Logger: quietLogger()})
-	err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, "https://b.example")}}})
-	if err == nil || err.Error() != `backend BLUE: url "https://b.example": ENGINE=epoll forwards to http:// backends only; use ENGINE=nethttp or fasthttp` {
-		t.Fatalf("https backend with ENGINE=epoll: %v", err)
+// TestEpollHandsHTTPSMembersOver: an https:// member is served through net/http with
+// the member the loop chose — no refusal, no second pick: the split stays exact — and
+// the admin API accepts one.
+func TestEpollHandsHTTPSMembersOver(t *testing.T) {
+	tlsBE := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "green "+r.Header.Get("Color"))
+	}))
+	t.Cleanup(tlsBE.Close)
+	plain := newBackend(t, "blue")
+	p := newTestProxy(t, Options{Engine: EngineEpoll, Transport: tlsBE.Client().Transport},
+		spec("BLUE", 3, plain), BackendSpec{Name: "GREEN", Weight: 1, Members: []*url.URL{mustURL(t, tlsBE.URL)}})
+	ready := &server.Readiness{Check: p.Ready}
+	ready.Set(true)
+	front := newFrontReady(t, p, ready)
+	counts := map[string]int{}
+	for range 40 {
+		// A fresh connection each time: a handed-over connection stays with net/http.
+		c, br := dialFront(t, front)
+		resp, body := rawExchange(t, c, br, "GET /x HTTP/1.1\r\nHost: shop\r\n\r\n")
+		c.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("status %d %q", resp.StatusCode, body)
+		}
+		if strings.HasPrefix(body, "green") {
+			counts["green"]++
+			if body != "green green" {
+				t.Fatalf("https member got Color %q", body)
+			}
+		} else {
+			counts["blue"]++
+		}
 	}
-	// Discovery of plain HTTP members is fine.
-	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, "dns+http://localhost:80")}}}); err != nil {
-		t.Fatalf("dns+http backend with ENGINE=epoll: %v", err)
+	if counts["blue"] != 30 || counts["green"] != 10 {
+		t.Fatalf("split %v over 40 requests, want exactly blue 30 green 10", counts)
+	}
+	if n := p.stats.handovers.Load(); n != 10 {
+		t.Fatalf("handovers %d, want 10 (one per https request)", n)
+	}
+	if n := p.stats.requests.Load(); n != 40 {
+		t.Fatalf("requests counted %d, want 40 (a handed-over request counts once)", n)
 	}
 	admin := httptest.NewServer(p.AdminHandler())
 	defer admin.Close()
-	if code, body := adminDo(t, admin, "PUT", "/backends/green", `{"url": "https://g.example"}`); code != http.StatusBadRequest || !strings.Contains(body, "ENGINE=epoll forwards to http:// backends only") {
-		t.Fatalf("admin PUT of an https backend: %d %s, want 400 naming the engine", code, body)
+	if code, body := adminDo(t, admin, "PUT", "/backends/red", `{"url": "https://r.example", "weight": 1}`); code != http.StatusOK && code != http.StatusCreated {
+		t.Fatalf("admin PUT of an https backend: %d %s, want it accepted", code, body)
 	}
 }
 

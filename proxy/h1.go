@@ -209,13 +209,6 @@ func namedIn(name []byte, fixed []string, listed [][]byte) bool {
 	return false
 }
 
-// reqDropped are the request headers the proxy does not pass on (besides those the
-// client listed in Connection): hop-by-hop ones, the ones it writes itself (Host,
-// Color, X-Forwarded-*) and Forwarded, which ReverseProxy's Rewrite mode drops.
-var reqDropped = []string{"Host", "Color", "Connection", "Proxy-Connection", "Keep-Alive",
-	"Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
-	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
-
 // upstreamHead is what appendUpstream writes besides the client's headers.
 type upstreamHead struct {
 	uri      []byte // request target for the backend
@@ -360,12 +353,6 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 	}
 	return true, nil
 }
-
-// respDropped are the response headers the proxy does not pass on: hop-by-hop ones
-// (RFC 9110 §7.6.1) and the framing it writes itself. Trailer stays: trailers pass
-// through with the chunked body, so their announcement must too.
-var respDropped = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Transfer-Encoding", "Upgrade"}
 
 // clientResponse is what appendClient writes besides the backend's headers.
 type clientResponse struct {
@@ -607,4 +594,24 @@ func init() {
 		tokenChar[c] = alnum || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), b) >= 0
 		uriChar[c] = alnum || bytes.IndexByte([]byte("-._~!$&'()*+,;=:@/?"), b) >= 0
 	}
+}
+
+// equalFoldString is bytes.EqualFold against a string, without converting it.
+func equalFoldString(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

@@ -154,7 +154,7 @@ func get(t *testing.T, client *http.Client, u string, hdr http.Header) (int, ech
 
 // engines are the proxy engines every behaviour test runs against: nethttp first,
 // the reference the others are compared with.
-var engines = []string{EngineNetHTTP, EngineFastHTTP}
+var engines = []string{EngineNetHTTP}
 
 func init() {
 	if epollSupported {
@@ -200,8 +200,6 @@ func newFrontReady(t testing.TB, p *Proxy, ready *server.Readiness, tweak ...fun
 	}
 	var srv server.Engine
 	switch p.opts.Engine {
-	case EngineFastHTTP:
-		srv = p.FastServer(ready)
 	case EngineEpoll:
 		srv = p.EpollServer(ready, 0)
 	default:
@@ -213,11 +211,7 @@ func newFrontReady(t testing.TB, p *Proxy, ready *server.Readiness, tweak ...fun
 	}
 	done := make(chan error, 1)
 	go func() {
-		var l net.Listener = ln
-		if p.opts.Engine == EngineFastHTTP {
-			l = p.TrackListener(ln)
-		}
-		done <- srv.Serve(l)
+		done <- srv.Serve(ln)
 	}()
 	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 	t.Cleanup(func() {

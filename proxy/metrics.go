@@ -74,14 +74,16 @@ func (s *memberStats) quantile(q float64) float64 {
 
 // globalStats are proxy-wide counters.
 type globalStats struct {
-	requests   atomic.Uint64
-	noBackend  atomic.Uint64 // 503: nothing healthy
-	retries    atomic.Uint64
-	openConns  atomic.Int64  // client connections on the proxy listener
-	handovers  atomic.Uint64 // connections the epoll engine gave to net/http
-	reloadsOK  atomic.Uint64
-	reloadsBad atomic.Uint64
-	upstream   sync.Map // backend host:port → *atomic.Int64 open upstream connections
+	requests  atomic.Uint64
+	noBackend atomic.Uint64 // 503: nothing healthy
+	retries   atomic.Uint64
+	// clientFaults counts attempts that failed by the client's doing (judge).
+	clientFaults atomic.Uint64
+	openConns    atomic.Int64  // client connections on the proxy listener
+	handovers    atomic.Uint64 // connections the epoll engine gave to net/http
+	reloadsOK    atomic.Uint64
+	reloadsBad   atomic.Uint64
+	upstream     sync.Map // backend host:port → *atomic.Int64 open upstream connections
 }
 
 func (g *globalStats) upstreamGauge(addr string) *atomic.Int64 {

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,10 +31,17 @@ type Options struct {
 	StickyCookie   string        // "" disables
 	OverrideHeader string        // "" disables
 	PreserveHost   bool          // send the client's Host instead of the backend's
-	Hostname       string        // X-Proxy value; default os.Hostname()
-	// Engine is EngineNetHTTP (default), EngineFastHTTP or EngineEpoll: which HTTP
-	// implementation Serve runs on the proxy listener and forwards with (fasthttp.go,
-	// epoll.go).
+	// AttemptTimeout bounds connecting to a member and waiting for its response head;
+	// an idempotent request then goes to another member. Default DefaultAttemptTimeout.
+	AttemptTimeout time.Duration
+	// BodyTimeout bounds each read of a request body (a stalled upload is the
+	// client's fault, answered 408); default DefaultBodyTimeout.
+	BodyTimeout time.Duration
+	// MaxBody is the largest request body forwarded (larger: 413); 0 means no limit.
+	MaxBody  int64
+	Hostname string // X-Proxy value; default os.Hostname()
+	// Engine is EngineNetHTTP or EngineEpoll: which HTTP implementation Serve runs on
+	// the proxy listener and forwards with (epoll.go).
 	Engine string
 	// Loops is the number of event loops of EngineEpoll (0: GOMAXPROCS).
 	Loops int
@@ -50,6 +57,7 @@ func OptionsFrom(c *Config) Options {
 		HealthPath: c.HealthPath, HealthInterval: c.HealthInterval, HealthTimeout: c.HealthTimeout,
 		MaxFails: c.MaxFails, FailTimeout: c.FailTimeout, DNSRefresh: c.DNSRefresh,
 		StickyCookie: c.StickyCookie, OverrideHeader: c.OverrideHeader, PreserveHost: c.PreserveHost,
+		AttemptTimeout: c.AttemptTimeout, BodyTimeout: c.BodyTimeout, MaxBody: c.MaxBody,
 		Engine: c.Engine, Loops: c.Loops,
 	}
 }
@@ -86,6 +94,12 @@ func New(opts Options) *Proxy {
 	}
 	if opts.FailTimeout <= 0 {
 		opts.FailTimeout = DefaultFailTimeout
+	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
 	}
 	if opts.DNSRefresh <= 0 {
 		opts.DNSRefresh = DefaultDNSRefresh
@@ -131,7 +145,7 @@ func (p *Proxy) NewTransport() *http.Transport {
 		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
+		ResponseHeaderTimeout: p.opts.AttemptTimeout,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 	}
@@ -147,9 +161,6 @@ func (p *Proxy) Apply(specs []BackendSpec) error {
 
 func (p *Proxy) applyLocked(specs []BackendSpec) error {
 	norm, err := normalizeSpecs(specs)
-	if err == nil && p.opts.Engine == EngineEpoll {
-		err = epollTargets(norm)
-	}
 	if err != nil {
 		p.stats.reloadsBad.Add(1)
 		return err
@@ -157,19 +168,6 @@ func (p *Proxy) applyLocked(specs []BackendSpec) error {
 	p.snap.Store(p.buildLocked(norm))
 	p.stats.reloadsOK.Add(1)
 	p.log.Info("backends applied", "backends", weightList(norm))
-	return nil
-}
-
-// epollTargets refuses https members for the epoll engine, whose loops speak plain
-// HTTP/1.1 to backends (ParseConfig at start, Apply for admin and provider changes).
-func epollTargets(specs []BackendSpec) error {
-	for _, s := range specs {
-		for _, u := range s.Members {
-			if u.Scheme != "http" && u.Scheme != "dns+http" {
-				return fmt.Errorf("backend %s: url %q: ENGINE=epoll forwards to http:// backends only; use ENGINE=nethttp or fasthttp", s.Name, u.Redacted())
-			}
-		}
-	}
 	return nil
 }
 
@@ -182,9 +180,6 @@ func (p *Proxy) newMember(key, colourHeader string, target *url.URL, origin stri
 			port = "443"
 		}
 		m.dialAddr = net.JoinHostPort(target.Hostname(), port)
-	}
-	if p.opts.Engine == EngineFastHTTP {
-		m.fast = p.newHostClient(m)
 	}
 	m.up.Store(true) // optimistic: serve at once; the first active check follows immediately
 	color := []string{colourHeader}[:1:1]
@@ -222,123 +217,127 @@ func (p *Proxy) newMember(key, colourHeader string, target *url.URL, origin stri
 	return m
 }
 
-// ServeHTTP proxies one request: choose a colour and member, forward, and retry once
-// elsewhere when allowed (see retry.go).
+// ServeHTTP proxies one request: the forward spec's local answers and limits, a
+// colour and member chosen, then attempts judged by judge (outcome.go) — at most one
+// more, on another member, when the verdict allows it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.stats.requests.Add(1)
+	p.serve(w, r, nil, false)
+}
+
+// serve is ServeHTTP, without counting the request, and with the member already
+// chosen when m is not nil: the epoll engine hands a request whose member it does not
+// serve itself (an https:// backend) over with its pick and count, so the split stays
+// exact.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, m *member, pinned bool) {
 	w.Header()["X-Proxy"] = p.xproxy
-	s := p.snap.Load()
-	if s == nil {
-		p.noBackend(w)
+	if code, msg := p.refuse(r); code != 0 {
+		p.stats.clientFaults.Add(1)
+		writeLocal(w, code, msg)
 		return
 	}
-	m, pinned := p.choose(s, (*stdRequest)(r))
 	if m == nil {
-		p.noBackend(w)
-		return
+		s := p.snap.Load()
+		if s == nil {
+			p.noBackend(w)
+			return
+		}
+		if m, pinned = p.choose(s, (*stdRequest)(r)); m == nil {
+			p.noBackend(w)
+			return
+		}
 	}
 	p.setSticky(w, r, m, pinned)
 
 	rw := p.writers.Get().(*respWriter)
 	rw.reset(w)
-	retry := retryable(r)
-	rw.allowRetry = retry
-	p.serveMember(rw, r, m, retry)
-	if rw.retry {
-		next := s.pickOther(m)
-		if next == nil {
-			p.log.Debug("no other member to retry on", "color", m.colour, "member", m.url())
-			writeBadGateway(rw.w, rw.err)
-		} else {
-			p.stats.retries.Add(1)
-			rw.retry, rw.allowRetry, rw.status = false, false, 0
-			p.serveMember(rw, r, next, false)
+	var body *clientBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body = p.watchBody(w, r)
+	}
+	replay := replayable(r)
+	for {
+		o := p.forward(rw, r, m, replay, body)
+		v := p.end(m, rw.start, o, replay)
+		if v.Retry {
+			replay = false
+			if next := p.retryTarget(m); next != nil {
+				rw.resetAttempt()
+				m = next
+				continue
+			}
+			v.Answer = v.Status
 		}
+		if v.Answer != 0 {
+			writeLocal(w, v.Answer, v.Message)
+		} else if v.Fault != FaultNone {
+			p.log.Debug("request failed", "fault", v.Fault.String(), "color", m.colour, "member", m.url(), "err", errString(o))
+		}
+		break
 	}
 	rw.w = nil
 	p.writers.Put(rw)
 }
 
-// serveMember forwards r to m once and records statistics and passive health.
-func (p *Proxy) serveMember(rw *respWriter, r *http.Request, m *member, retryFlavour bool) {
+// forward sends r to m once through its ReverseProxy and reports the Outcome. The
+// attempt deadline covers connecting and waiting for the response head; once the head
+// arrived (respWriter.WriteHeader) the response streams for as long as it takes.
+func (p *Proxy) forward(rw *respWriter, r *http.Request, m *member, replay bool, body *clientBody) (o Outcome) {
 	rp := m.rp
-	if retryFlavour {
+	if replay {
 		rp = m.rpRetry
 	}
-	m.stats.inflight.Add(1)
-	start := time.Now()
-	rw.failed = false
-	rp.ServeHTTP(rw, r)
-	d := time.Since(start)
-	m.stats.inflight.Add(-1)
-	status := rw.status
-	switch {
-	case rw.retry:
-		status = http.StatusBadGateway
-	case status == 0 && rw.failed:
-		status = 0
-	case status == 0:
-		status = http.StatusOK
-	}
-	m.stats.record(status, d)
-	if rw.failed || status == http.StatusBadGateway {
-		p.passiveFailure(m)
-	} else if r.Context().Err() == nil {
-		p.passiveSuccess(m)
+	rw.start = p.begin(m)
+	ctx, cancel := context.WithCancelCause(r.Context())
+	rw.timer = time.AfterFunc(p.opts.AttemptTimeout, func() { cancel(errAttemptTimeout) })
+	defer func() {
+		rw.timer.Stop()
+		cancel(nil)
+		o = rw.outcome(r, ctx, body)
+		if v := recover(); v != nil {
+			// ReverseProxy aborts the handler when the response broke off mid-body:
+			// record the attempt, then let net/http cut the connection.
+			if o.Client == nil && o.Err == nil {
+				o.Err = errResponseTruncated
+			}
+			p.end(m, rw.start, o, false)
+			panic(v)
+		}
+	}()
+	rp.ServeHTTP(rw, r.WithContext(ctx))
+	return o
+}
+
+// errorHandler is called by ReverseProxy when the backend gave no usable response. It
+// only notes the error: serve answers once judge has ruled.
+func (p *Proxy) errorHandler(w http.ResponseWriter, _ *http.Request, err error) {
+	if rw, ok := w.(*respWriter); ok && rw.err == nil {
+		rw.err = err
 	}
 }
 
 func (p *Proxy) noBackend(w http.ResponseWriter) {
 	p.stats.noBackend.Add(1)
 	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Retry-After", "1")
+	writeLocal(w, http.StatusServiceUnavailable, msgNoBackend)
+}
+
+// writeLocal answers from the proxy itself (text/plain, not cached).
+func writeLocal(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusServiceUnavailable)
-	_, _ = io.WriteString(w, msgNoBackend)
-}
-
-// errorHandler is called by ReverseProxy when the backend gave no usable response.
-// Before anything was written it may turn the failure into a retry.
-func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	rw, _ := w.(*respWriter)
-	if r.Context().Err() != nil {
-		// The client went away: not the backend's fault.
-		if rw != nil {
-			rw.status = 499
-		}
-		return
+	if code == http.StatusBadRequest || code == http.StatusRequestTimeout || code == http.StatusRequestEntityTooLarge {
+		// The request body is unread or broken: the connection cannot carry another.
+		h.Set("Connection", "close")
 	}
-	if rw != nil {
-		rw.failed = true
-		if rw.allowRetry && isRetryableErr(err) {
-			rw.retry, rw.err = true, err
-			return
-		}
-	}
-	p.log.Debug("backend error", "host", r.URL.Host, "err", err.Error())
-	writeBadGateway(w, err)
-}
-
-func writeBadGateway(w http.ResponseWriter, err error) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	status, msg := gatewayAnswer(err)
-	w.WriteHeader(status)
+	w.WriteHeader(code)
 	_, _ = io.WriteString(w, msg)
 }
 
 // msgNoBackend is the body of the 503 both engines answer when nothing is healthy.
 const msgNoBackend = "archway-proxy: no healthy backend\n"
-
-// gatewayAnswer is the status and body for a backend that gave no usable response,
-// for both engines: 504 when it timed out (net.Error or fasthttp.ErrTimeout), else 502.
-func gatewayAnswer(err error) (int, string) {
-	var te interface{ Timeout() bool }
-	if errors.As(err, &te) && te.Timeout() {
-		return http.StatusGatewayTimeout, "archway-proxy: backend timed out\n"
-	}
-	return http.StatusBadGateway, "archway-proxy: backend unavailable\n"
-}
 
 // Handler serves the proxy with go-proxy-multiarch's /healthz (liveness) and /readyz
 // (readiness: ready and at least one healthy backend) answered locally.
@@ -358,37 +357,78 @@ func (p *Proxy) Handler(ready *server.Readiness) http.Handler {
 	})
 }
 
-// respWriter observes the status written through it and carries the retry signal
-// from errorHandler back to ServeHTTP. It is pooled: one per request in flight.
+// respWriter observes what ReverseProxy writes through it: whether and what the
+// response head was (which also ends the attempt deadline), and the error
+// errorHandler noted. It is pooled: one per request in flight.
 type respWriter struct {
-	w          http.ResponseWriter
-	status     int
-	allowRetry bool
-	retry      bool
-	failed     bool
-	err        error
+	w      http.ResponseWriter
+	start  time.Time
+	timer  *time.Timer
+	status int  // the final status written, 0 before
+	sent   bool // the head went to the client
+	werr   bool // a write to the client failed
+	err    error
 }
 
 func (rw *respWriter) reset(w http.ResponseWriter) { *rw = respWriter{w: w} }
 
+// resetAttempt forgets the failed attempt before a retry.
+func (rw *respWriter) resetAttempt() { *rw = respWriter{w: rw.w} }
+
 func (rw *respWriter) Header() http.Header { return rw.w.Header() }
 
 func (rw *respWriter) WriteHeader(code int) {
-	if rw.status == 0 && code >= 200 {
-		rw.status = code
+	if rw.timer != nil {
+		rw.timer.Stop() // a response head arrived in time
+	}
+	if code >= 200 && !rw.sent {
+		rw.status, rw.sent = code, true
 	}
 	rw.w.WriteHeader(code)
 }
 
 func (rw *respWriter) Write(b []byte) (int, error) {
-	if rw.status == 0 {
-		rw.status = http.StatusOK
+	if !rw.sent {
+		rw.WriteHeader(http.StatusOK)
 	}
-	return rw.w.Write(b)
+	n, err := rw.w.Write(b)
+	if err != nil {
+		rw.werr = true
+	}
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach Flush and Hijack (streaming, upgrades).
 func (rw *respWriter) Unwrap() http.ResponseWriter { return rw.w }
+
+// outcome is what the attempt came to, for judge. ctx is the attempt's context (its
+// cause says whether the deadline ended it), body the client's watched body, if any.
+func (rw *respWriter) outcome(r *http.Request, ctx context.Context, body *clientBody) Outcome {
+	o := Outcome{Status: rw.status, Sent: rw.sent}
+	switch {
+	case body != nil && body.err != nil:
+		o.Client = body.err
+	case r.Context().Err() != nil || rw.werr:
+		o.Client = errClientGone
+	case errors.Is(rw.err, errUpstream502):
+		o.Status = http.StatusBadGateway
+	case rw.err != nil && errors.Is(context.Cause(ctx), errAttemptTimeout):
+		o.Err = errAttemptTimeout
+	case rw.err != nil:
+		o.Err = rw.err
+	}
+	return o
+}
+
+func errString(o Outcome) string {
+	switch {
+	case o.Client != nil:
+		return o.Client.Error()
+	case o.Err != nil:
+		return o.Err.Error()
+	}
+	return "status " + strconv.Itoa(o.Status)
+}
 
 // Run runs the active health checks and DNS refresh until ctx ends.
 func (p *Proxy) Run(ctx context.Context) error {

@@ -190,7 +190,7 @@ func TestRetryable(t *testing.T) {
 		if c.hdr != "" {
 			r.Header.Set("Upgrade", c.hdr)
 		}
-		if got := retryable(r); got != c.want {
+		if got := replayable(r); got != c.want {
 			t.Errorf("retryable(%s body=%q upgrade=%q) = %v", c.method, c.body, c.hdr, got)
 		}
 	}

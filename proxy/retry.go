@@ -2,18 +2,17 @@ package proxy
 
 import (
 	"errors"
-	"net"
 	"net/http"
 )
 
 // errUpstream502 is returned by the retry flavour's ModifyResponse so that a backend's
-// 502 reaches errorHandler before anything was written to the client.
+// 502 reaches serve before anything was written to the client.
 var errUpstream502 = errors.New("backend answered 502 Bad Gateway")
 
-// retryable reports whether r may be sent a second time: an idempotent method and no
-// body. The proxy streams bodies instead of buffering them, so a request with a body
-// cannot be replayed and is never retried.
-func retryable(r *http.Request) bool {
+// replayable reports whether r may be sent a second time, to another member: an
+// idempotent method and no body. The proxy streams bodies instead of buffering them,
+// so a request with a body cannot be replayed and is never retried.
+func replayable(r *http.Request) bool {
 	if !idempotent(r.Method) {
 		return false
 	}
@@ -32,15 +31,4 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
-}
-
-// isRetryableErr: the backend could not be connected to, or answered 502. Other
-// failures (timeouts after the request was sent, resets mid-response) are not retried:
-// the backend may have acted on the request.
-func isRetryableErr(err error) bool {
-	if errors.Is(err, errUpstream502) {
-		return true
-	}
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
 }

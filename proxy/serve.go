@@ -72,8 +72,6 @@ func (p *Proxy) Serve(ctx context.Context, sc ServeConfig) error {
 		}
 		ln := p.TrackListener(sc.Listener)
 		switch p.opts.Engine {
-		case EngineFastHTTP:
-			cfg.Engine = p.FastServer(ready)
 		case EngineEpoll:
 			// It accepts on the listener's socket and counts connections itself.
 			cfg.Engine, ln = p.EpollServer(ready, p.opts.Loops), sc.Listener

@@ -41,7 +41,7 @@ func TestRunBadConfigExit2(t *testing.T) {
 		{nil, []string{"BLUE=http://b:1", "GREEN=http://g:2", "GREEN_WEIGHT=-1"}, "archway-proxy: GREEN_WEIGHT=\"-1\": weight must be an integer >= 0\n"},
 		{[]string{"-port", "0"}, []string{"BLUE=http://b:1"}, "archway-proxy: -port=\"0\": want a port number 1-65535\n"},
 		{nil, []string{"BLUE=http://b:1", "PROVIDER=consul"}, "archway-proxy: PROVIDER=\"consul\": unknown provider; want one of " + providerNames() + "\n"},
-		{nil, []string{"BLUE=http://b:1", "ENGINE=h2"}, "archway-proxy: ENGINE=\"h2\": want nethttp, fasthttp or epoll\n"},
+		{nil, []string{"BLUE=http://b:1", "ENGINE=h2"}, "archway-proxy: ENGINE=\"h2\": want nethttp or epoll\n"},
 		{nil, []string{"BLUE=http://b:1", "BLUE_WEIGHT=0"}, "archway-proxy: backends: every weight is 0 (BLUE=0); at least one must be > 0\n"},
 	}
 	for _, c := range cases {
@@ -68,7 +68,7 @@ func TestRunVersionAndHelp(t *testing.T) {
 // /readyz fails, in-flight requests finish, no request fails and the exit code is 0;
 // SIGHUP with an unchanged config reloads in between.
 func TestSIGTERMDrain(t *testing.T) {
-	engines := []string{proxy.EngineNetHTTP, proxy.EngineFastHTTP}
+	engines := []string{proxy.EngineNetHTTP}
 	if runtime.GOOS == "linux" {
 		engines = append(engines, proxy.EngineEpoll)
 	}
