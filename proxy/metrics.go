@@ -153,8 +153,10 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(bw, "archway_requests_total %d\n", p.stats.requests.Load())
 	help("archway_no_backend_total", "counter", "Requests answered 503 because no backend was available.")
 	fmt.Fprintf(bw, "archway_no_backend_total %d\n", p.stats.noBackend.Load())
-	help("archway_retries_total", "counter", "Requests retried on another member after a connect failure or 502.")
+	help("archway_retries_total", "counter", "Requests retried on another member after a backend fault (connect failure, attempt deadline, 502).")
 	fmt.Fprintf(bw, "archway_retries_total %d\n", p.stats.retries.Load())
+	help("archway_client_faults_total", "counter", "Requests that failed by the client's doing (malformed, stalled or oversized body; client gone): never counted against a backend.")
+	fmt.Fprintf(bw, "archway_client_faults_total %d\n", p.stats.clientFaults.Load())
 	help("archway_open_connections", "gauge", "Open client connections on the proxy listener.")
 	fmt.Fprintf(bw, "archway_open_connections %d\n", p.stats.openConns.Load())
 	if p.opts.Engine == EngineEpoll {

@@ -11,15 +11,18 @@ import (
 // Status is GET /status: wunderproxy's status page grown up — request counts, status
 // classes, latency and open connections per colour and member.
 type Status struct {
-	Version         string  `json:"version"`
-	Commit          string  `json:"commit"`
-	Hostname        string  `json:"hostname"`
-	UptimeSeconds   float64 `json:"uptime_seconds"`
-	Ready           bool    `json:"ready"`
-	Requests        uint64  `json:"requests"`
-	NoBackend       uint64  `json:"no_backend_503"`
-	Retries         uint64  `json:"retries"`
-	OpenConnections int64   `json:"open_connections"`
+	Version       string  `json:"version"`
+	Commit        string  `json:"commit"`
+	Hostname      string  `json:"hostname"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	Ready         bool    `json:"ready"`
+	Requests      uint64  `json:"requests"`
+	NoBackend     uint64  `json:"no_backend_503"`
+	Retries       uint64  `json:"retries"`
+	// ClientFaults counts requests that failed by the client's doing (a malformed,
+	// stalled or oversized body, a client gone): never held against a backend.
+	ClientFaults    uint64 `json:"client_faults"`
+	OpenConnections int64  `json:"open_connections"`
 	// EpollHandovers counts connections the epoll engine gave to net/http.
 	EpollHandovers uint64         `json:"epoll_handovers,omitempty"`
 	Backends       []ColourStatus `json:"backends"`
@@ -66,7 +69,7 @@ func (p *Proxy) Status() Status {
 		Version: version.Version, Commit: version.Commit, Hostname: p.opts.Hostname,
 		UptimeSeconds: time.Since(p.start).Round(time.Millisecond).Seconds(),
 		Ready:         p.Ready() == nil, Requests: p.stats.requests.Load(),
-		NoBackend: p.stats.noBackend.Load(), Retries: p.stats.retries.Load(),
+		NoBackend: p.stats.noBackend.Load(), Retries: p.stats.retries.Load(), ClientFaults: p.stats.clientFaults.Load(),
 		OpenConnections: p.stats.openConns.Load(), EpollHandovers: p.stats.handovers.Load(), Backends: []ColourStatus{},
 	}
 	s := p.snap.Load()
