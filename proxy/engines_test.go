@@ -471,3 +471,42 @@ func TestEnginesReturnTheSameHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestUnservedRequestsAreAnswered: requests no backend should see get the proxy's own
+// answer at once — never silence, never forwarded: HTTP/0.9, an HTTP/2 preface on the
+// HTTP/1 port, CONNECT.
+func TestUnservedRequestsAreAnswered(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		b := newBackend(t, "blue")
+		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b))
+		front := newFront(t, p)
+		for _, tc := range []struct {
+			name, raw string
+			want      int
+		}{
+			{"HTTP/0.9", "GET /\r\n", http.StatusBadRequest},
+			{"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 0},
+			{"CONNECT", "CONNECT shop.example:443 HTTP/1.1\r\nHost: shop.example:443\r\n\r\n", http.StatusMethodNotAllowed},
+		} {
+			c, err := net.Dial("tcp", front.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+			_, _ = io.WriteString(c, tc.raw)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			c.Close()
+			if err != nil {
+				t.Fatalf("%s: no answer within 3s: %v", tc.name, err)
+			}
+			resp.Body.Close()
+			if tc.want != 0 && resp.StatusCode != tc.want || resp.StatusCode < 400 {
+				t.Errorf("%s: status %d, want %d (a 4xx/5xx of the proxy's)", tc.name, resp.StatusCode, tc.want)
+			}
+			t.Logf("%s: %s", tc.name, resp.Status)
+		}
+		if n := b.hits.Load(); n != 0 {
+			t.Fatalf("the backend saw %d of these requests, want none", n)
+		}
+	})
+}

@@ -47,6 +47,11 @@ func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
 		if bytes.IndexByte(b, '\n') >= 0 && !onlyCRLF(b) || len(b) >= max {
 			return false, false
 		}
+		// A complete request line that is not a fast one (HTTP/0.9's "GET /", a
+		// preface) must not wait for a head that never comes: net/http answers it.
+		if line, _, ok := bytes.Cut(b, crlf); ok && !fastRequestLine(line) {
+			return false, false
+		}
 		return false, true
 	}
 	if end+4 > max {
@@ -58,11 +63,11 @@ func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
 	if !onlyCRLF(head) {
 		return false, false
 	}
-	method, line, ok1 := bytes.Cut(line, sp)
-	uri, proto, ok2 := bytes.Cut(line, sp)
-	if !ok1 || !ok2 || !isToken(method) || !cleanTarget(uri) || string(proto) != "HTTP/1.1" {
+	if !fastRequestLine(line) {
 		return false, false
 	}
+	method, line, _ := bytes.Cut(line, sp)
+	uri, _, _ := bytes.Cut(line, sp)
 	r.method, r.uri = method, uri
 	hosts := 0
 	for len(rest) > 0 {
@@ -99,6 +104,13 @@ func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
 		return false, false // net/http answers these 400
 	}
 	return true, true
+}
+
+// fastRequestLine reports whether line is "METHOD /clean-target HTTP/1.1".
+func fastRequestLine(line []byte) bool {
+	method, line, ok1 := bytes.Cut(line, sp)
+	uri, proto, ok2 := bytes.Cut(line, sp)
+	return ok1 && ok2 && isToken(method) && cleanTarget(uri) && string(proto) == "HTTP/1.1"
 }
 
 // connOptions are the connection options a Connection header can carry.
@@ -292,6 +304,10 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 		return false, nil
 	}
 	*r = respHead{headers: r.headers[:0], listed: r.listed[:0], size: end + 4, length: -1}
+	if !onlyCRLF(b[:end+4]) {
+		// A bare CR or LF inside the head: a client could split it elsewhere.
+		return false, errBadResponse
+	}
 	line, rest, _ := bytes.Cut(b[:end+2], crlf)
 	proto, line, ok1 := bytes.Cut(line, sp)
 	code, _, _ := bytes.Cut(line, sp)
@@ -308,24 +324,24 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, crlf)
 		name, value, found := bytes.Cut(line, colon)
-		if !found || !isToken(name) {
-			return false, errBadResponse
+		if !found || !isToken(name) || !fieldValue(value) {
+			return false, errBadResponse // includes obs-fold, "Name :" and control bytes
 		}
 		value = bytes.Trim(value, " \t")
 		switch {
 		case equalFoldString(name, "Content-Length"):
-			n, perr := strconv.ParseInt(string(value), 10, 64)
-			if perr != nil || n < 0 || r.length >= 0 && r.length != n {
+			n, ok := contentLength(value)
+			if !ok || r.length >= 0 && r.length != n {
 				return false, errBadResponse
 			}
 			r.length = n
 		case equalFoldString(name, "Transfer-Encoding"):
-			te = true
-			last := value
-			if i := bytes.LastIndexByte(value, ','); i >= 0 {
-				last = value[i+1:]
+			// Only "chunked", as net/http's client accepts: anything else could be
+			// framed differently by the next hop.
+			if te || !equalFoldString(value, "chunked") {
+				return false, errBadResponse
 			}
-			chunked = equalFoldString(bytes.Trim(last, " \t"), "chunked")
+			te, chunked = true, true
 		case equalFoldString(name, "Connection"):
 			var opts connOptions
 			opts, r.listed = connectionHeader(value, r.listed)
@@ -335,6 +351,11 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 			r.hasDate = true
 		}
 		r.headers = append(r.headers, h1Header{name, value})
+	}
+	if te && r.length >= 0 {
+		// Both framings (a smuggling vector): chunked wins and the length is not
+		// passed on, as net/http's client does.
+		r.listed = append(r.listed, []byte("Content-Length"))
 	}
 	if proto[7] == '0' && !keepAlive {
 		r.close = true
@@ -389,6 +410,22 @@ func (r *respHead) appendClient(dst []byte, c *clientResponse) []byte {
 		dst = append(dst, "Connection: close\r\n"...)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// contentLength parses a Content-Length value: 1 to 18 decimal digits, nothing else
+// (no sign, no spaces inside, no list).
+func contentLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // appendStatusLine writes the status line as net/http's server does.
