@@ -6,7 +6,7 @@
 //
 //	go build -o /tmp/profproxy ./proxy/loadbench/profproxy
 //	go run ./proxy/loadbench -proxy /tmp/profproxy -proxy-env CPUPROFILE=/tmp/proxy.pprof -rounds 1
-//	go tool pprof -top /tmp/profproxy /tmp/proxy.pprof.fasthttp   # or .nethttp
+//	go tool pprof -top /tmp/profproxy /tmp/proxy.pprof.epoll   # or .nethttp
 package main
 
 import (

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/archwayhq/archway/internal/testutil"
+	"github.com/archwayhq/archway/proxy"
 )
 
 // The test binary is profproxy itself when this is set.
@@ -77,7 +78,7 @@ func TestProxiesAndWritesProfile(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
-	b, err := os.ReadFile(prof + ".nethttp") // suffixed with the engine
+	b, err := os.ReadFile(prof + "." + proxy.DefaultEngine) // suffixed with the engine
 	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Fatalf("profile missing or not gzip (pprof): %d bytes, %v", len(b), err)
 	}
