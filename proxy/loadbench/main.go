@@ -1,10 +1,11 @@
 // Command loadbench compares archway-proxy with nginx in one run: two archway-app
 // backends on loopback, the same 4:1 weighted upstream behind each front end (nginx,
-// archway-proxy with each -engine: nethttp, the default, fasthttp and epoll; -engines
-// picks), wrk against each in rotating order over several rounds, medians and the
-// ratios archway/nginx of req/s and p99 for each engine, with the CPU time per
-// request of the front end and of the backends. It cleans up every process it started
-// and is bounded by -timeout. Run it from the module root (go tool task bench).
+// archway-proxy in each configuration -engines names: "default" is the proxy started
+// without -engine, whatever its default engine is; "nethttp", "epoll" and "epoll:N"
+// pass -engine), wrk against each in rotating order over several rounds, medians and
+// the ratios archway/nginx of req/s and p99 for each, with the CPU time per request
+// of the front end and of the backends. It cleans up every process it started and is
+// bounded by -timeout. Run it from the module root (go tool task bench).
 //
 // Fairness: nginx gets worker_processes = -procs and archway-proxy GOMAXPROCS =
 // -procs (default: all CPUs, which is what both do by default in production:
@@ -82,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: computed from rounds and durations)")
 	fs.Var(&o.proxyEnv, "proxy-env", "extra KEY=VALUE for archway-proxy's environment, repeatable (e.g. CPUPROFILE= with profproxy)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, logs, wrk output)")
-	engines := fs.String("engines", defaultEngines, "archway-proxy engines to measure, comma-separated; epoll:N runs -engine epoll -loops N")
+	engines := fs.String("engines", defaultEngines, "archway-proxy configurations to measure, comma-separated: default (no -engine flag), nethttp, epoll, epoll:N (-engine epoll -loops N)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 unless an archway-proxy engine meets both goals (req/s ≥ 1.0×, p99 ≤ 1.2×)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -158,27 +159,41 @@ func (m *multiFlag) Set(v string) error {
 	return nil
 }
 
-// defaultEngines are the archway-proxy front ends measured by default: every engine,
-// the default (nethttp) first.
-const defaultEngines = "nethttp,fasthttp,epoll"
+// defaultEngines are the archway-proxy front ends measured by default: the proxy's
+// default configuration (no -engine flag at all, whatever engine that is today) and
+// the nethttp engine.
+const defaultEngines = "default,nethttp"
 
-// archwayTarget is one archway-proxy front end: a name for the report and its flags.
+// defaultTarget is the -engines entry for archway-proxy started without -engine.
+const defaultTarget = "default"
+
+// archwayTarget is one archway-proxy front end: a name for the report, its -engines
+// entry and its flags.
 type archwayTarget struct {
-	name string
-	args []string
+	name  string
+	entry string
+	args  []string
 }
 
-// parseEngines reads -engines: "nethttp", "fasthttp", "epoll" or "epoll:N" (N loops).
+// isDefault reports whether t is the proxy's default configuration (no -engine flag).
+func (t archwayTarget) isDefault() bool { return t.entry == defaultTarget }
+
+// parseEngines reads -engines: "default" (no -engine flag), "nethttp", "epoll" or
+// "epoll:N" (N loops). fasthttp was retired from the bench and is refused by name.
 func parseEngines(list string) ([]archwayTarget, error) {
 	var out []archwayTarget
 	seen := map[string]bool{}
 	for _, e := range strings.Split(list, ",") {
 		e = strings.TrimSpace(e)
 		engine, loops, hasLoops := strings.Cut(e, ":")
-		t := archwayTarget{name: "archway-proxy " + e, args: []string{"-engine", engine}}
+		t := archwayTarget{name: "archway-proxy " + e, entry: e, args: []string{"-engine", engine}}
 		switch {
-		case engine != "nethttp" && engine != "fasthttp" && engine != "epoll":
-			return nil, fmt.Errorf("-engines: %q: want nethttp, fasthttp, epoll or epoll:N", e)
+		case engine == "fasthttp":
+			return nil, fmt.Errorf("-engines: %q: the fasthttp engine was retired; measure default, nethttp, epoll or epoll:N", e)
+		case engine == defaultTarget && !hasLoops:
+			t.name, t.args = "archway-proxy (default)", nil
+		case engine != "nethttp" && engine != "epoll":
+			return nil, fmt.Errorf("-engines: %q: want default, nethttp, epoll or epoll:N", e)
 		case hasLoops && engine != "epoll":
 			return nil, fmt.Errorf("-engines: %q: only epoll takes a loop count", e)
 		case hasLoops:
@@ -290,11 +305,16 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	proxyEnv = append(proxyEnv, o.proxyEnv...)
 	nginxURL := fmt.Sprintf("http://127.0.0.1:%d%s", nginxPort, o.path)
 	targets := []target{{"nginx", nginxURL, nginx}}
-	// One archway-proxy process per engine, the same settings otherwise; -engine is a
-	// flag, so it wins over an ENGINE given with -proxy-env.
+	// One archway-proxy process per configuration, the same settings otherwise; -engine
+	// is a flag, so it wins over an ENGINE given with -proxy-env (which the default
+	// configuration, started without -engine, does follow). LOADBENCH_TARGET names the
+	// configuration for profproxy's profile file.
+	startLogs := map[string]string{}
 	for i, at := range o.targets {
 		port, admin := ports[3+2*i], ports[4+2*i]
-		p, err := startProc(at.name, append(slices.Clip(proxyEnv), "PORT="+strconv.Itoa(port)), filepath.Join(dir, fileName(at.name)+".log"),
+		logPath := filepath.Join(dir, fileName(at.name)+".log")
+		env := append(slices.Clip(proxyEnv), "PORT="+strconv.Itoa(port), "LOADBENCH_TARGET="+fileName(at.entry))
+		p, err := startProc(at.name, env, logPath,
 			pinned(o.frontCPU, append([]string{o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", admin), "-drain", "0s"}, at.args...)...)...)
 		if err != nil {
 			return nil, err
@@ -303,13 +323,17 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		if err := waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), 15*time.Second); err != nil {
 			return nil, err
 		}
+		if b, err := os.ReadFile(logPath); err == nil {
+			startLogs[at.name] = startSettings(string(b))
+		}
 		targets = append(targets, target{at.name, fmt.Sprintf("http://127.0.0.1:%d%s", port, o.path), p})
 	}
 	if err := waitHTTP(ctx, nginx, nginxURL, 15*time.Second); err != nil {
 		return nil, err
 	}
 
-	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), wrkVersion: toolVersion(o.wrkBin, "-v"), loadBefore: loadAverage()}
+	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), wrkVersion: toolVersion(o.wrkBin, "-v"), loadBefore: loadAverage(),
+		startLogs: startLogs}
 	weights := map[string]int{"blue": o.blueW, "green": o.greenW}
 	if o.splitN > 0 {
 		rep.splits = map[string]map[string]int{}
@@ -379,8 +403,49 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	return rep, nil
 }
 
-// fileName turns a front end's name into a file name part.
-func fileName(name string) string { return strings.ReplaceAll(name, " ", "-") }
+// fileName turns a front end's name into a file name part: letters, digits, '.', '_'
+// and '-' kept, any run of other characters one '-' ("archway-proxy (default)" →
+// "archway-proxy-default", "epoll:2" → "epoll-2").
+func fileName(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range name {
+		if r < 128 && (r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+// startSettings picks the engine, GOMAXPROCS and loop count from archway-proxy's
+// "archway-proxy starting" log line (slog text or JSON), so the report says which
+// engine the default configuration ran; "" when the line is not there (profproxy).
+func startSettings(log string) string {
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.Contains(line, "archway-proxy starting") {
+			continue
+		}
+		var parts []string
+		for _, key := range []string{"engine", "gomaxprocs", "loops"} {
+			for _, pre := range []string{" " + key + "=", `"` + key + `":`} {
+				_, rest, ok := strings.Cut(line, pre)
+				if !ok {
+					continue
+				}
+				v, _, _ := strings.Cut(rest, " ")
+				v, _, _ = strings.Cut(v, ",")
+				parts = append(parts, key+"="+strings.Trim(strings.TrimSuffix(v, "}"), `"`))
+				break
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	return ""
+}
 
 // binary returns path when given, else builds pkg into dest (static, as shipped).
 func binary(ctx context.Context, path, pkg, dest string) (string, error) {

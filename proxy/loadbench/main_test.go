@@ -25,7 +25,7 @@ func TestReportRatios(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &report{opts: options{targets: targets, rounds: 3}}
-	std, fast := targets[0].name, targets[1].name
+	std, fast := targets[0].name, targets[1].name // default, nethttp
 	for i, v := range []float64{10000, 9000, 11000} {
 		r.add(i+1, "nginx", WrkResult{RequestsPerSec: v, P99: time.Duration(10+i) * time.Millisecond})
 		r.add(i+1, std, WrkResult{RequestsPerSec: v * 1.1, P99: time.Duration(11+i) * time.Millisecond})
@@ -36,17 +36,19 @@ func TestReportRatios(t *testing.T) {
 		t.Errorf("std ratios %v %v", rps, p99)
 	}
 	if rps, p99 := r.ratios(fast); rps != 0.5 || p99 < 31.0/11-0.001 || p99 > 31.0/11+0.001 {
-		t.Errorf("fasthttp ratios %v %v", rps, p99)
+		t.Errorf("nethttp ratios %v %v", rps, p99)
 	}
 	if !r.goalsMet(std) || r.goalsMet(fast) || !r.anyGoalsMet() {
-		t.Error("goals: want met by nethttp only")
+		t.Error("goals: want met by the default only")
 	}
 	var b strings.Builder
+	r.startLogs = map[string]string{std: "engine=epoll gomaxprocs=2 loops=2"}
 	r.print(&b)
-	for _, want := range []string{"| archway-proxy nethttp | 11000 |", "| 1.10× | 1.09× |", "| archway-proxy fasthttp | 5000 |", "| 0.50× | 2.82× |",
-		"archway-proxy fasthttp / nginx: req/s 0.50× (goal ≥ 1.0×: MISSED)",
-		"archway-proxy nethttp: 1.10, 1.10, 1.10 (median 1.10×, range 1.10–1.10×)",
-		"archway-proxy fasthttp: 0.50, 0.50, 0.50 (median 0.50×"} {
+	for _, want := range []string{"| archway-proxy (default) | 11000 |", "| 1.10× | 1.09× |", "| archway-proxy nethttp | 5000 |", "| 0.50× | 2.82× |",
+		"archway-proxy nethttp / nginx: req/s 0.50× (goal ≥ 1.0×: MISSED)",
+		"archway-proxy (default): 1.10, 1.10, 1.10 (median 1.10×, range 1.10–1.10×)",
+		"archway-proxy nethttp: 0.50, 0.50, 0.50 (median 0.50×",
+		"archway-proxy start logs: archway-proxy (default): engine=epoll gomaxprocs=2 loops=2\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
@@ -62,6 +64,10 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.threads != 2 || o.conns != 64 || o.duration != 10*time.Second || o.rounds != 3 || o.timeout <= 0 {
 		t.Errorf("defaults: %+v %v", o, err)
 	}
+	if len(o.targets) != 2 || o.targets[0].name != "archway-proxy (default)" || o.targets[0].args != nil || !o.targets[0].isDefault() ||
+		strings.Join(o.targets[1].args, " ") != "-engine nethttp" || o.targets[1].isDefault() {
+		t.Errorf("default -engines: want the proxy without -engine, then nethttp: %+v", o.targets)
+	}
 	o, err = parseFlags([]string{"-engines", "epoll, epoll:1"}, io.Discard)
 	if err != nil || len(o.targets) != 2 || strings.Join(o.targets[1].args, " ") != "-engine epoll -loops 1" || o.targets[1].name != "archway-proxy epoll:1" {
 		t.Errorf("-engines epoll, epoll:1: %+v %v", o.targets, err)
@@ -69,10 +75,47 @@ func TestParseFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-rounds", "0"}, {"-c", "1", "-t", "2"}, {"-d", "100ms"}, {"-procs", "0"},
 		{"-blue-weight", "0"}, {"-path", "x"}, {"extra"}, {"-d", "soon"},
-		{"-engines", "nginx"}, {"-engines", "fasthttp:2"}, {"-engines", "epoll:0"}, {"-engines", "epoll,epoll"},
+		{"-engines", "nginx"}, {"-engines", "nethttp:2"}, {"-engines", "epoll:0"}, {"-engines", "epoll,epoll"},
+		{"-engines", "default:2"}, {"-engines", "default,default"}, {"-engines", ""},
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
 		}
+	}
+}
+
+// fasthttp is no longer an engine of the bench: one line that says so, not a list of
+// what is accepted.
+func TestParseFlagsFastHTTPRetired(t *testing.T) {
+	for _, list := range []string{"fasthttp", "default,fasthttp", "fasthttp:2"} {
+		_, err := parseFlags([]string{"-engines", list}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "fasthttp engine was retired") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("-engines %s: %v", list, err)
+		}
+	}
+}
+
+func TestFileName(t *testing.T) {
+	for in, want := range map[string]string{
+		"archway-proxy (default)": "archway-proxy-default", "archway-proxy epoll:2": "archway-proxy-epoll-2", "nginx": "nginx", "epoll:2": "epoll-2",
+	} {
+		if got := fileName(in); got != want {
+			t.Errorf("fileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestStartSettings(t *testing.T) {
+	text := "time=2026-11-23T09:00:00Z level=INFO msg=\"colours from the environment\" vars=BLUE,GREEN\n" +
+		"time=2026-11-23T09:00:00Z level=INFO msg=\"archway-proxy starting\" version=dev commit=x addr=127.0.0.1:1 admin=127.0.0.1:2 provider=env engine=epoll gomaxprocs=2 loops=2\n"
+	if got := startSettings(text); got != "engine=epoll gomaxprocs=2 loops=2" {
+		t.Errorf("text: %q", got)
+	}
+	js := `{"time":"x","level":"INFO","msg":"archway-proxy starting","engine":"nethttp","gomaxprocs":1}` + "\n"
+	if got := startSettings(js); got != "engine=nethttp gomaxprocs=1" {
+		t.Errorf("json: %q", got)
+	}
+	if got := startSettings("profproxy says nothing\n"); got != "" {
+		t.Errorf("no start line: %q", got)
 	}
 }

@@ -30,6 +30,9 @@ type report struct {
 	// loadBefore and loadAfter are /proc/loadavg's 1-minute figure: on a shared
 	// machine they say how much else competed for the CPUs.
 	loadBefore, loadAfter string
+	// startLogs are each archway-proxy configuration's settings from its start log
+	// ("engine=epoll gomaxprocs=2 loops=2"): which engine "default" ran.
+	startLogs map[string]string
 }
 
 func (r *report) add(round int, target string, res WrkResult) {
@@ -126,6 +129,15 @@ func (r *report) print(w io.Writer) {
 		r.nginxVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, pin)
 	fmt.Fprintf(w, "wrk -t%d -c%d -d%v --latency, warm-up %v, %d rounds in rotating order; medians below\n",
 		o.threads, o.conns, o.duration, o.warmup, o.rounds)
+	var started []string
+	for _, at := range o.targets {
+		if s := r.startLogs[at.name]; s != "" {
+			started = append(started, at.name+": "+s)
+		}
+	}
+	if len(started) > 0 {
+		fmt.Fprintf(w, "archway-proxy start logs: %s\n", strings.Join(started, "; "))
+	}
 	if r.loadBefore != "" {
 		fmt.Fprintf(w, "load average (1 min) before %s, after %s\n", r.loadBefore, r.loadAfter)
 	}

@@ -1,12 +1,14 @@
 // Command profproxy is archway-proxy (package proxy, static provider, same
-// configuration parser) with a CPU profile written to $CPUPROFILE.<engine> when it
+// configuration parser) with a CPU profile written to $CPUPROFILE.<suffix> when it
 // stops, so `go tool pprof` can show where each engine spends its time under wrk
-// without adding a profiling endpoint to the shipped binary (loadbench runs one
-// process per engine with the same environment, hence the suffix):
+// without adding a profiling endpoint to the shipped binary. loadbench runs one
+// process per -engines entry with the same environment, hence the suffix: the entry
+// loadbench puts in LOADBENCH_TARGET ("default", "nethttp", "epoll-2" for epoll:2),
+// else the engine's name:
 //
 //	go build -o /tmp/profproxy ./proxy/loadbench/profproxy
 //	go run ./proxy/loadbench -proxy /tmp/profproxy -proxy-env CPUPROFILE=/tmp/proxy.pprof -rounds 1
-//	go tool pprof -top /tmp/profproxy /tmp/proxy.pprof.epoll   # or .nethttp
+//	go tool pprof -top /tmp/profproxy /tmp/proxy.pprof.default   # or .nethttp
 package main
 
 import (
@@ -34,7 +36,7 @@ func run() error {
 		return err
 	}
 	if path := os.Getenv("CPUPROFILE"); path != "" {
-		f, err := os.Create(path + "." + cfg.Engine)
+		f, err := os.Create(profilePath(path, os.Getenv("LOADBENCH_TARGET"), cfg.Engine))
 		if err != nil {
 			return err
 		}
@@ -60,4 +62,13 @@ func run() error {
 	prov := &proxy.StaticProvider{Load: func() ([]proxy.BackendSpec, error) { return cfg.Backends, nil }}
 	return p.Serve(ctx, proxy.ServeConfig{Listener: ln, AdminListener: adminLn, Provider: prov,
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO})
+}
+
+// profilePath is where the profile goes: path suffixed with loadbench's name for the
+// configuration when it set one, else with the engine.
+func profilePath(path, target, engine string) string {
+	if target != "" {
+		return path + "." + target
+	}
+	return path + "." + engine
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/archwayhq/archway/internal/testutil"
-	"github.com/archwayhq/archway/proxy"
 )
 
 // The test binary is profproxy itself when this is set.
@@ -29,7 +28,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestProxiesAndWritesProfile: it forwards with the Color header like archway-proxy
-// and leaves a gzip-compressed pprof profile, named after the engine, behind after SIGTERM.
+// and leaves a gzip-compressed pprof profile, named after loadbench's target, behind
+// after SIGTERM.
 func TestProxiesAndWritesProfile(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s backend\n", r.Header.Get("Color"))
@@ -38,7 +38,7 @@ func TestProxiesAndWritesProfile(t *testing.T) {
 	prof := filepath.Join(t.TempDir(), "cpu.pprof")
 	port := testutil.FreePort(t)
 	cmd := exec.Command(os.Args[0], "-admin-addr", "off", "-drain", "0s")
-	cmd.Env = []string{beMain + "=1", "BLUE=" + backend.URL, "PORT=" + fmt.Sprint(port), "CPUPROFILE=" + prof}
+	cmd.Env = []string{beMain + "=1", "BLUE=" + backend.URL, "PORT=" + fmt.Sprint(port), "CPUPROFILE=" + prof, "LOADBENCH_TARGET=default"}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -78,8 +78,17 @@ func TestProxiesAndWritesProfile(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("no exit after SIGTERM")
 	}
-	b, err := os.ReadFile(prof + "." + proxy.DefaultEngine) // suffixed with the engine
+	b, err := os.ReadFile(prof + ".default") // suffixed with the -engines entry
 	if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Fatalf("profile missing or not gzip (pprof): %d bytes, %v", len(b), err)
+	}
+}
+
+func TestProfilePath(t *testing.T) {
+	if got := profilePath("/tmp/p", "epoll-2", "epoll"); got != "/tmp/p.epoll-2" {
+		t.Errorf("with a target: %s", got)
+	}
+	if got := profilePath("/tmp/p", "", "epoll"); got != "/tmp/p.epoll" {
+		t.Errorf("without: %s", got)
 	}
 }
