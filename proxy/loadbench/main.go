@@ -1,17 +1,18 @@
-// Command loadbench compares archway-proxy with nginx in one run: two archway-app
-// backends on loopback, the same 4:1 weighted upstream behind each front end (nginx,
-// archway-proxy in each configuration -engines names: "default" is the proxy started
-// without -engine, whatever its default engine is; "nethttp", "epoll" and "epoll:N"
-// pass -engine), wrk against each in rotating order over several rounds, medians and
-// the ratios archway/nginx of req/s and p99 for each, with the CPU time per request
-// of the front end and of the backends. It cleans up every process it started and is
-// bounded by -timeout. Run it from the module root (go tool task bench).
+// Command loadbench compares archway-proxy with nginx and HAProxy in one run: two
+// archway-app backends on loopback, the same 4:1 weighted upstream behind each front
+// end (nginx, HAProxy, archway-proxy in each configuration -engines names: "default"
+// is the proxy started without -engine, whatever its default engine is; "nethttp",
+// "epoll" and "epoll:N" pass -engine), wrk against each in rotating order over several
+// rounds, medians and the ratios of each archway configuration over nginx and over
+// HAProxy of req/s and p99, with the CPU time per request of the front end and of the
+// backends. It cleans up every process it started and is bounded by -timeout. Run it
+// from the module root (go tool task bench).
 //
-// Fairness: nginx gets worker_processes = -procs and archway-proxy GOMAXPROCS =
-// -procs (default: all CPUs, which is what both do by default in production:
-// `worker_processes auto` and Go's GOMAXPROCS). wrk and the backends share the same
-// CPUs unless -wrk-cpus/-front-cpus/-backend-cpus pin them with taskset; the report
-// says which.
+// Fairness: nginx gets worker_processes = -procs, HAProxy nbthread = -procs and
+// archway-proxy GOMAXPROCS = -procs (default: all CPUs, which is what they do by
+// default in production: `worker_processes auto`, HAProxy's one thread per CPU and
+// Go's GOMAXPROCS). wrk and the backends share the same CPUs unless
+// -wrk-cpus/-front-cpus/-backend-cpus pin them with taskset; the report says which.
 package main
 
 import (
@@ -36,6 +37,7 @@ type options struct {
 	targets           []archwayTarget
 	appBin, proxyBin  string
 	nginxBin, wrkBin  string
+	haproxyBin        string
 	threads, conns    int
 	duration, warmup  time.Duration
 	rounds            int
@@ -64,20 +66,21 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.appBin, "app", "", "archway-app binary (default: go build ./app/cmd/archway-app into the temp dir)")
 	fs.StringVar(&o.proxyBin, "proxy", "", "archway-proxy binary (default: go build ./proxy/cmd/archway-proxy into the temp dir)")
 	fs.StringVar(&o.nginxBin, "nginx", "nginx", "nginx binary")
+	fs.StringVar(&o.haproxyBin, "haproxy", "haproxy", "HAProxy binary")
 	fs.StringVar(&o.wrkBin, "wrk", "wrk", "wrk binary")
 	fs.IntVar(&o.threads, "t", 2, "wrk threads")
 	fs.IntVar(&o.conns, "c", 64, "wrk connections")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "wrk duration of each measured run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "wrk warm-up before each measured run")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each measures every front end, order rotating")
-	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "nginx worker_processes and archway-proxy GOMAXPROCS")
+	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "nginx worker_processes, HAProxy nbthread and archway-proxy GOMAXPROCS")
 	fs.IntVar(&o.blueW, "blue-weight", 4, "weight of the first backend (BLUE)")
 	fs.IntVar(&o.greenW, "green-weight", 1, "weight of the second backend (GREEN)")
 	fs.IntVar(&o.keepalive, "keepalive", 64, "nginx upstream keepalive connections per worker")
 	fs.IntVar(&o.splitN, "split", 1000, "sequential requests counted to verify the split")
 	fs.Float64Var(&o.splitTolerance, "split-tolerance", 0.01, "allowed split deviation as a fraction of -split")
 	fs.StringVar(&o.wrkCPUs, "wrk-cpus", "", "taskset CPU list for wrk (empty: unpinned)")
-	fs.StringVar(&o.frontCPU, "front-cpus", "", "taskset CPU list for nginx and archway-proxy (empty: unpinned)")
+	fs.StringVar(&o.frontCPU, "front-cpus", "", "taskset CPU list for nginx, HAProxy and archway-proxy (empty: unpinned)")
 	fs.StringVar(&o.backendCPUs, "backend-cpus", "", "taskset CPU list for the two archway-app backends (empty: unpinned)")
 	fs.StringVar(&o.path, "path", "/", "request path")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: computed from rounds and durations)")
@@ -117,7 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.timeout == 0 {
 		per := o.warmup + o.duration + 10*time.Second
-		o.timeout = time.Duration((1+len(o.targets))*o.rounds)*per + 3*time.Minute
+		o.timeout = time.Duration(o.frontEnds()*o.rounds)*per + 3*time.Minute
 	}
 	return o, nil
 }
@@ -144,6 +147,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// frontEnds counts the measured front ends: nginx, HAProxy and each archway target.
+func (o options) frontEnds() int { return 2 + len(o.targets) }
+
+// Names of the reference front ends in the report.
+const (
+	nginxName   = "nginx"
+	haproxyName = "haproxy"
+)
+
+// missingTools names the tools of tools (binary → Debian package) that are not
+// installed, and one apt-get line that installs them; "" when all are there.
+func missingTools(tools [][2]string) string {
+	var bins, pkgs []string
+	for _, t := range tools {
+		if _, err := exec.LookPath(t[0]); err != nil {
+			bins, pkgs = append(bins, t[0]), append(pkgs, t[1])
+		}
+	}
+	if len(bins) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s not found (Debian: apt-get install %s)", strings.Join(bins, ", "), strings.Join(pkgs, " "))
 }
 
 // multiFlag is a repeatable string flag.
@@ -219,10 +246,8 @@ type target struct {
 }
 
 func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
-	for _, tool := range []string{o.nginxBin, o.wrkBin} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%s not found (Debian: apt-get install -y nginx-light wrk): %w", tool, err)
-		}
+	if msg := missingTools([][2]string{{o.nginxBin, "nginx-light"}, {o.haproxyBin, "haproxy"}, {o.wrkBin, "wrk"}}); msg != "" {
+		return nil, errors.New(msg)
 	}
 	if o.wrkCPUs+o.frontCPU+o.backendCPUs != "" {
 		if _, err := exec.LookPath("taskset"); err != nil {
@@ -255,13 +280,13 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			procs[i].stop(5 * time.Second)
 		}
 	}()
-	ports := make([]int, 3+2*len(o.targets))
+	ports := make([]int, 4+2*len(o.targets))
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return nil, err
 		}
 	}
-	bluePort, greenPort, nginxPort := ports[0], ports[1], ports[2]
+	bluePort, greenPort, nginxPort, haproxyPort := ports[0], ports[1], ports[2], ports[3]
 	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 
 	// Backends: two archway-app processes; their text line is the response.
@@ -298,20 +323,36 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	}
 	procs = append(procs, nginx)
 
+	hconf, err := RenderHAProxy(HAProxyParams{Port: haproxyPort, Threads: o.procs, Blue: blueAddr, Green: greenAddr,
+		BlueWeight: o.blueW, GreenWeight: o.greenW})
+	if err != nil {
+		return nil, err
+	}
+	hconfPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(hconfPath, []byte(hconf), 0o644); err != nil {
+		return nil, err
+	}
+	haproxy, err := startProc(haproxyName, baseEnv, filepath.Join(dir, "haproxy.log"), pinned(o.frontCPU, o.haproxyBin, "-db", "-f", hconfPath)...)
+	if err != nil {
+		return nil, err
+	}
+	procs = append(procs, haproxy)
+
 	proxyEnv := append(baseEnv,
 		"BLUE=http://"+blueAddr, "GREEN=http://"+greenAddr,
 		"BLUE_WEIGHT="+strconv.Itoa(o.blueW), "GREEN_WEIGHT="+strconv.Itoa(o.greenW),
 		"GOMAXPROCS="+strconv.Itoa(o.procs))
 	proxyEnv = append(proxyEnv, o.proxyEnv...)
 	nginxURL := fmt.Sprintf("http://127.0.0.1:%d%s", nginxPort, o.path)
-	targets := []target{{"nginx", nginxURL, nginx}}
+	haproxyURL := fmt.Sprintf("http://127.0.0.1:%d%s", haproxyPort, o.path)
+	targets := []target{{nginxName, nginxURL, nginx}, {haproxyName, haproxyURL, haproxy}}
 	// One archway-proxy process per configuration, the same settings otherwise; -engine
 	// is a flag, so it wins over an ENGINE given with -proxy-env (which the default
 	// configuration, started without -engine, does follow). LOADBENCH_TARGET names the
 	// configuration for profproxy's profile file.
 	startLogs := map[string]string{}
 	for i, at := range o.targets {
-		port, admin := ports[3+2*i], ports[4+2*i]
+		port, admin := ports[4+2*i], ports[5+2*i]
 		logPath := filepath.Join(dir, fileName(at.name)+".log")
 		env := append(slices.Clip(proxyEnv), "PORT="+strconv.Itoa(port), "LOADBENCH_TARGET="+fileName(at.entry))
 		p, err := startProc(at.name, env, logPath,
@@ -331,16 +372,23 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	if err := waitHTTP(ctx, nginx, nginxURL, 15*time.Second); err != nil {
 		return nil, err
 	}
+	if err := waitHTTP(ctx, haproxy, haproxyURL, 15*time.Second); err != nil {
+		return nil, err
+	}
 
-	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), wrkVersion: toolVersion(o.wrkBin, "-v"), loadBefore: loadAverage(),
+	rep := &report{opts: o, nginxVersion: toolVersion(o.nginxBin, "-v"), haproxyVersion: toolVersion(o.haproxyBin, "-v"),
+		wrkVersion: toolVersion(o.wrkBin, "-v"), loadBefore: loadAverage(),
 		startLogs: startLogs}
 	weights := map[string]int{"blue": o.blueW, "green": o.greenW}
 	if o.splitN > 0 {
 		rep.splits = map[string]map[string]int{}
 		for _, t := range targets {
 			colour := colourFromBody
-			if t.name == "nginx" {
+			switch t.name {
+			case nginxName:
 				colour = colourFromUpstream(map[string]string{blueAddr: "blue", greenAddr: "green"})
+			case haproxyName:
+				colour = colourFromUpstream(haproxyServers)
 			}
 			split, err := Split(ctx, t.url, o.splitN, colour)
 			if err != nil {
@@ -482,7 +530,8 @@ func runWrk(ctx context.Context, o options, url string, d time.Duration) (WrkRes
 	return res, string(b), err
 }
 
-// toolVersion is the first line of `tool flag` (nginx and wrk print it to stderr).
+// toolVersion is the first line of `tool flag` (nginx and wrk print it to stderr,
+// HAProxy to stdout).
 func toolVersion(tool, flag string) string {
 	b, _ := exec.Command(tool, flag).CombinedOutput()
 	return strings.TrimSpace(firstLines(string(b), 1))

@@ -27,8 +27,9 @@ func TestReportRatios(t *testing.T) {
 	r := &report{opts: options{targets: targets, rounds: 3}}
 	std, fast := targets[0].name, targets[1].name // default, nethttp
 	for i, v := range []float64{10000, 9000, 11000} {
-		r.add(i+1, "nginx", WrkResult{RequestsPerSec: v, P99: time.Duration(10+i) * time.Millisecond})
-		r.add(i+1, std, WrkResult{RequestsPerSec: v * 1.1, P99: time.Duration(11+i) * time.Millisecond})
+		r.add(i+1, "nginx", WrkResult{RequestsPerSec: v, P99: time.Duration(10+i) * time.Millisecond, CPUPerRequest: 40 * time.Microsecond})
+		r.add(i+1, "haproxy", WrkResult{RequestsPerSec: v * 1.25, P99: time.Duration(20+i) * time.Millisecond, CPUPerRequest: 50 * time.Microsecond})
+		r.add(i+1, std, WrkResult{RequestsPerSec: v * 1.1, P99: time.Duration(11+i) * time.Millisecond, CPUPerRequest: 30 * time.Microsecond})
 		r.add(i+1, fast, WrkResult{RequestsPerSec: v / 2, P99: time.Duration(30+i) * time.Millisecond})
 	}
 	rps, p99 := r.ratios(std)
@@ -44,9 +45,14 @@ func TestReportRatios(t *testing.T) {
 	var b strings.Builder
 	r.startLogs = map[string]string{std: "engine=epoll gomaxprocs=2 loops=2"}
 	r.print(&b)
-	for _, want := range []string{"| archway-proxy (default) | 11000 |", "| 1.10× | 1.09× |", "| archway-proxy nethttp | 5000 |", "| 0.50× | 2.82× |",
+	if rps, p99, cpu := r.ratiosOver(std, "haproxy"); rps < 0.879 || rps > 0.881 || p99 < 12.0/21-0.001 || p99 > 12.0/21+0.001 || cpu != 0.6 {
+		t.Errorf("default over HAProxy: %v %v %v", rps, p99, cpu)
+	}
+	for _, want := range []string{"| archway-proxy (default) | 11000 |", "| 1.10× | 1.09× | 0.75× | 0.88× | 0.57× | 0.60× |", "| archway-proxy nethttp | 5000 |", "| 0.50× | 2.82× |",
+		"| haproxy | 12500 | 0s | 21ms | 50.0µs |",
 		"archway-proxy nethttp / nginx: req/s 0.50× (goal ≥ 1.0×: MISSED)",
 		"archway-proxy (default): 1.10, 1.10, 1.10 (median 1.10×, range 1.10–1.10×)",
+		"Req/s over haproxy's in the same round", "archway-proxy (default): 0.88, 0.88, 0.88 (median 0.88×",
 		"archway-proxy nethttp: 0.50, 0.50, 0.50 (median 0.50×",
 		"archway-proxy start logs: archway-proxy (default): engine=epoll gomaxprocs=2 loops=2\n"} {
 		if !strings.Contains(b.String(), want) {
@@ -117,5 +123,15 @@ func TestStartSettings(t *testing.T) {
 	}
 	if got := startSettings("profproxy says nothing\n"); got != "" {
 		t.Errorf("no start line: %q", got)
+	}
+}
+
+func TestMissingTools(t *testing.T) {
+	if got := missingTools([][2]string{{"sh", "dash"}}); got != "" {
+		t.Errorf("sh: %q", got)
+	}
+	got := missingTools([][2]string{{"sh", "dash"}, {"/nonexistent/haproxy", "haproxy"}, {"no-such-wrk-binary", "wrk"}})
+	if got != "/nonexistent/haproxy, no-such-wrk-binary not found (Debian: apt-get install haproxy wrk)" {
+		t.Errorf("missing: %q", got)
 	}
 }

@@ -25,6 +25,7 @@ type runResult struct {
 type report struct {
 	opts                     options
 	nginxVersion, wrkVersion string
+	haproxyVersion           string
 	splits                   map[string]map[string]int // per front end: colour → requests
 	runs                     []runResult
 	// loadBefore and loadAfter are /proc/loadavg's 1-minute figure: on a shared
@@ -68,9 +69,10 @@ func (r *report) summary(target string) summary {
 	return s
 }
 
-// frontEnds are the measured front ends in report order: nginx, then each engine.
+// frontEnds are the measured front ends in report order: nginx, HAProxy, then each
+// archway configuration.
 func (r *report) frontEnds() []string {
-	names := []string{"nginx"}
+	names := []string{nginxName, haproxyName}
 	for _, at := range r.opts.targets {
 		names = append(names, at.name)
 	}
@@ -79,20 +81,29 @@ func (r *report) frontEnds() []string {
 
 // ratios are target's medians over nginx's.
 func (r *report) ratios(target string) (rps, p99 float64) {
-	n, a := r.summary("nginx"), r.summary(target)
+	rps, p99, _ = r.ratiosOver(target, nginxName)
+	return rps, p99
+}
+
+// ratiosOver are target's medians over ref's: req/s, p99, CPU per request.
+func (r *report) ratiosOver(target, ref string) (rps, p99, cpu float64) {
+	n, a := r.summary(ref), r.summary(target)
 	if n.rps > 0 {
 		rps = a.rps / n.rps
 	}
 	if n.p99 > 0 {
 		p99 = float64(a.p99) / float64(n.p99)
 	}
-	return rps, p99
+	if n.cpu > 0 {
+		cpu = float64(a.cpu) / float64(n.cpu)
+	}
+	return rps, p99, cpu
 }
 
 // goalsMet reports whether target met both goals without errors on either side.
 func (r *report) goalsMet(target string) bool {
 	rps, p99 := r.ratios(target)
-	return rps >= goalRPSRatio && p99 <= goalP99Ratio && r.summary("nginx").errors == 0 && r.summary(target).errors == 0
+	return rps >= goalRPSRatio && p99 <= goalP99Ratio && r.summary(nginxName).errors == 0 && r.summary(target).errors == 0
 }
 
 // anyGoalsMet: some shipped engine meets the goals (each is one setting away).
@@ -124,9 +135,9 @@ func (r *report) print(w io.Writer) {
 	if o.wrkCPUs+o.frontCPU+o.backendCPUs != "" {
 		pin = fmt.Sprintf("taskset: wrk %q, front end %q, backends %q", o.wrkCPUs, o.frontCPU, o.backendCPUs)
 	}
-	fmt.Fprintf(w, "\n== archway-proxy vs nginx, %d:%d weighted upstream (2 archway-app backends) ==\n", o.blueW, o.greenW)
-	fmt.Fprintf(w, "%s; %s; %d CPUs; nginx worker_processes %d = archway-proxy GOMAXPROCS %d; %s\n",
-		r.nginxVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, pin)
+	fmt.Fprintf(w, "\n== archway-proxy vs nginx and HAProxy, %d:%d weighted upstream (2 archway-app backends) ==\n", o.blueW, o.greenW)
+	fmt.Fprintf(w, "%s; %s; %s; %d CPUs; nginx worker_processes %d = HAProxy nbthread %d = archway-proxy GOMAXPROCS %d; %s\n",
+		r.nginxVersion, r.haproxyVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, o.procs, pin)
 	fmt.Fprintf(w, "wrk -t%d -c%d -d%v --latency, warm-up %v, %d rounds in rotating order; medians below\n",
 		o.threads, o.conns, o.duration, o.warmup, o.rounds)
 	var started []string
@@ -148,18 +159,15 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "split over %d sequential requests (each verified): %s\n", o.splitN, strings.Join(parts, "; "))
 	}
-	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | errors | req/s / nginx | p99 / nginx | CPU/req / nginx |\n"+
-		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
-	n := r.summary("nginx")
+	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | errors | req/s / nginx | p99 / nginx | CPU/req / nginx | req/s / HAProxy | p99 / HAProxy | CPU/req / HAProxy |\n"+
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, t := range r.frontEnds() {
 		s := r.summary(t)
-		rps, p99 := r.ratios(t)
-		cpu := 0.0
-		if n.cpu > 0 {
-			cpu = float64(s.cpu) / float64(n.cpu)
-		}
-		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %.1fµs | %.1fµs | %d | %.2f× | %.2f× | %.2f× |\n", t, s.rps, s.p50.Round(time.Microsecond),
-			s.p99.Round(time.Microsecond), float64(s.cpu)/float64(time.Microsecond), float64(s.backCPU)/float64(time.Microsecond), s.errors, rps, p99, cpu)
+		rps, p99, cpu := r.ratiosOver(t, nginxName)
+		hrps, hp99, hcpu := r.ratiosOver(t, haproxyName)
+		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %.1fµs | %.1fµs | %d | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× |\n", t, s.rps, s.p50.Round(time.Microsecond),
+			s.p99.Round(time.Microsecond), float64(s.cpu)/float64(time.Microsecond), float64(s.backCPU)/float64(time.Microsecond), s.errors,
+			rps, p99, cpu, hrps, hp99, hcpu)
 	}
 	fmt.Fprintln(w, "\nCPU per request counts the front-end processes only; it is robust to other load on the machine.")
 	verdict := func(ok bool) string {
@@ -174,28 +182,30 @@ func (r *report) print(w io.Writer) {
 			rps, goalRPSRatio, verdict(rps >= goalRPSRatio), p99, goalP99Ratio, verdict(p99 <= goalP99Ratio))
 	}
 	if o.rounds > 1 {
-		fmt.Fprintln(w, "\nReq/s over nginx's in the same round (the machine's speed drifts between rounds; a round's two runs are minutes apart at most):")
-		for _, at := range r.opts.targets {
-			pr := r.pairedRatios(at.name)
-			if len(pr) == 0 {
-				continue
+		for _, ref := range []string{nginxName, haproxyName} {
+			fmt.Fprintf(w, "\nReq/s over %s's in the same round (the machine's speed drifts between rounds; a round's runs are minutes apart at most):\n", ref)
+			for _, at := range r.opts.targets {
+				pr := r.pairedRatios(at.name, ref)
+				if len(pr) == 0 {
+					continue
+				}
+				sorted := slices.Sorted(slices.Values(pr))
+				parts := make([]string, len(pr))
+				for i, v := range pr {
+					parts[i] = fmt.Sprintf("%.2f", v)
+				}
+				fmt.Fprintf(w, "%s: %s (median %.2f×, range %.2f–%.2f×)\n", at.name, strings.Join(parts, ", "),
+					median(pr), sorted[0], sorted[len(sorted)-1])
 			}
-			sorted := slices.Sorted(slices.Values(pr))
-			parts := make([]string, len(pr))
-			for i, v := range pr {
-				parts[i] = fmt.Sprintf("%.2f", v)
-			}
-			fmt.Fprintf(w, "%s: %s (median %.2f×, range %.2f–%.2f×)\n", at.name, strings.Join(parts, ", "),
-				median(pr), sorted[0], sorted[len(sorted)-1])
 		}
 	}
 }
 
-// pairedRatios are target's req/s over nginx's, round by round.
-func (r *report) pairedRatios(target string) []float64 {
+// pairedRatios are target's req/s over ref's, round by round.
+func (r *report) pairedRatios(target, ref string) []float64 {
 	nginx := map[int]float64{}
 	for _, run := range r.runs {
-		if run.target == "nginx" {
+		if run.target == ref {
 			nginx[run.round] = run.RequestsPerSec
 		}
 	}
