@@ -13,6 +13,14 @@
 // default in production: `worker_processes auto`, HAProxy's one thread per CPU and
 // Go's GOMAXPROCS). wrk and the backends share the same CPUs unless
 // -wrk-cpus/-front-cpus/-backend-cpus pin them with taskset; the report says which.
+//
+// Load shapes: -shapes lists wrk's threads × connections ("t1c16,t2c64,t2c256"); each
+// round measures every shape against every front end, the front ends' order rotating
+// per round and shape, and the report has one table per shape. -t and -c still work:
+// given explicitly (either one; the other keeps its default, 2 threads or 64
+// connections) they are the run's only shape, and giving them with -shapes is an
+// error. nginx's upstream keepalive defaults to the largest connection count of the
+// shapes, so that it need not close upstream connections that wrk keeps busy.
 package main
 
 import (
@@ -38,7 +46,7 @@ type options struct {
 	appBin, proxyBin  string
 	nginxBin, wrkBin  string
 	haproxyBin        string
-	threads, conns    int
+	shapes            []shape
 	duration, warmup  time.Duration
 	rounds            int
 	procs             int
@@ -68,15 +76,16 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.nginxBin, "nginx", "nginx", "nginx binary")
 	fs.StringVar(&o.haproxyBin, "haproxy", "haproxy", "HAProxy binary")
 	fs.StringVar(&o.wrkBin, "wrk", "wrk", "wrk binary")
-	fs.IntVar(&o.threads, "t", 2, "wrk threads")
-	fs.IntVar(&o.conns, "c", 64, "wrk connections")
+	shapes := fs.String("shapes", defaultShapes, "load shapes, comma-separated: tNcM = wrk -tN -cM; each is measured against every front end")
+	threads := fs.Int("t", 2, "wrk threads: with -c, the run's one shape instead of -shapes (compatibility)")
+	conns := fs.Int("c", 64, "wrk connections: with -t, the run's one shape instead of -shapes (compatibility)")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "wrk duration of each measured run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "wrk warm-up before each measured run")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each measures every front end, order rotating")
 	fs.IntVar(&o.procs, "procs", runtime.NumCPU(), "nginx worker_processes, HAProxy nbthread and archway-proxy GOMAXPROCS")
 	fs.IntVar(&o.blueW, "blue-weight", 4, "weight of the first backend (BLUE)")
 	fs.IntVar(&o.greenW, "green-weight", 1, "weight of the second backend (GREEN)")
-	fs.IntVar(&o.keepalive, "keepalive", 64, "nginx upstream keepalive connections per worker")
+	fs.IntVar(&o.keepalive, "keepalive", 0, "nginx upstream keepalive connections per worker (default: the largest -c of the shapes)")
 	fs.IntVar(&o.splitN, "split", 1000, "sequential requests counted to verify the split")
 	fs.Float64Var(&o.splitTolerance, "split-tolerance", 0.01, "allowed split deviation as a fraction of -split")
 	fs.StringVar(&o.wrkCPUs, "wrk-cpus", "", "taskset CPU list for wrk (empty: unpinned)")
@@ -96,11 +105,24 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, err
 	}
 	o.targets = targets
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case (set["t"] || set["c"]) && set["shapes"]:
+		return o, fmt.Errorf("-shapes and -t/-c: give one (-t/-c is the single shape t%dc%d)", *threads, *conns)
+	case set["t"] || set["c"]:
+		if *threads < 1 || *conns < *threads {
+			return o, fmt.Errorf("-t=%d -c=%d: want t ≥ 1 and c ≥ t", *threads, *conns)
+		}
+		o.shapes = []shape{{*threads, *conns}}
+	default:
+		if o.shapes, err = parseShapes(*shapes); err != nil {
+			return o, err
+		}
+	}
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.threads < 1 || o.conns < o.threads:
-		return o, fmt.Errorf("-t=%d -c=%d: want t ≥ 1 and c ≥ t", o.threads, o.conns)
 	case o.duration < time.Second:
 		return o, fmt.Errorf("-d=%v: want at least 1s", o.duration)
 	case o.warmup < 0:
@@ -111,16 +133,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-procs=%d: want ≥ 1", o.procs)
 	case o.blueW < 1 || o.greenW < 1:
 		return o, fmt.Errorf("-blue-weight=%d -green-weight=%d: want both ≥ 1", o.blueW, o.greenW)
-	case o.keepalive < 1:
-		return o, fmt.Errorf("-keepalive=%d: want ≥ 1", o.keepalive)
+	case o.keepalive < 0:
+		return o, fmt.Errorf("-keepalive=%d: want ≥ 1 (0: the largest -c of the shapes)", o.keepalive)
 	case o.splitN < 0:
 		return o, fmt.Errorf("-split=%d: want ≥ 0", o.splitN)
 	case !strings.HasPrefix(o.path, "/"):
 		return o, fmt.Errorf("-path=%q: want an absolute path", o.path)
 	}
+	if o.keepalive == 0 {
+		for _, sh := range o.shapes {
+			o.keepalive = max(o.keepalive, sh.conns)
+		}
+	}
 	if o.timeout == 0 {
-		per := o.warmup + o.duration + 10*time.Second
-		o.timeout = time.Duration(o.frontEnds()*o.rounds)*per + 3*time.Minute
+		o.timeout = runBound(o)
 	}
 	return o, nil
 }
@@ -147,6 +173,54 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// runBound is the default -timeout: every measurement (rounds × front ends × shapes)
+// with its warm-up and 10s for wrk's start and the CPU readings, plus 3 minutes for
+// building, starting the processes and the split checks.
+func runBound(o options) time.Duration {
+	per := o.warmup + o.duration + 10*time.Second
+	return time.Duration(o.rounds*o.frontEnds()*len(o.shapes))*per + 3*time.Minute
+}
+
+// defaultShapes: a light load (one wrk thread, 16 connections), the load the earlier
+// figures used (2 × 64) and a heavy one (2 × 256).
+const defaultShapes = "t1c16,t2c64,t2c256"
+
+// shape is one wrk load: threads × connections.
+type shape struct{ threads, conns int }
+
+func (s shape) String() string { return fmt.Sprintf("t%dc%d", s.threads, s.conns) }
+
+// parseShapes reads -shapes: "tNcM,…" with N ≥ 1 and M ≥ N, each once.
+func parseShapes(list string) ([]shape, error) {
+	var out []shape
+	for _, f := range strings.Split(list, ",") {
+		f = strings.TrimSpace(f)
+		ts, cs, ok := strings.Cut(strings.TrimPrefix(f, "t"), "c")
+		t, err1 := strconv.Atoi(ts)
+		c, err2 := strconv.Atoi(cs)
+		if !strings.HasPrefix(f, "t") || !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("-shapes: %q: want tNcM (wrk -tN -cM), e.g. t2c64", f)
+		}
+		sh := shape{t, c}
+		if t < 1 || c < t {
+			return nil, fmt.Errorf("-shapes: %q: want N ≥ 1 threads and M ≥ N connections", f)
+		}
+		if slices.Contains(out, sh) {
+			return nil, fmt.Errorf("-shapes: %q listed twice", f)
+		}
+		out = append(out, sh)
+	}
+	return out, nil
+}
+
+// rotated is xs starting at index k mod len(xs), wrapping around: round r of shape
+// i runs the front ends rotated by r+i, so over len(xs) rounds each front end takes
+// every position once in each shape.
+func rotated[T any](xs []T, k int) []T {
+	k %= len(xs)
+	return append(slices.Clone(xs[k:]), xs[:k]...)
 }
 
 // frontEnds counts the measured front ends: nginx, HAProxy and each archway target.
@@ -401,54 +475,76 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		}
 	}
 
+	m := measurer{o: o, rep: rep, procs: procs, backends: backends, dir: dir, out: out}
 	for round := 0; round < o.rounds; round++ {
-		// Rotate the order so that no front end always runs first or last.
-		order := append(slices.Clone(targets[round%len(targets):]), targets[:round%len(targets)]...)
-		for _, t := range order {
-			for _, p := range procs {
-				if err := p.exited(); err != nil {
-					return nil, err
-				}
+		for si, sh := range o.shapes {
+			// Rotate the order so that no front end always runs first or last.
+			if err := m.shape(ctx, round+1, sh, rotated(targets, round+si)); err != nil {
+				return nil, err
 			}
-			if o.warmup > 0 {
-				if _, _, err := runWrk(ctx, o, t.url, o.warmup); err != nil {
-					return nil, fmt.Errorf("warm-up %s: %w", t.name, err)
-				}
-			}
-			cpu0, err := groupCPU(t.proc.cmd.Process.Pid)
-			if err != nil {
-				return nil, fmt.Errorf("%s CPU time: %w", t.name, err)
-			}
-			back0, err := groupsCPU(backends)
-			if err != nil {
-				return nil, fmt.Errorf("backend CPU time: %w", err)
-			}
-			res, raw, err := runWrk(ctx, o, t.url, o.duration)
-			if err != nil {
-				return nil, fmt.Errorf("round %d %s: %w", round+1, t.name, err)
-			}
-			cpu1, err := groupCPU(t.proc.cmd.Process.Pid)
-			if err != nil {
-				return nil, fmt.Errorf("%s CPU time: %w", t.name, err)
-			}
-			back1, err := groupsCPU(backends)
-			if err != nil {
-				return nil, fmt.Errorf("backend CPU time: %w", err)
-			}
-			if res.Requests > 0 {
-				res.CPUPerRequest = (cpu1 - cpu0) / time.Duration(res.Requests)
-				res.BackendCPUPerRequest = (back1 - back0) / time.Duration(res.Requests)
-			}
-			_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("wrk-%d-%s.txt", round+1, fileName(t.name))), []byte(raw), 0o644)
-			rep.add(round+1, t.name, res)
-			fmt.Fprintf(out, "round %d %-22s %10.0f req/s  p99 %8v  %6.1fµs CPU/req (backends %.1fµs)  errors %d\n",
-				round+1, t.name, res.RequestsPerSec, res.P99.Round(time.Microsecond), float64(res.CPUPerRequest)/float64(time.Microsecond),
-				float64(res.BackendCPUPerRequest)/float64(time.Microsecond), res.Errors)
 		}
 	}
 	rep.loadAfter = loadAverage()
 	rep.print(out)
 	return rep, nil
+}
+
+// measurer runs the measurements of a bench into rep.
+type measurer struct {
+	o               options
+	rep             *report
+	procs, backends []*proc // every child (checked before each run); the backends
+	dir             string  // wrk's output goes here
+	out             io.Writer
+}
+
+// shape runs wrk with shape sh against each of order in turn (a warm-up, then the
+// measured run between two readings of the front end's and the backends' CPU time)
+// and adds the results to the report.
+func (m measurer) shape(ctx context.Context, round int, sh shape, order []target) error {
+	o, backends := m.o, m.backends
+	for _, t := range order {
+		for _, p := range m.procs {
+			if err := p.exited(); err != nil {
+				return err
+			}
+		}
+		if o.warmup > 0 {
+			if _, _, err := runWrk(ctx, o, sh, t.url, o.warmup); err != nil {
+				return fmt.Errorf("warm-up %s %s: %w", sh, t.name, err)
+			}
+		}
+		cpu0, err := groupCPU(t.proc.cmd.Process.Pid)
+		if err != nil {
+			return fmt.Errorf("%s CPU time: %w", t.name, err)
+		}
+		back0, err := groupsCPU(backends)
+		if err != nil {
+			return fmt.Errorf("backend CPU time: %w", err)
+		}
+		res, raw, err := runWrk(ctx, o, sh, t.url, o.duration)
+		if err != nil {
+			return fmt.Errorf("round %d %s %s: %w", round, sh, t.name, err)
+		}
+		cpu1, err := groupCPU(t.proc.cmd.Process.Pid)
+		if err != nil {
+			return fmt.Errorf("%s CPU time: %w", t.name, err)
+		}
+		back1, err := groupsCPU(backends)
+		if err != nil {
+			return fmt.Errorf("backend CPU time: %w", err)
+		}
+		if res.Requests > 0 {
+			res.CPUPerRequest = (cpu1 - cpu0) / time.Duration(res.Requests)
+			res.BackendCPUPerRequest = (back1 - back0) / time.Duration(res.Requests)
+		}
+		_ = os.WriteFile(filepath.Join(m.dir, fmt.Sprintf("wrk-%d-%s-%s.txt", round, sh, fileName(t.name))), []byte(raw), 0o644)
+		m.rep.add(round, sh.String(), t.name, res)
+		fmt.Fprintf(m.out, "round %d %-8s %-24s %10.0f req/s  p50 %8v  p99 %8v  %6.1fµs CPU/req (backends %.1fµs)  errors %d\n",
+			round, sh, t.name, res.RequestsPerSec, res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond),
+			float64(res.CPUPerRequest)/float64(time.Microsecond), float64(res.BackendCPUPerRequest)/float64(time.Microsecond), res.Errors)
+	}
+	return nil
 }
 
 // fileName turns a front end's name into a file name part: letters, digits, '.', '_'
@@ -511,11 +607,11 @@ func binary(ctx context.Context, path, pkg, dest string) (string, error) {
 	return dest, nil
 }
 
-// runWrk runs one wrk measurement against url for d.
-func runWrk(ctx context.Context, o options, url string, d time.Duration) (WrkResult, string, error) {
+// runWrk runs one wrk measurement of shape sh against url for d.
+func runWrk(ctx context.Context, o options, sh shape, url string, d time.Duration) (WrkResult, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	argv := pinned(o.wrkCPUs, o.wrkBin, "-t"+strconv.Itoa(o.threads), "-c"+strconv.Itoa(o.conns),
+	argv := pinned(o.wrkCPUs, o.wrkBin, "-t"+strconv.Itoa(sh.threads), "-c"+strconv.Itoa(sh.conns),
 		"-d"+strconv.Itoa(int(d.Round(time.Second)/time.Second))+"s", "--latency", url)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = childAttrs()

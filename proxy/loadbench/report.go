@@ -18,6 +18,7 @@ const (
 
 type runResult struct {
 	round  int
+	shape  string // "t2c64"
 	target string
 	WrkResult
 }
@@ -36,11 +37,11 @@ type report struct {
 	startLogs map[string]string
 }
 
-func (r *report) add(round int, target string, res WrkResult) {
-	r.runs = append(r.runs, runResult{round: round, target: target, WrkResult: res})
+func (r *report) add(round int, shape, target string, res WrkResult) {
+	r.runs = append(r.runs, runResult{round: round, shape: shape, target: target, WrkResult: res})
 }
 
-// summary is the median over the rounds of one target.
+// summary is the median over the rounds of one target in one shape.
 type summary struct {
 	rps      float64
 	p99, p50 time.Duration
@@ -49,12 +50,12 @@ type summary struct {
 	errors   int
 }
 
-func (r *report) summary(target string) summary {
+func (r *report) summary(shape, target string) summary {
 	var rps []float64
 	var p99, p50, cpu, back []time.Duration
 	var s summary
 	for _, run := range r.runs {
-		if run.target != target {
+		if run.target != target || run.shape != shape {
 			continue
 		}
 		rps = append(rps, run.RequestsPerSec)
@@ -79,15 +80,15 @@ func (r *report) frontEnds() []string {
 	return names
 }
 
-// ratios are target's medians over nginx's.
-func (r *report) ratios(target string) (rps, p99 float64) {
-	rps, p99, _ = r.ratiosOver(target, nginxName)
+// ratios are target's medians over nginx's in shape.
+func (r *report) ratios(shape, target string) (rps, p99 float64) {
+	rps, p99, _ = r.ratiosOver(shape, target, nginxName)
 	return rps, p99
 }
 
-// ratiosOver are target's medians over ref's: req/s, p99, CPU per request.
-func (r *report) ratiosOver(target, ref string) (rps, p99, cpu float64) {
-	n, a := r.summary(ref), r.summary(target)
+// ratiosOver are target's medians over ref's in shape: req/s, p99, CPU per request.
+func (r *report) ratiosOver(shape, target, ref string) (rps, p99, cpu float64) {
+	n, a := r.summary(shape, ref), r.summary(shape, target)
 	if n.rps > 0 {
 		rps = a.rps / n.rps
 	}
@@ -100,10 +101,16 @@ func (r *report) ratiosOver(target, ref string) (rps, p99, cpu float64) {
 	return rps, p99, cpu
 }
 
-// goalsMet reports whether target met both goals without errors on either side.
+// goalsMet reports whether target met both goals in every shape without errors on
+// either side.
 func (r *report) goalsMet(target string) bool {
-	rps, p99 := r.ratios(target)
-	return rps >= goalRPSRatio && p99 <= goalP99Ratio && r.summary(nginxName).errors == 0 && r.summary(target).errors == 0
+	for _, sh := range r.opts.shapes {
+		rps, p99 := r.ratios(sh.String(), target)
+		if rps < goalRPSRatio || p99 > goalP99Ratio || r.summary(sh.String(), nginxName).errors != 0 || r.summary(sh.String(), target).errors != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // anyGoalsMet: some shipped engine meets the goals (each is one setting away).
@@ -138,8 +145,12 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\n== archway-proxy vs nginx and HAProxy, %d:%d weighted upstream (2 archway-app backends) ==\n", o.blueW, o.greenW)
 	fmt.Fprintf(w, "%s; %s; %s; %d CPUs; nginx worker_processes %d = HAProxy nbthread %d = archway-proxy GOMAXPROCS %d; %s\n",
 		r.nginxVersion, r.haproxyVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, o.procs, pin)
-	fmt.Fprintf(w, "wrk -t%d -c%d -d%v --latency, warm-up %v, %d rounds in rotating order; medians below\n",
-		o.threads, o.conns, o.duration, o.warmup, o.rounds)
+	shapes := make([]string, len(o.shapes))
+	for i, sh := range o.shapes {
+		shapes[i] = sh.String()
+	}
+	fmt.Fprintf(w, "wrk -d%v --latency in %d shapes (%s; tNcM = -tN -cM), warm-up %v, %d rounds in rotating order; medians below; nginx upstream keepalive %d\n",
+		o.duration, len(o.shapes), strings.Join(shapes, ", "), o.warmup, o.rounds, o.keepalive)
 	var started []string
 	for _, at := range o.targets {
 		if s := r.startLogs[at.name]; s != "" {
@@ -159,12 +170,21 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "split over %d sequential requests (each verified): %s\n", o.splitN, strings.Join(parts, "; "))
 	}
+	for _, sh := range o.shapes {
+		r.printShape(w, sh)
+	}
+}
+
+// printShape prints the table, the goals and the round-by-round ratios of one shape.
+func (r *report) printShape(w io.Writer, sh shape) {
+	o, shape := r.opts, sh.String()
+	fmt.Fprintf(w, "\n=== %s: wrk -t%d -c%d ===\n", shape, sh.threads, sh.conns)
 	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | errors | req/s / nginx | p99 / nginx | CPU/req / nginx | req/s / HAProxy | p99 / HAProxy | CPU/req / HAProxy |\n"+
 		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, t := range r.frontEnds() {
-		s := r.summary(t)
-		rps, p99, cpu := r.ratiosOver(t, nginxName)
-		hrps, hp99, hcpu := r.ratiosOver(t, haproxyName)
+		s := r.summary(shape, t)
+		rps, p99, cpu := r.ratiosOver(shape, t, nginxName)
+		hrps, hp99, hcpu := r.ratiosOver(shape, t, haproxyName)
 		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %.1fµs | %.1fµs | %d | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× |\n", t, s.rps, s.p50.Round(time.Microsecond),
 			s.p99.Round(time.Microsecond), float64(s.cpu)/float64(time.Microsecond), float64(s.backCPU)/float64(time.Microsecond), s.errors,
 			rps, p99, cpu, hrps, hp99, hcpu)
@@ -177,15 +197,15 @@ func (r *report) print(w io.Writer) {
 		return "MISSED"
 	}
 	for _, at := range r.opts.targets {
-		rps, p99 := r.ratios(at.name)
-		fmt.Fprintf(w, "%s / nginx: req/s %.2f× (goal ≥ %.1f×: %s), p99 %.2f× (goal ≤ %.1f×: %s)\n", at.name,
+		rps, p99 := r.ratios(shape, at.name)
+		fmt.Fprintf(w, "%s %s / nginx: req/s %.2f× (goal ≥ %.1f×: %s), p99 %.2f× (goal ≤ %.1f×: %s)\n", shape, at.name,
 			rps, goalRPSRatio, verdict(rps >= goalRPSRatio), p99, goalP99Ratio, verdict(p99 <= goalP99Ratio))
 	}
 	if o.rounds > 1 {
 		for _, ref := range []string{nginxName, haproxyName} {
-			fmt.Fprintf(w, "\nReq/s over %s's in the same round (the machine's speed drifts between rounds; a round's runs are minutes apart at most):\n", ref)
+			fmt.Fprintf(w, "\n%s: req/s over %s's in the same round (the machine's speed drifts between rounds; a round's runs of a shape are minutes apart at most):\n", shape, ref)
 			for _, at := range r.opts.targets {
-				pr := r.pairedRatios(at.name, ref)
+				pr := r.pairedRatios(shape, at.name, ref)
 				if len(pr) == 0 {
 					continue
 				}
@@ -201,17 +221,17 @@ func (r *report) print(w io.Writer) {
 	}
 }
 
-// pairedRatios are target's req/s over ref's, round by round.
-func (r *report) pairedRatios(target, ref string) []float64 {
+// pairedRatios are target's req/s over ref's in shape, round by round.
+func (r *report) pairedRatios(shape, target, ref string) []float64 {
 	nginx := map[int]float64{}
 	for _, run := range r.runs {
-		if run.target == ref {
+		if run.target == ref && run.shape == shape {
 			nginx[run.round] = run.RequestsPerSec
 		}
 	}
 	var out []float64
 	for _, run := range r.runs {
-		if n := nginx[run.round]; run.target == target && n > 0 {
+		if n := nginx[run.round]; run.target == target && run.shape == shape && n > 0 {
 			out = append(out, run.RequestsPerSec/n)
 		}
 	}
