@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,11 @@ func TestMedian(t *testing.T) {
 	}
 }
 
-func TestReportRatios(t *testing.T) {
+// fakeReport: 3 rounds in two shapes. In t1c16 the default configuration meets
+// every goal; in t2c64 it beats nginx (median 1.15×) but not HAProxy (0.92×).
+// nethttp misses everything.
+func fakeReport(t *testing.T) (r *report, def, nethttp string) {
+	t.Helper()
 	targets, err := parseEngines(defaultEngines)
 	if err != nil {
 		t.Fatal(err)
@@ -29,53 +35,125 @@ func TestReportRatios(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &report{opts: options{targets: targets, shapes: shapes, rounds: 3}}
-	std, fast := targets[0].name, targets[1].name // default, nethttp
+	r = &report{opts: options{targets: targets, shapes: shapes, rounds: 3}}
+	def, nethttp = targets[0].name, targets[1].name
+	ms := time.Millisecond
 	for i, v := range []float64{10000, 9000, 11000} {
+		p99 := time.Duration(10+i) * ms
 		for _, sh := range []string{"t1c16", "t2c64"} {
-			r.add(i+1, sh, "nginx", WrkResult{RequestsPerSec: v, P99: time.Duration(10+i) * time.Millisecond, CPUPerRequest: 40 * time.Microsecond})
-			r.add(i+1, sh, "haproxy", WrkResult{RequestsPerSec: v * 1.25, P99: time.Duration(20+i) * time.Millisecond, CPUPerRequest: 50 * time.Microsecond})
-			r.add(i+1, sh, fast, WrkResult{RequestsPerSec: v / 2, P99: time.Duration(30+i) * time.Millisecond})
+			r.add(i+1, sh, "nginx", WrkResult{RequestsPerSec: v, P50: 2 * ms, P99: p99, CPUPerRequest: 40 * time.Microsecond})
+			r.add(i+1, sh, "HAProxy", WrkResult{RequestsPerSec: v * 1.25, P50: 3 * ms, P99: 2 * p99, CPUPerRequest: 50 * time.Microsecond})
+			r.add(i+1, sh, nethttp, WrkResult{RequestsPerSec: v / 2, P50: 4 * ms, P99: 3 * p99, CPUPerRequest: 120 * time.Microsecond})
 		}
-		r.add(i+1, "t1c16", std, WrkResult{RequestsPerSec: v * 1.1, P99: time.Duration(11+i) * time.Millisecond, CPUPerRequest: 30 * time.Microsecond})
-		r.add(i+1, "t2c64", std, WrkResult{RequestsPerSec: v * 1.2, P99: time.Duration(11+i) * time.Millisecond, CPUPerRequest: 30 * time.Microsecond})
+		r.add(i+1, "t1c16", def, WrkResult{RequestsPerSec: v * 1.3, P50: 1 * ms, P99: p99 * 9 / 10, CPUPerRequest: 30 * time.Microsecond})
+		r.add(i+1, "t2c64", def, WrkResult{RequestsPerSec: v * []float64{1.2, 1.0, 1.15}[i], P50: 2 * ms, P99: p99, CPUPerRequest: 32 * time.Microsecond})
 	}
-	rps, p99 := r.ratios("t1c16", std)
-	if rps < 1.099 || rps > 1.101 || p99 < 12.0/11-0.001 || p99 > 12.0/11+0.001 {
-		t.Errorf("std ratios %v %v", rps, p99)
+	return r, def, nethttp
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestReportRatios(t *testing.T) {
+	r, def, nethttp := fakeReport(t)
+	if s := r.ratio("t2c64", def, "nginx", reqPerSec); !near(s.median, 1.15) || !near(s.min, 1.0) || !near(s.max, 1.2) || s.n != 3 {
+		t.Errorf("t2c64 default/nginx req/s %+v, want median 1.15 of 1.0–1.2", s)
 	}
-	if rps, _ := r.ratios("t2c64", std); rps < 1.199 || rps > 1.201 {
-		t.Errorf("std ratios t2c64 %v: the shapes mixed", rps)
+	if s := r.ratio("t1c16", def, "nginx", reqPerSec); !near(s.median, 1.3) {
+		t.Errorf("t1c16 default/nginx req/s %+v: the shapes mixed", s)
 	}
-	if rps, p99 := r.ratios("t2c64", fast); rps != 0.5 || p99 < 31.0/11-0.001 || p99 > 31.0/11+0.001 {
-		t.Errorf("nethttp ratios %v %v", rps, p99)
+	if s := r.ratio("t2c64", def, "HAProxy", reqPerSec); !near(s.median, 1.15/1.25) || !near(s.min, 0.8) {
+		t.Errorf("t2c64 default/HAProxy req/s %+v", s)
 	}
-	if !r.goalsMet(std) || r.goalsMet(fast) || !r.anyGoalsMet() {
-		t.Error("goals: want met by the default only")
+	if s := r.ratio("t1c16", def, "HAProxy", p50); !near(s.median, 1.0/3) {
+		t.Errorf("p50 over HAProxy %+v", s)
 	}
+	if s := r.ratio("t1c16", nethttp, "nginx", cpuPerRequest); !near(s.median, 3) || !near(s.min, 3) || !near(s.max, 3) {
+		t.Errorf("nethttp CPU/request over nginx %+v", s)
+	}
+	if s := r.ratio("t1c16", def, "nginx", p99); !near(s.median, 0.9) {
+		t.Errorf("p99 %+v", s)
+	}
+	if s := r.ratio("t9c9", def, "nginx", p99); s.n != 0 || s.String() != "–" || goals[0].met(s.median) {
+		t.Errorf("a shape without runs: %+v %q", s, s)
+	}
+	if got := r.missedGoals(def); fmt.Sprint(got) != "[t2c64 req/s ≥ 1.0× HAProxy]" {
+		t.Errorf("default missed %q", got)
+	}
+	if got := r.missedGoals(nethttp); len(got) != 8 {
+		t.Errorf("nethttp missed %q, want all 4 goals in both shapes", got)
+	}
+	if r.defaultGoalsMet() {
+		t.Error("default met every goal despite t2c64 vs HAProxy")
+	}
+	// Without that one miss it meets them all; an error anywhere in a shape undoes it.
+	r.opts.shapes = r.opts.shapes[:1]
+	if !r.defaultGoalsMet() {
+		t.Errorf("t1c16 only: missed %q", r.missedGoals(def))
+	}
+	r.add(4, "t1c16", "HAProxy", WrkResult{RequestsPerSec: 1, P99: time.Second, Errors: 3})
+	if r.defaultGoalsMet() || fmt.Sprint(r.missedGoals(def)) != "[t1c16 errors]" {
+		t.Errorf("errors must fail the goals: %q", r.missedGoals(def))
+	}
+}
+
+func TestReportPrint(t *testing.T) {
+	r, def, _ := fakeReport(t)
+	r.startLogs = map[string]string{def: "engine=epoll gomaxprocs=2 loops=2"}
+	r.splits = map[string]map[string]int{"nginx": {"blue": 80, "green": 20}, "HAProxy": {"blue": 80, "green": 20}}
 	var b strings.Builder
-	r.startLogs = map[string]string{std: "engine=epoll gomaxprocs=2 loops=2"}
 	r.print(&b)
-	if rps, p99, cpu := r.ratiosOver("t1c16", std, "haproxy"); rps < 0.879 || rps > 0.881 || p99 < 12.0/21-0.001 || p99 > 12.0/21+0.001 || cpu != 0.6 {
-		t.Errorf("default over HAProxy: %v %v %v", rps, p99, cpu)
-	}
-	for _, want := range []string{"=== t1c16: wrk -t1 -c16 ===", "=== t2c64: wrk -t2 -c64 ===",
-		"| archway-proxy (default) | 11000 |", "| 1.10× | 1.09× | 0.75× | 0.88× | 0.57× | 0.60× |", "| archway-proxy nethttp | 5000 |", "| 0.50× | 2.82× |",
-		"| archway-proxy (default) | 12000 |", "| 1.20× | 1.09× | 0.75× | 0.96× |",
-		"| haproxy | 12500 | 0s | 21ms | 50.0µs |",
-		"t2c64 archway-proxy nethttp / nginx: req/s 0.50× (goal ≥ 1.0×: MISSED)",
-		"archway-proxy (default): 1.10, 1.10, 1.10 (median 1.10×, range 1.10–1.10×)",
-		"t1c16: req/s over haproxy's in the same round", "archway-proxy (default): 0.88, 0.88, 0.88 (median 0.88×",
-		"archway-proxy nethttp: 0.50, 0.50, 0.50 (median 0.50×",
+	out := b.String()
+	for _, want := range []string{
+		"in 2 shapes (t1c16, t2c64; tNcM = -tN -cM)",
 		"archway-proxy start logs: archway-proxy (default): engine=epoll gomaxprocs=2 loops=2\n",
-		"in 2 shapes (t1c16, t2c64; tNcM = -tN -cM)"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("report lacks %q:\n%s", want, b.String())
+		"split over 0 sequential requests (each verified): nginx blue 80, green 20; HAProxy blue 80, green 20;",
+		"=== t1c16: wrk -t1 -c16 ===", "=== t2c64: wrk -t2 -c64 ===",
+		"| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | errors |\n",
+		"| nginx | 10000 | 2ms | 11ms | 40.0µs | 0.0µs | 0 |\n",
+		"| HAProxy | 12500 | 3ms | 22ms | 50.0µs | 0.0µs | 0 |\n",
+		"| archway-proxy (default) | 13000 | 1ms | 9.9ms | 30.0µs | 0.0µs | 0 |\n",
+		"| ratio, 3 rounds | req/s | p50 | p99 | CPU per request |\n",
+		"| archway-proxy (default) / nginx | 1.30× (1.30–1.30) | 0.50× (0.50–0.50) | 0.90× (0.90–0.90) | 0.75× (0.75–0.75) |\n",
+		"| archway-proxy (default) / nginx | 1.15× (1.00–1.20) | 1.00× (1.00–1.00) | 1.00× (1.00–1.00) | 0.80× (0.80–0.80) |\n",
+		"| archway-proxy (default) / HAProxy | 0.92× (0.80–0.96) |",
+		"| archway-proxy nethttp / HAProxy | 0.40× (0.40–0.40) | 1.33× (1.33–1.33) | 1.50× (1.50–1.50) | 2.40× (2.40–2.40) |\n",
+		"| HAProxy / HAProxy", // not wanted, checked below
+		"| HAProxy / nginx | 1.25× (1.25–1.25) | 1.50× (1.50–1.50) | 2.00× (2.00–2.00) | 1.25× (1.25–1.25) |\n",
+		"| goal (median ratio) | archway-proxy (default) | archway-proxy nethttp |\n| --- | --- | --- |\n",
+		"| req/s ≥ 1.1× nginx | 1.30× MET | 0.50× MISSED |\n",
+		"| req/s ≥ 1.0× HAProxy | 0.92× MISSED | 0.40× MISSED |\n",
+		"| p99 ≤ 1.0× nginx | 1.00× MET | 3.00× MISSED |\n",
+		"| CPU/request ≤ 0.8× nginx | 0.80× MET | 3.00× MISSED |\n",
+		"| no errors (it, nginx, HAProxy) | MET | MET |\n",
+		"archway-proxy (default): goals MISSED (shape, goal): t2c64 req/s ≥ 1.0× HAProxy\n",
+	} {
+		if want == "| HAProxy / HAProxy" {
+			if strings.Contains(out, want) {
+				t.Errorf("report compares HAProxy with itself:\n%s", out)
+			}
+			continue
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
-	r.add(4, "t2c64", std, WrkResult{RequestsPerSec: 1, P99: time.Second, Errors: 3})
-	if r.goalsMet(std) || r.anyGoalsMet() {
-		t.Error("errors in one shape must fail the goals")
+
+	r.opts.shapes = r.opts.shapes[:1]
+	r.opts.rounds = 1
+	r.runs = slices.DeleteFunc(r.runs, func(run runResult) bool { return run.round > 1 })
+	b.Reset()
+	r.print(&b)
+	for _, want := range []string{"| archway-proxy (default) / nginx | 1.30× | 0.50× | 0.90× | 0.75× |\n", "in 1 shape (t1c16;", "1 round,", "| ratio, 1 round |", "archway-proxy (default): every goal MET in every shape\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("one round: report lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	r.opts.targets = r.opts.targets[1:] // nethttp only
+	b.Reset()
+	r.print(&b)
+	if !strings.Contains(b.String(), "(-engines lacks default): no verdict") || r.defaultGoalsMet() {
+		t.Errorf("without the default configuration:\n%s", b.String())
 	}
 }
 
@@ -112,7 +190,7 @@ func TestParseFlags(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"-rounds", "0"}, {"-c", "1", "-t", "2"}, {"-t", "0"}, {"-shapes", "t2c64", "-c", "8"}, {"-shapes", "t2c1"}, {"-shapes", "t0c4"},
-		{"-shapes", "2x64"}, {"-shapes", "t2c"}, {"-shapes", "t2c64,t2c64"}, {"-shapes", ""}, {"-keepalive", "-1"}, {"-d", "100ms"}, {"-procs", "0"},
+		{"-strict", "-engines", "epoll,nethttp"}, {"-shapes", "2x64"}, {"-shapes", "t2c"}, {"-shapes", "t2c64,t2c64"}, {"-shapes", ""}, {"-keepalive", "-1"}, {"-d", "100ms"}, {"-procs", "0"},
 		{"-blue-weight", "0"}, {"-path", "x"}, {"extra"}, {"-d", "soon"},
 		{"-engines", "nginx"}, {"-engines", "nethttp:2"}, {"-engines", "epoll:0"}, {"-engines", "epoll,epoll"},
 		{"-engines", "default:2"}, {"-engines", "default,default"}, {"-engines", ""},

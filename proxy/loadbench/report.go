@@ -3,17 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-)
-
-// Goals from the issue: archway-proxy at least as fast as nginx, p99 within 20%.
-const (
-	goalRPSRatio = 1.0
-	goalP99Ratio = 1.2
 )
 
 type runResult struct {
@@ -39,6 +34,69 @@ type report struct {
 
 func (r *report) add(round int, shape, target string, res WrkResult) {
 	r.runs = append(r.runs, runResult{round: round, shape: shape, target: target, WrkResult: res})
+}
+
+// metric is one figure of a run that the report compares between front ends.
+type metric int
+
+const (
+	reqPerSec metric = iota
+	p50
+	p99
+	cpuPerRequest
+)
+
+var metricNames = [...]string{reqPerSec: "req/s", p50: "p50", p99: "p99", cpuPerRequest: "CPU/request"}
+
+func (m metric) String() string { return metricNames[m] }
+
+func (m metric) of(res WrkResult) float64 {
+	switch m {
+	case reqPerSec:
+		return res.RequestsPerSec
+	case p50:
+		return float64(res.P50)
+	case p99:
+		return float64(res.P99)
+	default:
+		return float64(res.CPUPerRequest)
+	}
+}
+
+// goal is one line the default configuration has to meet in every shape: the median
+// over the rounds of its metric over the reference's, at least or at most limit.
+type goal struct {
+	metric  metric
+	ref     string
+	limit   float64
+	atLeast bool
+}
+
+// goals: faster than nginx by a tenth and at least as fast as HAProxy, a p99 no worse
+// than nginx's and a fifth less CPU per request than nginx.
+var goals = []goal{
+	{reqPerSec, nginxName, 1.1, true},
+	{reqPerSec, haproxyName, 1.0, true},
+	{p99, nginxName, 1.0, false},
+	{cpuPerRequest, nginxName, 0.8, false},
+}
+
+func (g goal) String() string {
+	op := "≤"
+	if g.atLeast {
+		op = "≥"
+	}
+	return fmt.Sprintf("%s %s %.1f× %s", g.metric, op, g.limit, g.ref)
+}
+
+func (g goal) met(ratio float64) bool {
+	if math.IsNaN(ratio) {
+		return false
+	}
+	if g.atLeast {
+		return ratio >= g.limit
+	}
+	return ratio <= g.limit
 }
 
 // summary is the median over the rounds of one target in one shape.
@@ -80,47 +138,89 @@ func (r *report) frontEnds() []string {
 	return names
 }
 
-// ratios are target's medians over nginx's in shape.
-func (r *report) ratios(shape, target string) (rps, p99 float64) {
-	rps, p99, _ = r.ratiosOver(shape, target, nginxName)
-	return rps, p99
+// spread is a ratio over the rounds: its median, smallest and largest value and how
+// many rounds had both runs. The ratio of a round is target's run over the
+// reference's run of the same round and shape, minutes apart at most, so that the
+// machine's drift between rounds does not enter it.
+type spread struct {
+	median, min, max float64
+	n                int
 }
 
-// ratiosOver are target's medians over ref's in shape: req/s, p99, CPU per request.
-func (r *report) ratiosOver(shape, target, ref string) (rps, p99, cpu float64) {
-	n, a := r.summary(shape, ref), r.summary(shape, target)
-	if n.rps > 0 {
-		rps = a.rps / n.rps
+func (s spread) String() string {
+	switch s.n {
+	case 0:
+		return "–"
+	case 1:
+		return fmt.Sprintf("%.2f×", s.median)
 	}
-	if n.p99 > 0 {
-		p99 = float64(a.p99) / float64(n.p99)
-	}
-	if n.cpu > 0 {
-		cpu = float64(a.cpu) / float64(n.cpu)
-	}
-	return rps, p99, cpu
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", s.median, s.min, s.max)
 }
 
-// goalsMet reports whether target met both goals in every shape without errors on
-// either side.
-func (r *report) goalsMet(target string) bool {
-	for _, sh := range r.opts.shapes {
-		rps, p99 := r.ratios(sh.String(), target)
-		if rps < goalRPSRatio || p99 > goalP99Ratio || r.summary(sh.String(), nginxName).errors != 0 || r.summary(sh.String(), target).errors != 0 {
+// ratio is target's m over ref's in shape, round by round.
+func (r *report) ratio(shape, target, ref string, m metric) spread {
+	refs := map[int]float64{}
+	for _, run := range r.runs {
+		if run.target == ref && run.shape == shape {
+			refs[run.round] = m.of(run.WrkResult)
+		}
+	}
+	var xs []float64
+	for _, run := range r.runs {
+		if d := refs[run.round]; run.target == target && run.shape == shape && d > 0 {
+			xs = append(xs, m.of(run.WrkResult)/d)
+		}
+	}
+	if len(xs) == 0 {
+		return spread{median: math.NaN()}
+	}
+	return spread{median: median(xs), min: slices.Min(xs), max: slices.Max(xs), n: len(xs)}
+}
+
+// cleanIn reports whether target and both references answered every request of
+// shape without an error: a fast proxy that answers 502 must not meet a goal.
+func (r *report) cleanIn(shape, target string) bool {
+	for _, t := range []string{target, nginxName, haproxyName} {
+		if r.summary(shape, t).errors != 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// anyGoalsMet: some shipped engine meets the goals (each is one setting away).
-func (r *report) anyGoalsMet() bool {
-	for _, at := range r.opts.targets {
-		if r.goalsMet(at.name) {
-			return true
+// missedGoals lists what target missed, "t2c64 req/s ≥ 1.1× nginx" for each shape and
+// goal, and "t2c64 errors" where a run answered with errors; nil when it met all.
+func (r *report) missedGoals(target string) []string {
+	var missed []string
+	for _, sh := range r.opts.shapes {
+		for _, g := range goals {
+			if !g.met(r.ratio(sh.String(), target, g.ref, g.metric).median) {
+				missed = append(missed, sh.String()+" "+g.String())
+			}
+		}
+		if !r.cleanIn(sh.String(), target) {
+			missed = append(missed, sh.String()+" errors")
 		}
 	}
-	return false
+	return missed
+}
+
+// defaultTargetName is the report name of the default configuration, "" when
+// -engines did not include it.
+func (r *report) defaultTargetName() string {
+	for _, at := range r.opts.targets {
+		if at.isDefault() {
+			return at.name
+		}
+	}
+	return ""
+}
+
+// defaultGoalsMet: the default configuration was measured and met every goal in
+// every shape (what -strict asks).
+func (r *report) defaultGoalsMet() bool {
+	name := r.defaultTargetName()
+	return name != "" && len(r.missedGoals(name)) == 0
 }
 
 func formatSplit(m map[string]int) string {
@@ -136,6 +236,25 @@ func formatSplit(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
+func verdict(ok bool) string {
+	if ok {
+		return "MET"
+	}
+	return "MISSED"
+}
+
+// plural is "1 round", "3 rounds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.1fµs", float64(d)/float64(time.Microsecond))
+}
+
 func (r *report) print(w io.Writer) {
 	o := r.opts
 	pin := "unpinned: wrk, front end and backends share all CPUs"
@@ -149,8 +268,8 @@ func (r *report) print(w io.Writer) {
 	for i, sh := range o.shapes {
 		shapes[i] = sh.String()
 	}
-	fmt.Fprintf(w, "wrk -d%v --latency in %d shapes (%s; tNcM = -tN -cM), warm-up %v, %d rounds in rotating order; medians below; nginx upstream keepalive %d\n",
-		o.duration, len(o.shapes), strings.Join(shapes, ", "), o.warmup, o.rounds, o.keepalive)
+	fmt.Fprintf(w, "wrk -d%v --latency in %s (%s; tNcM = -tN -cM), warm-up %v, %s, front ends in rotating order; nginx upstream keepalive %d\n",
+		o.duration, plural(len(o.shapes), "shape"), strings.Join(shapes, ", "), o.warmup, plural(o.rounds, "round"), o.keepalive)
 	var started []string
 	for _, at := range o.targets {
 		if s := r.startLogs[at.name]; s != "" {
@@ -170,70 +289,69 @@ func (r *report) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "split over %d sequential requests (each verified): %s\n", o.splitN, strings.Join(parts, "; "))
 	}
+	fmt.Fprintln(w, "CPU per request counts the front-end processes only; it is robust to other load on the machine.")
+	fmt.Fprintln(w, "A ratio is a front end's run over the reference's run of the same round and shape (minutes apart at most): median over the rounds, (min–max) their spread.")
 	for _, sh := range o.shapes {
 		r.printShape(w, sh)
 	}
+	name := r.defaultTargetName()
+	if name == "" {
+		fmt.Fprintln(w, "\nThe default configuration was not measured (-engines lacks default): no verdict.")
+		return
+	}
+	if missed := r.missedGoals(name); len(missed) > 0 {
+		fmt.Fprintf(w, "\n%s: goals MISSED (shape, goal): %s\n", name, strings.Join(missed, "; "))
+	} else {
+		fmt.Fprintf(w, "\n%s: every goal MET in every shape\n", name)
+	}
 }
 
-// printShape prints the table, the goals and the round-by-round ratios of one shape.
+// printShape prints one shape's medians, ratios and goals.
 func (r *report) printShape(w io.Writer, sh shape) {
-	o, shape := r.opts, sh.String()
+	shape := sh.String()
 	fmt.Fprintf(w, "\n=== %s: wrk -t%d -c%d ===\n", shape, sh.threads, sh.conns)
-	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | errors | req/s / nginx | p99 / nginx | CPU/req / nginx | req/s / HAProxy | p99 / HAProxy | CPU/req / HAProxy |\n"+
-		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	fmt.Fprintf(w, "\n| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | errors |\n"+
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, t := range r.frontEnds() {
 		s := r.summary(shape, t)
-		rps, p99, cpu := r.ratiosOver(shape, t, nginxName)
-		hrps, hp99, hcpu := r.ratiosOver(shape, t, haproxyName)
-		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %.1fµs | %.1fµs | %d | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× | %.2f× |\n", t, s.rps, s.p50.Round(time.Microsecond),
-			s.p99.Round(time.Microsecond), float64(s.cpu)/float64(time.Microsecond), float64(s.backCPU)/float64(time.Microsecond), s.errors,
-			rps, p99, cpu, hrps, hp99, hcpu)
+		fmt.Fprintf(w, "| %s | %.0f | %v | %v | %s | %s | %d |\n", t, s.rps, s.p50.Round(time.Microsecond), s.p99.Round(time.Microsecond),
+			micros(s.cpu), micros(s.backCPU), s.errors)
 	}
-	fmt.Fprintln(w, "\nCPU per request counts the front-end processes only; it is robust to other load on the machine.")
-	verdict := func(ok bool) string {
-		if ok {
-			return "met"
+
+	fmt.Fprintf(w, "\n| ratio, %s | req/s | p50 | p99 | CPU per request |\n| --- | ---: | ---: | ---: | ---: |\n", plural(r.opts.rounds, "round"))
+	row := func(target, ref string) {
+		cells := []string{target + " / " + ref}
+		for _, m := range []metric{reqPerSec, p50, p99, cpuPerRequest} {
+			cells = append(cells, r.ratio(shape, target, ref, m).String())
 		}
-		return "MISSED"
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 	}
 	for _, at := range r.opts.targets {
-		rps, p99 := r.ratios(shape, at.name)
-		fmt.Fprintf(w, "%s %s / nginx: req/s %.2f× (goal ≥ %.1f×: %s), p99 %.2f× (goal ≤ %.1f×: %s)\n", shape, at.name,
-			rps, goalRPSRatio, verdict(rps >= goalRPSRatio), p99, goalP99Ratio, verdict(p99 <= goalP99Ratio))
+		row(at.name, nginxName)
+		row(at.name, haproxyName)
 	}
-	if o.rounds > 1 {
-		for _, ref := range []string{nginxName, haproxyName} {
-			fmt.Fprintf(w, "\n%s: req/s over %s's in the same round (the machine's speed drifts between rounds; a round's runs of a shape are minutes apart at most):\n", shape, ref)
-			for _, at := range r.opts.targets {
-				pr := r.pairedRatios(shape, at.name, ref)
-				if len(pr) == 0 {
-					continue
-				}
-				sorted := slices.Sorted(slices.Values(pr))
-				parts := make([]string, len(pr))
-				for i, v := range pr {
-					parts[i] = fmt.Sprintf("%.2f", v)
-				}
-				fmt.Fprintf(w, "%s: %s (median %.2f×, range %.2f–%.2f×)\n", at.name, strings.Join(parts, ", "),
-					median(pr), sorted[0], sorted[len(sorted)-1])
-			}
-		}
-	}
-}
+	row(haproxyName, nginxName)
 
-// pairedRatios are target's req/s over ref's in shape, round by round.
-func (r *report) pairedRatios(shape, target, ref string) []float64 {
-	nginx := map[int]float64{}
-	for _, run := range r.runs {
-		if run.target == ref && run.shape == shape {
-			nginx[run.round] = run.RequestsPerSec
-		}
+	header := []string{"goal (median ratio)"}
+	for _, at := range r.opts.targets {
+		header = append(header, at.name)
 	}
-	var out []float64
-	for _, run := range r.runs {
-		if n := nginx[run.round]; run.target == target && run.shape == shape && n > 0 {
-			out = append(out, run.RequestsPerSec/n)
+	fmt.Fprintf(w, "\n| %s |\n|%s\n", strings.Join(header, " | "), strings.Repeat(" --- |", len(header)))
+	for _, g := range goals {
+		cells := []string{g.String()}
+		for _, at := range r.opts.targets {
+			s := r.ratio(shape, at.name, g.ref, g.metric)
+			v := "–"
+			if s.n > 0 {
+				v = fmt.Sprintf("%.2f×", s.median)
+			}
+			cells = append(cells, v+" "+verdict(g.met(s.median)))
 		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 	}
-	return out
+	cells := []string{"no errors (it, nginx, HAProxy)"}
+	for _, at := range r.opts.targets {
+		cells = append(cells, verdict(r.cleanIn(shape, at.name)))
+	}
+	fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 }
