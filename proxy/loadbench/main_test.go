@@ -275,3 +275,28 @@ func TestRotated(t *testing.T) {
 		t.Errorf("rotated(…, 5) = %v, input %v", got, fronts)
 	}
 }
+
+// What a user sees for a retired engine or a missing HAProxy: one line on stderr and
+// a failing exit code, before anything is built or started.
+func TestRunOneLineErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"-engines", "fasthttp"}, 2, []string{"loadbench: ", "fasthttp engine was retired"}},
+		{[]string{"-haproxy", "/nonexistent/haproxy"}, 1, []string{"loadbench: ", "/nonexistent/haproxy", "not found (Debian: apt-get install ", "haproxy"}},
+	} {
+		var stdout, stderr strings.Builder
+		code := run(c.args, &stdout, &stderr)
+		msg := stderr.String()
+		if code != c.code || strings.Count(msg, "\n") != 1 || !strings.HasSuffix(msg, "\n") || stdout.Len() != 0 {
+			t.Errorf("%v: exit %d (want %d), stdout %q, stderr %q: want one line", c.args, code, c.code, stdout.String(), msg)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v: stderr %q lacks %q", c.args, msg, w)
+			}
+		}
+	}
+}
