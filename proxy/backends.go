@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"fmt"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"sort"
@@ -31,13 +30,15 @@ type colour struct {
 	name    string // upper-case, as configured
 	header  string // lower-case, the Color header value and cookie value
 	weight  int
-	members []*member
+	members []*Member
 	rr      paddedCounter32
 }
 
-// member is one backend address of a colour. Members are reused across snapshots
+// Member is one backend address of a colour. Members are reused across snapshots
 // (same colour and URL) so that health, ejection and statistics survive weight changes.
-type member struct {
+// Engines read it through its methods and keep their own per-member state (the nethttp
+// engine's ReverseProxies) in its attachment.
+type Member struct {
 	key    string
 	colour string // lower-case colour name
 	target *url.URL
@@ -45,10 +46,7 @@ type member struct {
 	// dialAddr is host:port as the transport dials it (default port filled in), the
 	// key of the open-connection gauge.
 	dialAddr string
-	rp       *httputil.ReverseProxy
-	// rpRetry is rp with a ModifyResponse that turns a 502 into a retry signal; used
-	// only for requests that may be retried.
-	rpRetry *httputil.ReverseProxy
+	attached atomic.Pointer[attachment]
 
 	up    atomic.Bool  // routable: active check passing and not ejected
 	fails atomic.Int32 // consecutive passive failures
@@ -63,11 +61,46 @@ type member struct {
 }
 
 // url is the member for logs, /status and metric labels: credentials redacted.
-func (m *member) url() string { return m.target.Redacted() }
+func (m *Member) url() string { return m.target.Redacted() }
+
+// URL is the member's address with credentials redacted, for logs.
+func (m *Member) URL() string { return m.target.Redacted() }
+
+// Target is the member's base URL (scheme, host, optional path and query). Callers
+// must not modify it.
+func (m *Member) Target() *url.URL { return m.target }
+
+// Colour is the member's colour in lower case: the Color header and cookie value.
+func (m *Member) Colour() string { return m.colour }
+
+// DialAddr is host:port as a connection to the member is dialled (the default port
+// filled in); UpstreamGauge counts open connections under it.
+func (m *Member) DialAddr() string { return m.dialAddr }
+
+// attachment boxes an engine's per-member state.
+type attachment struct{ v any }
+
+// Attachment returns what an engine attached to m, nil when nothing yet.
+func (m *Member) Attachment() any {
+	if a := m.attached.Load(); a != nil {
+		return a.v
+	}
+	return nil
+}
+
+// Attach keeps v with m (the core never looks inside) unless something was attached
+// already; it returns what m carries afterwards, so that concurrent first requests
+// agree on one value.
+func (m *Member) Attach(v any) any {
+	if m.attached.CompareAndSwap(nil, &attachment{v}) {
+		return v
+	}
+	return m.attached.Load().v
+}
 
 // setState recomputes up from activeDown/ejected; callers hold m.mu. It returns
 // whether up changed.
-func (m *member) setStateLocked() bool {
+func (m *Member) setStateLocked() bool {
 	up := !m.activeDown && !m.ejected
 	return m.up.Swap(up) != up
 }
@@ -121,7 +154,7 @@ var errAllZero = errors.New("backends: every weight would be 0; at least one mus
 // Callers hold p.mu.
 func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 	s := &snapshot{byName: make(map[string]*colour, len(specs)), specs: specs}
-	live := map[string]*member{}
+	live := map[string]*Member{}
 	for _, spec := range specs {
 		c := &colour{name: spec.Name, header: strings.ToLower(spec.Name), weight: spec.Weight}
 		for _, origin := range spec.Members {
@@ -191,7 +224,7 @@ func (p *Proxy) reselectLocked() {
 }
 
 // memberChanged is called after a member's up state flipped.
-func (p *Proxy) memberChanged(m *member) {
+func (p *Proxy) memberChanged(m *Member) {
 	p.log.Info("backend member state", "color", m.colour, "member", m.url(), "up", m.up.Load())
 	p.mu.Lock()
 	p.reselectLocked()

@@ -2,33 +2,37 @@ package proxy
 
 import (
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
 )
 
 // The forward spec: what the proxy does to every request and response it passes on,
-// whichever engine carries them. The nethttp engine applies it through
-// httputil.ReverseProxy's Rewrite (newMember); the epoll engine writes heads itself
-// (h1.go) from the same lists, and the comparison tests hold the two to the same bytes.
+// whichever engine carries them — which headers go, which the proxy sets (Color, exactly
+// one, set last; X-Forwarded-For appended to; X-Forwarded-Host/Proto; Host), how paths
+// join, which requests may be replayed, what is answered locally. The nethttp engine
+// applies it through httputil.ReverseProxy's Rewrite (Rewrite below); the epoll engine
+// writes heads itself (proxy/epoll/h1.go) from the same lists, and the comparison tests
+// hold the two to the same bytes.
 
-// reqDropped are the request headers the proxy does not pass on (besides those the
+// RequestDropped are the request headers the proxy does not pass on (besides those the
 // client listed in Connection): hop-by-hop ones, the ones it writes itself (Host,
 // Color, X-Forwarded-*) and Forwarded, which ReverseProxy's Rewrite mode drops.
-var reqDropped = []string{"Host", "Color", "Connection", "Proxy-Connection", "Keep-Alive",
+var RequestDropped = []string{"Host", "Color", "Connection", "Proxy-Connection", "Keep-Alive",
 	"Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Upgrade",
 	"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
 
-// respDropped are the response headers the proxy does not pass on: hop-by-hop ones
+// ResponseDropped are the response headers the proxy does not pass on: hop-by-hop ones
 // (RFC 9110 §7.6.1) and the framing it writes itself. Trailer stays: trailers pass
 // through with the chunked body, so their announcement must too.
-var respDropped = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+var ResponseDropped = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "Te", "Transfer-Encoding", "Upgrade"}
 
-// refuse is the forward spec's local answers for requests no backend should see:
+// Refuse is the forward spec's local answers for requests no backend should see:
 // a tunnel (CONNECT: this is a reverse proxy), an HTTP/2 preface on the HTTP/1 port,
 // a body declared larger than MAX_BODY. It returns 0 for a request to forward.
-func (p *Proxy) refuse(r *http.Request) (int, string) {
+func (p *Proxy) Refuse(r *http.Request) (int, string) {
 	switch {
 	case r.Method == http.MethodConnect:
 		return http.StatusMethodNotAllowed, "archway-proxy: CONNECT is not served (a reverse proxy, not a tunnel)\n"
@@ -40,9 +44,9 @@ func (p *Proxy) refuse(r *http.Request) (int, string) {
 	return 0, ""
 }
 
-// joinTargetURI is httputil.ProxyRequest.SetURL's path and query rewrite for a target
+// JoinTargetURI is httputil.ProxyRequest.SetURL's path and query rewrite for a target
 // with a base path or query: the request's path under the target's, queries merged.
-func joinTargetURI(target *url.URL, requestURI string) string {
+func JoinTargetURI(target *url.URL, requestURI string) string {
 	path, query, hasQuery := strings.Cut(requestURI, "?")
 	in := &url.URL{Path: path, RawPath: path}
 	if u, err := url.ParseRequestURI(path); err == nil {
@@ -86,4 +90,50 @@ func singleJoiningSlash(a, b string) string {
 		return a + "/" + b
 	}
 	return a + b
+}
+
+// Replayable reports whether r may be sent a second time, to another member: an
+// idempotent method and no body. The proxy streams bodies instead of buffering them,
+// so a request with a body cannot be replayed and is never retried.
+func Replayable(r *http.Request) bool {
+	if !Idempotent(r.Method) {
+		return false
+	}
+	if r.ContentLength != 0 { // > 0: a body; -1: chunked, length unknown
+		return false
+	}
+	// A protocol upgrade (WebSocket) is not a plain request/response exchange.
+	return r.Header.Get("Upgrade") == ""
+}
+
+// Idempotent reports whether a method may be sent twice (RFC 9110 §9.2.2).
+func Idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// Rewrite is the forward spec for httputil.ReverseProxy's Rewrite hook: target m,
+// the client's Host kept with PreserveHost, X-Forwarded-For appended to, X-Forwarded-*
+// set, and Color set last — after ReverseProxy removed hop-by-hop headers from Out —
+// so that a client's "Connection: Color" cannot strip it (golang/go#50580) and a
+// client's own Color is replaced.
+func (p *Proxy) Rewrite(m *Member) func(*httputil.ProxyRequest) {
+	target, preserve := m.target, p.opts.PreserveHost
+	color := []string{m.colour}[:1:1]
+	return func(pr *httputil.ProxyRequest) {
+		pr.SetURL(target)
+		if preserve {
+			pr.Out.Host = pr.In.Host
+		}
+		// Append to the client's chain, as nginx's $proxy_add_x_forwarded_for and the
+		// Director-based seeds do; backends that trust it must trust this proxy only.
+		if prior, ok := pr.In.Header["X-Forwarded-For"]; ok {
+			pr.Out.Header["X-Forwarded-For"] = prior
+		}
+		pr.SetXForwarded()
+		pr.Out.Header["Color"] = color
+	}
 }

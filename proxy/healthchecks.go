@@ -42,7 +42,7 @@ func (p *Proxy) CheckNow(ctx context.Context) {
 // checkMember GETs the member's health path. Any answer below 500 passes: a backend
 // without that path (go-proxy-multiarch's S3 maintenance site, a plain web server)
 // answers 404 and is alive; 5xx, timeouts and refused connections fail.
-func (p *Proxy) checkMember(ctx context.Context, m *member) {
+func (p *Proxy) checkMember(ctx context.Context, m *Member) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.HealthTimeout)
 	defer cancel()
 	u := *m.target

@@ -79,8 +79,7 @@ type globalStats struct {
 	retries   atomic.Uint64
 	// clientFaults counts attempts that failed by the client's doing (judge).
 	clientFaults atomic.Uint64
-	openConns    atomic.Int64  // client connections on the proxy listener
-	handovers    atomic.Uint64 // connections the epoll engine gave to net/http
+	openConns    atomic.Int64 // client connections on the proxy listener
 	reloadsOK    atomic.Uint64
 	reloadsBad   atomic.Uint64
 	upstream     sync.Map // backend host:port → *atomic.Int64 open upstream connections
@@ -121,6 +120,53 @@ func (l countingListener) Accept() (net.Conn, error) {
 	return &countingConn{Conn: c, gauge: l.gauge}, nil
 }
 
+// CountRequest counts a request an engine received for the backends (local answers
+// such as /healthz are not counted).
+func (p *Proxy) CountRequest() { p.stats.requests.Add(1) }
+
+// CountNoBackend counts a request answered 503 because Pick found no member.
+func (p *Proxy) CountNoBackend() { p.stats.noBackend.Add(1) }
+
+// CountClientFault counts a request refused before any member was involved (Refuse).
+func (p *Proxy) CountClientFault() { p.stats.clientFaults.Add(1) }
+
+// OpenConns is the gauge of open client connections on the proxy listener, for an
+// engine that accepts connections itself (TrackListener counts the others).
+func (p *Proxy) OpenConns() *atomic.Int64 { return &p.stats.openConns }
+
+// UpstreamGauge is the gauge of open connections to a member's dial address, for an
+// engine that dials members itself (NewTransport's dialer counts the others).
+func (p *Proxy) UpstreamGauge(addr string) *atomic.Int64 { return p.stats.upstreamGauge(addr) }
+
+// Counter is a counter an engine keeps of its own and the core reports: in /metrics
+// as archway_<Name>_total, in /status under "engine".
+type Counter struct {
+	Name, Help string
+	Value      func() uint64
+}
+
+// AddCounter makes c part of /status and /metrics.
+func (p *Proxy) AddCounter(c Counter) {
+	for {
+		old := p.counters.Load()
+		var next []Counter
+		if old != nil {
+			next = append(next, *old...)
+		}
+		next = append(next, c)
+		if p.counters.CompareAndSwap(old, &next) {
+			return
+		}
+	}
+}
+
+func (p *Proxy) engineCounters() []Counter {
+	if c := p.counters.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
+
 // TrackListener wraps the proxy listener so /status and /metrics report open client
 // connections.
 func (p *Proxy) TrackListener(ln net.Listener) net.Listener {
@@ -159,9 +205,9 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(bw, "archway_client_faults_total %d\n", p.stats.clientFaults.Load())
 	help("archway_open_connections", "gauge", "Open client connections on the proxy listener.")
 	fmt.Fprintf(bw, "archway_open_connections %d\n", p.stats.openConns.Load())
-	if p.opts.Engine == EngineEpoll {
-		help("archway_epoll_handovers_total", "counter", "Client connections the epoll engine handed to net/http (a request with a body, an upgrade, HTTP/1.0, ...).")
-		fmt.Fprintf(bw, "archway_epoll_handovers_total %d\n", p.stats.handovers.Load())
+	for _, c := range p.engineCounters() {
+		help("archway_"+c.Name+"_total", "counter", c.Help)
+		fmt.Fprintf(bw, "archway_%s_total %d\n", c.Name, c.Value())
 	}
 	help("archway_config_reloads_total", "counter", "Backend set changes by result.")
 	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"ok\"} %d\n", p.stats.reloadsOK.Load())
@@ -175,7 +221,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	}
 	type row struct {
 		c *colour
-		m *member
+		m *Member
 	}
 	var rows []row
 	for _, c := range s.colours {

@@ -41,22 +41,24 @@ func (f Fault) String() string {
 
 // Client faults an engine reports in Outcome.Client.
 var (
-	// errClientGone: the client closed the connection or cancelled the request.
-	errClientGone = errors.New("client went away")
-	// errBodyTooLarge: the request body is larger than MAX_BODY.
-	errBodyTooLarge = errors.New("request body larger than allowed")
-	// errBodyTimeout: the client sent nothing of its body for BODY_TIMEOUT.
-	errBodyTimeout = errors.New("request body stalled")
-	// errAttemptTimeout: no response head within ATTEMPT_TIMEOUT (a backend fault).
-	errAttemptTimeout = errors.New("backend gave no response head within the attempt deadline")
+	// ErrClientGone: the client closed the connection or cancelled the request.
+	ErrClientGone = errors.New("client went away")
+	// ErrResponseTruncated: the backend's response broke off after its head went out.
+	ErrResponseTruncated = errors.New("backend response truncated")
+	// ErrBodyTooLarge: the request body is larger than MAX_BODY.
+	ErrBodyTooLarge = errors.New("request body larger than allowed")
+	// ErrBodyTimeout: the client sent nothing of its body for BODY_TIMEOUT.
+	ErrBodyTimeout = errors.New("request body stalled")
+	// ErrAttemptTimeout: no response head within ATTEMPT_TIMEOUT (a backend fault).
+	ErrAttemptTimeout = errors.New("backend gave no response head within the attempt deadline")
 )
 
-// errBodyMalformed wraps what a client's body reader reported (a bad chunk size, a
+// BodyMalformedError wraps what a client's body reader reported (a bad chunk size, a
 // body shorter than its Content-Length, ...): the client's fault, answered 400.
-type errBodyMalformed struct{ err error }
+type BodyMalformedError struct{ Err error }
 
-func (e errBodyMalformed) Error() string { return "malformed request body: " + e.err.Error() }
-func (e errBodyMalformed) Unwrap() error { return e.err }
+func (e BodyMalformedError) Error() string { return "malformed request body: " + e.Err.Error() }
+func (e BodyMalformedError) Unwrap() error { return e.Err }
 
 // Outcome is what an engine observed of one attempt on a member.
 type Outcome struct {
@@ -102,7 +104,7 @@ func judge(o Outcome, replayable bool) Verdict {
 	}
 	if o.Err != nil {
 		v := Verdict{Fault: FaultBackend}
-		v.Status, v.Message = gatewayAnswer(o.Err)
+		v.Status, v.Message = GatewayAnswer(o.Err)
 		v.Retry = replayable && !o.Sent
 		if !v.Retry && !o.Sent {
 			v.Answer = v.Status
@@ -112,7 +114,7 @@ func judge(o Outcome, replayable bool) Verdict {
 	if o.Status == http.StatusBadGateway {
 		// The backend's own 502 (a broken dependency behind it): its answer stands
 		// unless another member can serve the request.
-		_, msg := gatewayAnswer(nil)
+		_, msg := GatewayAnswer(nil)
 		return Verdict{Fault: FaultBackend, Status: o.Status, Retry: replayable && !o.Sent, Message: msg}
 	}
 	return Verdict{Fault: FaultNone, Status: o.Status}
@@ -123,13 +125,13 @@ const statusClientGone = 499
 
 // clientAnswer is the status and body for a client fault.
 func clientAnswer(err error) (int, string) {
-	var bm errBodyMalformed
+	var bm BodyMalformedError
 	switch {
-	case errors.Is(err, errClientGone), errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrClientGone), errors.Is(err, context.Canceled):
 		return statusClientGone, ""
-	case errors.Is(err, errBodyTooLarge):
+	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge, "archway-proxy: request body too large\n"
-	case errors.Is(err, errBodyTimeout):
+	case errors.Is(err, ErrBodyTimeout):
 		return http.StatusRequestTimeout, "archway-proxy: request body timed out\n"
 	case errors.As(err, &bm):
 		return http.StatusBadRequest, "archway-proxy: malformed request body\n"
@@ -137,11 +139,11 @@ func clientAnswer(err error) (int, string) {
 	return http.StatusBadRequest, "archway-proxy: bad request\n"
 }
 
-// gatewayAnswer is the status and body for a backend fault without a response: 504
-// when it timed out, else 502.
-func gatewayAnswer(err error) (int, string) {
+// GatewayAnswer is the status and body for a backend fault without a response: 504
+// when it timed out, else 502. Engines answer it when a retry finds no other member.
+func GatewayAnswer(err error) (int, string) {
 	var te interface{ Timeout() bool }
-	if errors.Is(err, errAttemptTimeout) || errors.As(err, &te) && te.Timeout() {
+	if errors.Is(err, ErrAttemptTimeout) || errors.As(err, &te) && te.Timeout() {
 		return http.StatusGatewayTimeout, "archway-proxy: backend timed out\n"
 	}
 	return http.StatusBadGateway, "archway-proxy: backend unavailable\n"

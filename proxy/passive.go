@@ -5,7 +5,7 @@ import "time"
 // passiveFailure counts a failed request (no response or a 502) against m; after
 // MaxFails consecutive failures m is ejected for FailTimeout, after which it takes
 // traffic again (an active check that fails keeps it out independently).
-func (p *Proxy) passiveFailure(m *member) {
+func (p *Proxy) passiveFailure(m *Member) {
 	if p.opts.MaxFails <= 0 {
 		return
 	}
@@ -33,13 +33,13 @@ func (p *Proxy) passiveFailure(m *member) {
 
 // passiveSuccess resets m's consecutive failures; the load keeps the line clean for
 // the common case (no failures) so parallel requests do not contend on a write.
-func (p *Proxy) passiveSuccess(m *member) {
+func (p *Proxy) passiveSuccess(m *Member) {
 	if m.fails.Load() != 0 {
 		m.fails.Store(0)
 	}
 }
 
-func (p *Proxy) uneject(m *member) {
+func (p *Proxy) uneject(m *Member) {
 	m.mu.Lock()
 	m.ejected = false
 	m.ejectTimer = nil

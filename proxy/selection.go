@@ -74,7 +74,7 @@ type paddedCounter32 struct {
 // that colour. A colour whose members all went down since the cycle was built is
 // skipped (the cycle is rebuilt on such changes; this covers the moment in between).
 // It returns nil when nothing is available. No locks, no allocations.
-func (s *snapshot) pick() *member {
+func (s *snapshot) pick() *Member {
 	n := uint64(len(s.cycle))
 	if n == 0 {
 		return nil
@@ -97,7 +97,7 @@ func (s *snapshot) pick() *member {
 // pickOther is pick for a retry: an available member other than not. It walks the
 // cycle from the current position without advancing the shared counter, so that
 // retries do not shift the split of first attempts.
-func (s *snapshot) pickOther(not *member) *member {
+func (s *snapshot) pickOther(not *Member) *Member {
 	n := uint64(len(s.cycle))
 	if n == 0 {
 		return nil
@@ -118,7 +118,7 @@ func (s *snapshot) pickOther(not *member) *member {
 }
 
 // pickMember is round robin over the colour's up members.
-func (c *colour) pickMember() *member {
+func (c *colour) pickMember() *Member {
 	k := uint32(len(c.members))
 	switch k {
 	case 0:

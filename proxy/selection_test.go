@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"testing"
@@ -10,7 +11,7 @@ import (
 // fakeSnapshot builds a snapshot of colours with one always-up member each, without
 // a Proxy (pure selection tests).
 func fakeSnapshot(weights map[string]int, members int) *snapshot {
-	p := New(Options{Logger: quietLogger()})
+	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
 	var specs []BackendSpec
 	for name, w := range weights {
 		s := BackendSpec{Name: name, Weight: w}
@@ -112,7 +113,7 @@ func TestWeightZeroDrains(t *testing.T) {
 }
 
 func TestUnhealthyColourSkippedSplitKept(t *testing.T) {
-	p := New(Options{Logger: quietLogger()})
+	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
 	specs := []BackendSpec{
 		{Name: "BLUE", Weight: 3, Members: []*url.URL{{Scheme: "http", Host: "b:80"}}},
 		{Name: "GREEN", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: "g:80"}}},

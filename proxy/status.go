@@ -23,9 +23,10 @@ type Status struct {
 	// stalled or oversized body, a client gone): never held against a backend.
 	ClientFaults    uint64 `json:"client_faults"`
 	OpenConnections int64  `json:"open_connections"`
-	// EpollHandovers counts connections the epoll engine gave to net/http.
-	EpollHandovers uint64         `json:"epoll_handovers,omitempty"`
-	Backends       []ColourStatus `json:"backends"`
+	// Engine holds the counters the serving engine reports (AddCounter), e.g.
+	// epoll_handovers.
+	Engine   map[string]uint64 `json:"engine,omitempty"`
+	Backends []ColourStatus    `json:"backends"`
 }
 
 // ColourStatus is one colour in /status.
@@ -70,7 +71,13 @@ func (p *Proxy) Status() Status {
 		UptimeSeconds: time.Since(p.start).Round(time.Millisecond).Seconds(),
 		Ready:         p.Ready() == nil, Requests: p.stats.requests.Load(),
 		NoBackend: p.stats.noBackend.Load(), Retries: p.stats.retries.Load(), ClientFaults: p.stats.clientFaults.Load(),
-		OpenConnections: p.stats.openConns.Load(), EpollHandovers: p.stats.handovers.Load(), Backends: []ColourStatus{},
+		OpenConnections: p.stats.openConns.Load(), Backends: []ColourStatus{},
+	}
+	for _, c := range p.engineCounters() {
+		if st.Engine == nil {
+			st.Engine = map[string]uint64{}
+		}
+		st.Engine[c.Name] = c.Value()
 	}
 	s := p.snap.Load()
 	if s == nil {

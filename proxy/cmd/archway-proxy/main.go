@@ -19,6 +19,7 @@ import (
 
 	"github.com/archwayhq/archway/internal/version"
 	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/serve"
 )
 
 func main() {
@@ -149,7 +150,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		attrs = append(attrs, "loops", loops)
 	}
 	log.Info("archway-proxy starting", attrs...)
-	err = p.Serve(ctx, proxy.ServeConfig{
+	err = serve.Serve(ctx, p, serve.Config{
+		Engine: cfg.Engine, Loops: cfg.Loops,
 		Listener: ln, AdminListener: adminLn, Provider: prov,
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
 	})

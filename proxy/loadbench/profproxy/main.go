@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/serve"
 )
 
 func main() {
@@ -60,7 +61,7 @@ func run() error {
 	}
 	p := proxy.New(proxy.OptionsFrom(cfg))
 	prov := &proxy.StaticProvider{Load: func() ([]proxy.BackendSpec, error) { return cfg.Backends, nil }}
-	return p.Serve(ctx, proxy.ServeConfig{Listener: ln, AdminListener: adminLn, Provider: prov,
+	return serve.Serve(ctx, p, serve.Config{Engine: cfg.Engine, Loops: cfg.Loops, Listener: ln, AdminListener: adminLn, Provider: prov,
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO})
 }
 

@@ -1,4 +1,4 @@
-package proxy
+package enginetest
 
 import (
 	"bufio"
@@ -6,12 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/archwayhq/archway/internal/server"
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/internal/proxytest"
 )
 
 // TestConnectionColorCannotStripHeader sends "Connection: Color" over a raw connection:
@@ -19,8 +20,8 @@ import (
 // (golang/go#50580); Rewrite sets it afterwards.
 func TestConnectionColorCannotStripHeader(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		b := newBackend(t, "b1")
-		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b))
+		b := proxytest.NewBackend(t, "b1")
+		p := newTestProxy(t, engine, proxy.Options{}, proxytest.Spec("BLUE", 1, b))
 		front := newFront(t, p)
 
 		c, err := net.Dial("tcp", front.Addr)
@@ -39,7 +40,7 @@ func TestConnectionColorCannotStripHeader(t *testing.T) {
 			t.Fatalf("backend did not get Color: blue; body %s", body)
 		}
 		// And a client-sent Color header is replaced, not passed along.
-		_, e, _ := get(t, front.Client(), front.URL+"/", http.Header{"Color": {"green"}})
+		_, e, _ := proxytest.Get(t, front.Client(), front.URL+"/", http.Header{"Color": {"green"}})
 		if e.Color != "blue" || len(e.Header["Color"]) != 1 {
 			t.Fatalf("Color = %q (%v), want exactly blue", e.Color, e.Header["Color"])
 		}
@@ -48,13 +49,13 @@ func TestConnectionColorCannotStripHeader(t *testing.T) {
 
 func TestPathQueryAndForwardedHeaders(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		b := newBackend(t, "b1")
+		b := proxytest.NewBackend(t, "b1")
 		// A base URL with a trailing slash, as in sillyproxy's GREEN=http://myapp-v2:8080/.
-		s := BackendSpec{Name: "GREEN", Weight: 1, Members: []*url.URL{mustURL(t, "http://"+b.addr+"/")}}
-		p := newTestProxy(t, Options{Engine: engine}, s)
+		s := proxy.BackendSpec{Name: "GREEN", Weight: 1, Members: []*url.URL{proxytest.MustURL(t, "http://"+b.Addr+"/")}}
+		p := newTestProxy(t, engine, proxy.Options{}, s)
 		front := newFront(t, p)
 
-		code, e, h := get(t, front.Client(), front.URL+"/api/v1/items/42?sort=desc&q=a%20b", http.Header{"X-Forwarded-For": {"203.0.113.9"}})
+		code, e, h := proxytest.Get(t, front.Client(), front.URL+"/api/v1/items/42?sort=desc&q=a%20b", http.Header{"X-Forwarded-For": {"203.0.113.9"}})
 		if code != 200 {
 			t.Fatalf("status %d", code)
 		}
@@ -76,8 +77,8 @@ func TestPathQueryAndForwardedHeaders(t *testing.T) {
 			t.Errorf("X-Forwarded-Proto = %v", got)
 		}
 		// Default Host is the backend's (go-proxy-multiarch's S3 target needs it).
-		if e.Host != b.addr {
-			t.Errorf("Host = %q, want the backend's %q", e.Host, b.addr)
+		if e.Host != b.Addr {
+			t.Errorf("Host = %q, want the backend's %q", e.Host, b.Addr)
 		}
 		if got := h.Get("X-Proxy"); got != "proxy-host" {
 			t.Errorf("X-Proxy = %q, want proxy-host", got)
@@ -87,8 +88,8 @@ func TestPathQueryAndForwardedHeaders(t *testing.T) {
 
 func TestPreserveHost(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		b := newBackend(t, "b1")
-		p := newTestProxy(t, Options{Engine: engine, PreserveHost: true}, spec("BLUE", 1, b))
+		b := proxytest.NewBackend(t, "b1")
+		p := newTestProxy(t, engine, proxy.Options{PreserveHost: true}, proxytest.Spec("BLUE", 1, b))
 		front := newFront(t, p)
 		req, _ := http.NewRequest("GET", front.URL+"/", nil)
 		req.Host = "shop.example"
@@ -106,17 +107,10 @@ func TestPreserveHost(t *testing.T) {
 
 func TestNoHealthyBackendIs503AtOnce(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		b := newBackend(t, "b1")
-		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b))
-		for _, c := range p.snap.Load().colours {
-			for _, m := range c.members {
-				m.mu.Lock()
-				m.activeDown = true
-				m.setStateLocked()
-				m.mu.Unlock()
-				p.memberChanged(m)
-			}
-		}
+		b := proxytest.NewBackend(t, "b1")
+		p := newTestProxy(t, engine, proxy.Options{}, proxytest.Spec("BLUE", 1, b))
+		b.Stop()
+		p.CheckNow(t.Context()) // the active check finds it down
 		var ready server.Readiness
 		ready.Set(true)
 		ready.Check = p.Ready
@@ -141,18 +135,18 @@ func TestNoHealthyBackendIs503AtOnce(t *testing.T) {
 				t.Errorf("%s = %d, want %d", path, resp.StatusCode, want)
 			}
 		}
-		if b.hits.Load() != 0 {
-			t.Errorf("backend got %d requests while down", b.hits.Load())
+		if b.Hits.Load() != 0 {
+			t.Errorf("backend got %d requests while down", b.Hits.Load())
 		}
 	})
 }
 
 func TestNonIdempotentNotRetried(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		bad := newBackend(t, "bad")
-		bad.status.Store(502)
-		good := newBackend(t, "good")
-		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, bad), spec("GREEN", 1, good))
+		bad := proxytest.NewBackend(t, "bad")
+		bad.Status.Store(502)
+		good := proxytest.NewBackend(t, "good")
+		p := newTestProxy(t, engine, proxy.Options{}, proxytest.Spec("BLUE", 1, bad), proxytest.Spec("GREEN", 1, good))
 		front := newFront(t, p)
 		var saw502 bool
 		for range 4 {
@@ -166,49 +160,8 @@ func TestNonIdempotentNotRetried(t *testing.T) {
 		if !saw502 {
 			t.Fatal("POST was retried (or never hit the failing colour); want its 502 passed through")
 		}
-		if p.stats.retries.Load() != 0 {
-			t.Fatalf("retries = %d for POSTs", p.stats.retries.Load())
+		if r := p.Status().Retries; r != 0 {
+			t.Fatalf("retries = %d for POSTs", r)
 		}
 	})
-}
-
-func TestRetryable(t *testing.T) {
-	for _, c := range []struct {
-		method string
-		body   string
-		hdr    string
-		want   bool
-	}{
-		{"GET", "", "", true}, {"HEAD", "", "", true}, {"OPTIONS", "", "", true}, {"DELETE", "", "", true},
-		{"PUT", "", "", true}, {"PUT", "x", "", false}, {"POST", "", "", false}, {"PATCH", "", "", false},
-		{"GET", "", "websocket", false},
-	} {
-		r := httptest.NewRequest(c.method, "/", strings.NewReader(c.body))
-		if c.body == "" {
-			r = httptest.NewRequest(c.method, "/", nil)
-		}
-		if c.hdr != "" {
-			r.Header.Set("Upgrade", c.hdr)
-		}
-		if got := replayable(r); got != c.want {
-			t.Errorf("retryable(%s body=%q upgrade=%q) = %v", c.method, c.body, c.hdr, got)
-		}
-	}
-}
-
-func TestCredentialsRedacted(t *testing.T) {
-	p := newTestProxy(t, Options{}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, "http://user:s3cret@b:1")}})
-	admin := httptest.NewServer(p.AdminHandler())
-	defer admin.Close()
-	for _, path := range []string{"/status", "/backends", "/metrics"} {
-		resp, err := admin.Client().Get(admin.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(body), "s3cret") || !strings.Contains(string(body), "user:xxxxx@b:1") {
-			t.Errorf("%s leaks or lacks the redacted member: %s", path, body)
-		}
-	}
 }

@@ -1,10 +1,12 @@
-package proxy
+package epoll
 
 import (
 	"bytes"
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/archwayhq/archway/proxy"
 )
 
 // HTTP/1.1 message heads for the epoll engine (epoll.go), which reads and writes
@@ -170,7 +172,7 @@ func (r *reqHead) path() []byte {
 }
 
 // header implements selectionInput (override header, sticky cookie).
-func (r *reqHead) header(name string) string {
+func (r *reqHead) Header(name string) string {
 	for _, h := range r.headers {
 		if equalFoldString(h.name, name) {
 			return string(h.value)
@@ -179,7 +181,7 @@ func (r *reqHead) header(name string) string {
 	return ""
 }
 
-func (r *reqHead) cookie(name string) string {
+func (r *reqHead) Cookie(name string) string {
 	for _, h := range r.headers {
 		if !equalFoldString(h.name, "Cookie") {
 			continue
@@ -242,7 +244,7 @@ func (r *reqHead) appendUpstream(dst []byte, u *upstreamHead) []byte {
 	dst = append(dst, u.host...)
 	dst = append(dst, u.hostStr...)
 	dst = append(dst, "\r\n"...)
-	dst = appendKept(dst, r.headers, reqDropped, r.listed)
+	dst = appendKept(dst, r.headers, proxy.RequestDropped, r.listed)
 	dst = append(dst, "X-Forwarded-For: "...)
 	for _, h := range r.headers {
 		if equalFoldString(h.name, "X-Forwarded-For") {
@@ -397,7 +399,7 @@ func (r *respHead) appendClient(dst []byte, c *clientResponse) []byte {
 		dst = append(dst, c.setCookie...)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = appendKept(dst, r.headers, respDropped, r.listed)
+	dst = appendKept(dst, r.headers, proxy.ResponseDropped, r.listed)
 	if !r.hasDate && len(c.date) > 0 {
 		dst = append(dst, "Date: "...)
 		dst = append(dst, c.date...)

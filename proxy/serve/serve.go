@@ -1,4 +1,7 @@
-package proxy
+// Package serve runs archway-proxy: a core (package proxy) behind the engine the
+// configuration names, with its provider, health checks and listeners. It is the one
+// place that knows every engine; the core knows none.
+package serve
 
 import (
 	"context"
@@ -9,14 +12,21 @@ import (
 	"time"
 
 	"github.com/archwayhq/archway/internal/server"
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/epoll"
+	"github.com/archwayhq/archway/proxy/nethttp"
 )
 
-// ServeConfig wires a Proxy to its listeners and provider for Serve.
-type ServeConfig struct {
+// Config wires a Proxy to its engine, listeners and provider for Serve.
+type Config struct {
+	// Engine is proxy.EngineEpoll or proxy.EngineNetHTTP ("" means proxy.DefaultEngine);
+	// Loops the epoll engine's event loops (0: GOMAXPROCS).
+	Engine string
+	Loops  int
 	// Listener is the proxy listener; AdminListener the admin API's (nil: no admin API).
 	Listener, AdminListener net.Listener
 	// Provider supplies the backends.
-	Provider Provider
+	Provider proxy.Provider
 	// Ready is the /readyz state (a fresh one when nil); Serve sets Check and flips it.
 	Ready *server.Readiness
 	// Drain and ShutdownTimeout are handed to internal/server (see server.Config).
@@ -28,12 +38,18 @@ type ServeConfig struct {
 // fails at once, both listeners keep serving for Drain, then shut down within
 // ShutdownTimeout. A provider that fails (e.g. a bad initial configuration) stops
 // everything and its error is returned.
-func (p *Proxy) Serve(ctx context.Context, sc ServeConfig) error {
+func Serve(ctx context.Context, p *proxy.Proxy, sc Config) error {
 	ready := sc.Ready
 	if ready == nil {
 		ready = &server.Readiness{}
 	}
 	ready.Check = p.Ready
+	engine := sc.Engine
+	if engine == "" {
+		engine = proxy.DefaultEngine
+	}
+	nh := nethttp.New(p)
+	log := p.Logger()
 
 	provCtx, cancelProv := context.WithCancel(ctx)
 	defer cancelProv()
@@ -67,14 +83,13 @@ func (p *Proxy) Serve(ctx context.Context, sc ServeConfig) error {
 	ready.Set(true)
 	wg.Go(func() {
 		cfg := server.Config{
-			Name: "proxy", Handler: p.Handler(ready), Ready: ready,
-			Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.log,
+			Name: "proxy", Handler: nh.Front(ready), Ready: ready,
+			Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: log,
 		}
 		ln := p.TrackListener(sc.Listener)
-		switch p.opts.Engine {
-		case EngineEpoll:
+		if engine == proxy.EngineEpoll {
 			// It accepts on the listener's socket and counts connections itself.
-			cfg.Engine, ln = p.EpollServer(ready, p.opts.Loops), sc.Listener
+			cfg.Engine, ln = epoll.New(p, nh, ready, sc.Loops), sc.Listener
 		}
 		fail(server.Serve(srvCtx, ln, cfg))
 		// Health checks and the provider stop only once the proxy stopped serving, so
@@ -85,7 +100,7 @@ func (p *Proxy) Serve(ctx context.Context, sc ServeConfig) error {
 		wg.Go(func() {
 			fail(server.Serve(srvCtx, sc.AdminListener, server.Config{
 				Name: "admin", Handler: p.AdminHandler(),
-				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.log,
+				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: log,
 			}))
 		})
 	}

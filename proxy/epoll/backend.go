@@ -1,6 +1,6 @@
 //go:build linux
 
-package proxy
+package epoll
 
 import (
 	"io"
@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/archwayhq/archway/proxy"
 	"golang.org/x/sys/unix"
 )
 
@@ -206,8 +207,8 @@ var lastChunk = []byte("0\r\n\r\n")
 const epollReadsPerTurn = 16
 
 // dial connects to m for x in a goroutine and continues x on the loop.
-func (l *evLoop) dial(x *exchange, m *member) {
-	addr, gen := m.dialAddr, x.gen
+func (l *evLoop) dial(x *exchange, m *proxy.Member) {
+	addr, gen := m.DialAddr(), x.gen
 	go func() {
 		fd := -1
 		conn, err := epollDialer.Dial("tcp", addr)
@@ -224,7 +225,7 @@ func (l *evLoop) dial(x *exchange, m *member) {
 func (l *evLoop) dialed(x *exchange, gen uint32, addr string, fd int, err error) {
 	var b *backConn
 	if err == nil {
-		b = &backConn{l: l, fd: fd, addr: addr, gauge: l.p.stats.upstreamGauge(addr),
+		b = &backConn{l: l, fd: fd, addr: addr, gauge: l.p.UpstreamGauge(addr),
 			buf: make([]byte, headMax), writeReady: true}
 		if err = l.register(fd, b); err != nil {
 			_ = unix.Close(fd)
@@ -292,7 +293,7 @@ func (l *evLoop) dropIdle(b *backConn) {
 // through the core's begin / endAt / retryTarget (attempt.go) and judge's verdict.
 type exchange struct {
 	c          *clientConn
-	m          *member
+	m          *proxy.Member
 	b          *backConn
 	pinned     bool
 	idempotent bool
@@ -316,15 +317,15 @@ type exchange struct {
 }
 
 // attempt sends the request to m on an idle connection or a new one.
-func (x *exchange) attempt(m *member) {
+func (x *exchange) attempt(m *proxy.Member) {
 	l := x.c.l
 	x.m = m
 	x.gen++
 	x.attemptOpen = true
-	x.attemptStart = l.p.begin(m)
-	x.headBy = x.attemptStart.Add(l.p.opts.AttemptTimeout)
+	x.attemptStart = l.p.Begin(m)
+	x.headBy = x.attemptStart.Add(l.e.opts.AttemptTimeout)
 	x.c.deadline = x.headBy
-	if b := l.takeIdle(m.dialAddr); b != nil {
+	if b := l.takeIdle(m.DialAddr()); b != nil {
 		x.send(b)
 		return
 	}
@@ -333,14 +334,14 @@ func (x *exchange) attempt(m *member) {
 
 // send writes the request head, rewritten for x.m, on b.
 func (x *exchange) send(b *backConn) {
-	c, m, p := x.c, x.m, x.c.l.p
+	c, m := x.c, x.m
 	x.b, b.x = b, x
-	u := upstreamHead{uri: c.req.uri, hostStr: m.target.Host, color: m.colour, clientIP: c.ip}
-	if p.opts.PreserveHost {
+	u := upstreamHead{uri: c.req.uri, hostStr: m.Target().Host, color: m.Colour(), clientIP: c.ip}
+	if c.l.e.opts.PreserveHost {
 		u.hostStr, u.host = "", c.req.host
 	}
-	if t := m.target; !(t.Path == "" || t.Path == "/") || t.RawQuery != "" {
-		u.uri = []byte(joinTargetURI(t, string(c.req.uri)))
+	if t := m.Target(); !(t.Path == "" || t.Path == "/") || t.RawQuery != "" {
+		u.uri = []byte(proxy.JoinTargetURI(t, string(c.req.uri)))
 	}
 	b.wbuf = c.req.appendUpstream(b.wbuf[:0], &u)
 	b.wpos, b.state, b.gotBytes = 0, bWriting, false
@@ -373,7 +374,7 @@ func (x *exchange) process() {
 			// Interim responses (100, 103) are not passed on.
 		}
 		if x.resp.status == http.StatusBadGateway && x.replay {
-			if v := x.end(Outcome{Status: http.StatusBadGateway}); v.Retry {
+			if v := x.end(proxy.Outcome{Status: http.StatusBadGateway}); v.Retry {
 				b.x, x.b = nil, nil
 				b.close()
 				x.retryElsewhere(v)
@@ -384,11 +385,9 @@ func (x *exchange) process() {
 		c.closing = c.req.connClose || c.closeAfter || c.l.closing
 		x.remain = x.resp.length
 		x.chunkOut = x.resp.mode == bodyClose
-		cr := clientResponse{xproxy: p.opts.Hostname, date: c.l.dateValue(),
+		cr := clientResponse{xproxy: c.l.e.opts.Hostname, date: c.l.dateValue(),
 			chunked: x.resp.mode == bodyChunked || x.chunkOut, close: c.closing}
-		if p.opts.StickyCookie != "" && !x.pinned {
-			cr.setCookie = p.stickyCookie(x.m, false)
-		}
+		cr.setCookie = p.StickyCookie(x.m, x.pinned, false)
 		c.hbuf = x.resp.appendClient(c.hbuf[:0], &cr)
 		b.state = bBody
 		x.sent = true
@@ -437,7 +436,7 @@ func (x *exchange) emit(done bool, iov ...[]byte) {
 		x.bodyDone = true
 		// Recorded before the last bytes go out: a client that has its answer
 		// finds it counted in /status, as with the other engines.
-		x.end(Outcome{Status: x.status, Sent: true})
+		x.end(proxy.Outcome{Status: x.status, Sent: true})
 	}
 	if x.c.write(iov...) {
 		x.c.deadline = x.c.l.readDeadline()
@@ -462,7 +461,7 @@ func (x *exchange) clientDrained() {
 // pool (or closed), and the client on to its next request.
 func (x *exchange) finish() {
 	c, b, l := x.c, x.b, x.c.l
-	x.end(Outcome{Status: x.status, Sent: true})
+	x.end(proxy.Outcome{Status: x.status, Sent: true})
 	x.b = nil
 	if b != nil {
 		if x.resp.close || b.rstart != b.rend || b.state != bBody {
@@ -480,14 +479,14 @@ func (x *exchange) finish() {
 	}
 }
 
-// end closes the open attempt, if any, with judge's verdict on o (a zero Verdict
+// end closes the open attempt, if any, with the core's verdict on o (a zero Verdict
 // when it was closed already).
-func (x *exchange) end(o Outcome) Verdict {
+func (x *exchange) end(o proxy.Outcome) proxy.Verdict {
 	if !x.attemptOpen {
-		return Verdict{}
+		return proxy.Verdict{}
 	}
 	x.attemptOpen = false
-	return x.c.l.p.endAt(x.m, x.attemptStart, x.c.l.now, o, x.replay)
+	return x.c.l.p.EndAt(x.m, x.attemptStart, x.c.l.now, o, x.replay)
 }
 
 // fail: the backend gave no usable response (err says why). Before anything reached
@@ -499,18 +498,18 @@ func (x *exchange) fail(err error) {
 		b.x, x.b = nil, nil
 		b.close()
 	}
-	v := x.end(Outcome{Err: err, Sent: x.sent})
+	v := x.end(proxy.Outcome{Err: err, Sent: x.sent})
 	if x.sent {
 		c.abort()
 		return
 	}
-	c.l.p.log.Debug("backend error", "host", x.m.dialAddr, "err", err.Error())
+	c.l.e.log.Debug("backend error", "host", x.m.DialAddr(), "err", err.Error())
 	if v.Retry {
 		x.retryElsewhere(v)
 		return
 	}
 	if v.Answer == 0 {
-		v.Answer, v.Message = gatewayAnswer(err)
+		v.Answer, v.Message = proxy.GatewayAnswer(err)
 	}
 	c.local(v.Answer, v.Message, false)
 	c.serveAfterLocal()
@@ -518,10 +517,10 @@ func (x *exchange) fail(err error) {
 
 // retryElsewhere sends the request to another member once; with none, the client
 // gets the failed attempt's verdict.
-func (x *exchange) retryElsewhere(v Verdict) {
+func (x *exchange) retryElsewhere(v proxy.Verdict) {
 	c, p := x.c, x.c.l.p
 	x.replay, x.stale = false, false
-	next := p.retryTarget(x.m)
+	next := p.RetryTarget(x.m)
 	if next == nil {
 		c.local(v.Status, v.Message, false)
 		c.serveAfterLocal()
@@ -536,6 +535,6 @@ func (x *exchange) abandon() {
 		b.x, x.b = nil, nil
 		b.close()
 	}
-	x.end(Outcome{Client: errClientGone, Sent: x.sent})
+	x.end(proxy.Outcome{Client: proxy.ErrClientGone, Sent: x.sent})
 	x.c.x = nil
 }

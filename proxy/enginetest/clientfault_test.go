@@ -1,4 +1,4 @@
-package proxy
+package enginetest
 
 import (
 	"bufio"
@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/internal/proxytest"
 )
 
 // TestClientFaultsNeverEjectABackend: a client's broken request is the client's fault.
@@ -58,7 +61,7 @@ func TestClientFaultsNeverEjectABackend(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
 				var hits [3]atomic.Int64
-				var specs []BackendSpec
+				var specs []proxy.BackendSpec
 				for i := range hits {
 					be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 						// A backend that reads the whole body before it answers, as an
@@ -70,9 +73,9 @@ func TestClientFaultsNeverEjectABackend(t *testing.T) {
 						io.WriteString(w, "ok")
 					}))
 					t.Cleanup(be.Close)
-					specs = append(specs, BackendSpec{Name: fmt.Sprintf("C%d", i), Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
+					specs = append(specs, proxy.BackendSpec{Name: fmt.Sprintf("C%d", i), Weight: 1, Members: []*url.URL{proxytest.MustURL(t, be.URL)}})
 				}
-				p := newTestProxy(t, Options{Engine: engine, MaxFails: 3, FailTimeout: time.Minute,
+				p := newTestProxy(t, engine, proxy.Options{MaxFails: 3, FailTimeout: time.Minute,
 					BodyTimeout: 300 * time.Millisecond, MaxBody: 4096}, specs...)
 				front := newFront(t, p)
 				for i := range repeats {
@@ -114,7 +117,7 @@ func TestClientFaultsNeverEjectABackend(t *testing.T) {
 
 // sendFault sends one faulty request on a fresh connection and returns the status of
 // the answer (0 when the connection closed without one within 5 s).
-func sendFault(t *testing.T, front *testFront, send func(*net.TCPConn)) int {
+func sendFault(t *testing.T, front *proxytest.Front, send func(*net.TCPConn)) int {
 	t.Helper()
 	c, err := net.Dial("tcp", front.Addr)
 	if err != nil {

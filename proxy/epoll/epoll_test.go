@@ -1,6 +1,6 @@
 //go:build linux
 
-package proxy
+package epoll
 
 import (
 	"bufio"
@@ -20,6 +20,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/archwayhq/archway/internal/server"
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/internal/proxytest"
+	"github.com/archwayhq/archway/proxy/nethttp"
 )
 
 // The behaviour tests run against the epoll engine through forEachEngine; these cover
@@ -28,22 +31,35 @@ import (
 
 // epollFront serves h as the only backend behind an epoll proxy; tweak adjusts the
 // engine (timeouts) before it serves.
-func epollFront(t *testing.T, h http.HandlerFunc, tweak func(*epollEngine)) (*Proxy, *testFront) {
+func epollFront(t *testing.T, h http.HandlerFunc, tweak func(*Engine)) (*proxy.Proxy, *proxytest.Front) {
 	t.Helper()
 	be := httptest.NewServer(h)
 	t.Cleanup(be.Close)
-	p := newTestProxy(t, Options{Engine: EngineEpoll}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
-	ready := &server.Readiness{Check: p.Ready}
-	ready.Set(true)
-	var tw []func(server.Engine)
-	if tweak != nil {
-		tw = append(tw, func(e server.Engine) { tweak(e.(*epollEngine)) })
-	}
-	return p, newFrontReady(t, p, ready, tw...)
+	p := proxytest.NewProxy(t, proxy.Options{}, proxy.BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{proxytest.MustURL(t, be.URL)}})
+	return p, serveEpoll(t, p, tweak)
 }
 
+// serveEpoll serves p with the epoll engine (net/http for what it hands over), ready;
+// tweak, if not nil, adjusts the engine before it serves.
+func serveEpoll(t *testing.T, p *proxy.Proxy, tweak func(*Engine)) *proxytest.Front {
+	t.Helper()
+	ready := &server.Readiness{Check: p.Ready}
+	ready.Set(true)
+	e := New(p, nethttp.New(p), ready, 0)
+	if tweak != nil {
+		tweak(e)
+	}
+	return proxytest.ServeEngine(t, "epoll", e)
+}
+
+// handovers is the engine's epoll_handovers counter as /status reports it.
+func handovers(p *proxy.Proxy) uint64 { return p.Status().Engine["epoll_handovers"] }
+
+// inFlight is the first member's requests in flight.
+func inFlight(p *proxy.Proxy) int64 { return p.Status().Backends[0].Members[0].InFlight }
+
 // dialFront opens a raw client connection to front, closed at the end of the test.
-func dialFront(t *testing.T, front *testFront) (net.Conn, *bufio.Reader) {
+func dialFront(t *testing.T, front *proxytest.Front) (net.Conn, *bufio.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", front.Addr)
 	if err != nil {
@@ -87,7 +103,7 @@ func TestEpollKeepsPlainRequestsOnTheLoops(t *testing.T) {
 			t.Fatalf("GET %d: %q", i, body)
 		}
 	}
-	if n := p.stats.handovers.Load(); n != 0 {
+	if n := handovers(p); n != 0 {
 		t.Fatalf("%d connections handed to net/http after plain GETs, want 0", n)
 	}
 	// A body moves the connection to net/http, which serves it and what follows.
@@ -97,8 +113,8 @@ func TestEpollKeepsPlainRequestsOnTheLoops(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(body) != "POST blue 5" || p.stats.handovers.Load() != 1 {
-		t.Fatalf("POST: %q, handovers %d; want POST blue 5 and 1", body, p.stats.handovers.Load())
+	if string(body) != "POST blue 5" || handovers(p) != 1 {
+		t.Fatalf("POST: %q, handovers %d; want POST blue 5 and 1", body, handovers(p))
 	}
 	resp, err = front.Client().Get(front.URL + "/")
 	if err != nil {
@@ -144,7 +160,7 @@ func TestEpollBackpressure(t *testing.T) {
 	_, front := epollFront(t, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Length", fmt.Sprint(size))
 		buf := make([]byte, 64<<10)
-		src := &pattern{}
+		src := &proxytest.Pattern{}
 		for written.Load() < size {
 			n := min(len(buf), int(size-written.Load()))
 			_, _ = src.Read(buf[:n])
@@ -176,7 +192,7 @@ func TestEpollBackpressure(t *testing.T) {
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, resp.Body)
-	if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != patternSum(size) {
+	if err != nil || n != size || hex.EncodeToString(h.Sum(nil)) != proxytest.PatternSum(size) {
 		t.Fatalf("read %d bytes (err %v), want %d intact", n, err, size)
 	}
 }
@@ -195,8 +211,8 @@ func TestEpollTimeouts(t *testing.T) {
 			}
 		}
 		io.WriteString(w, "ok")
-	}, func(e *epollEngine) {
-		e.p.opts.AttemptTimeout, e.readTimeout, e.idleTimeout = time.Second, time.Second, time.Second
+	}, func(e *Engine) {
+		e.opts.AttemptTimeout, e.readTimeout, e.idleTimeout = time.Second, time.Second, time.Second
 	})
 
 	start := time.Now()
@@ -212,8 +228,8 @@ func TestEpollTimeouts(t *testing.T) {
 	if d := time.Since(start); d < time.Second || d > 5*time.Second {
 		t.Fatalf("504 after %v, want after the 1s timeout (checked each second)", d)
 	}
-	if m := p.snap.Load().byName["blue"].members[0]; m.stats.inflight.Load() != 0 {
-		t.Fatalf("in flight %d after the timeout, want 0", m.stats.inflight.Load())
+	if n := inFlight(p); n != 0 {
+		t.Fatalf("in flight %d after the timeout, want 0", n)
 	}
 
 	c, br := dialFront(t, front)
@@ -299,7 +315,7 @@ func TestEpollHandsOverUpgradesAndHTTP10(t *testing.T) {
 	if resp, body := rawExchange(t, c2, br2, "GET / HTTP/1.0\r\n\r\n"); resp.StatusCode != 200 || body != "HTTP/1.1 blue" {
 		t.Fatalf("HTTP/1.0: %d %q", resp.StatusCode, body)
 	}
-	if n := p.stats.handovers.Load(); n != 2 {
+	if n := handovers(p); n != 2 {
 		t.Fatalf("handovers %d, want 2", n)
 	}
 }
@@ -326,11 +342,10 @@ func TestEpollClientGoneMidResponse(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the backend's request was not cancelled after the client left")
 	}
-	m := p.snap.Load().byName["blue"].members[0]
 	deadline := time.Now().Add(5 * time.Second)
-	for m.stats.inflight.Load() != 0 || p.stats.openConns.Load() != 0 {
+	for inFlight(p) != 0 || p.OpenConns().Load() != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("in flight %d, open client connections %d; want 0 and 0", m.stats.inflight.Load(), p.stats.openConns.Load())
+			t.Fatalf("in flight %d, open client connections %d; want 0 and 0", inFlight(p), p.OpenConns().Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -344,12 +359,10 @@ func TestEpollHandsHTTPSMembersOver(t *testing.T) {
 		io.WriteString(w, "green "+r.Header.Get("Color"))
 	}))
 	t.Cleanup(tlsBE.Close)
-	plain := newBackend(t, "blue")
-	p := newTestProxy(t, Options{Engine: EngineEpoll, Transport: tlsBE.Client().Transport},
-		spec("BLUE", 3, plain), BackendSpec{Name: "GREEN", Weight: 1, Members: []*url.URL{mustURL(t, tlsBE.URL)}})
-	ready := &server.Readiness{Check: p.Ready}
-	ready.Set(true)
-	front := newFrontReady(t, p, ready)
+	plain := proxytest.NewBackend(t, "blue")
+	p := proxytest.NewProxy(t, proxy.Options{Transport: tlsBE.Client().Transport},
+		proxytest.Spec("BLUE", 3, plain), proxy.BackendSpec{Name: "GREEN", Weight: 1, Members: []*url.URL{proxytest.MustURL(t, tlsBE.URL)}})
+	front := serveEpoll(t, p, nil)
 	counts := map[string]int{}
 	for range 40 {
 		// A fresh connection each time: a handed-over connection stays with net/http.
@@ -371,22 +384,18 @@ func TestEpollHandsHTTPSMembersOver(t *testing.T) {
 	if counts["blue"] != 30 || counts["green"] != 10 {
 		t.Fatalf("split %v over 40 requests, want exactly blue 30 green 10", counts)
 	}
-	if n := p.stats.handovers.Load(); n != 10 {
+	if n := handovers(p); n != 10 {
 		t.Fatalf("handovers %d, want 10 (one per https request)", n)
 	}
-	if n := p.stats.requests.Load(); n != 40 {
+	if n := p.Status().Requests; n != 40 {
 		t.Fatalf("requests counted %d, want 40 (a handed-over request counts once)", n)
 	}
 	admin := httptest.NewServer(p.AdminHandler())
 	defer admin.Close()
-	if code, body := adminDo(t, admin, "PUT", "/backends/red", `{"url": "https://r.example", "weight": 1}`); code != http.StatusOK && code != http.StatusCreated {
+	if code, body := proxytest.AdminDo(t, admin, "PUT", "/backends/red", `{"url": "https://r.example", "weight": 1}`); code != http.StatusOK && code != http.StatusCreated {
 		t.Fatalf("admin PUT of an https backend: %d %s, want it accepted", code, body)
 	}
 }
-
-// The epoll engine's end-to-end benchmarks (see bench_test.go); Linux only.
-func BenchmarkProxyEpoll(b *testing.B)         { benchSerial(b, EngineEpoll) }
-func BenchmarkProxyEpollParallel(b *testing.B) { benchParallel(b, EngineEpoll) }
 
 // panicky is a connection handler with a bug.
 type panicky struct{}
@@ -396,9 +405,9 @@ func (panicky) onEvent(uint32) { panic("bug") }
 // TestEpollLoopSurvivesAPanic: a bug in one connection's handling costs the loop's
 // connections, not the process, and the proxy goes on serving.
 func TestEpollLoopSurvivesAPanic(t *testing.T) {
-	var engine *epollEngine
+	var engine *Engine
 	_, front := epollFront(t, func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") },
-		func(e *epollEngine) { engine = e })
+		func(e *Engine) { engine = e })
 	get := func() string {
 		t.Helper()
 		resp, err := front.Client().Get(front.URL + "/")

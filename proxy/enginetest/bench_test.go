@@ -1,4 +1,4 @@
-package proxy
+package enginetest
 
 import (
 	"io"
@@ -6,13 +6,15 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/internal/proxytest"
 )
 
 // The end-to-end benchmarks share one backend and client setup; BenchmarkDirect is
 // the baseline (client → backend), BenchmarkProxy adds archway-proxy (nethttp engine)
-// in between and BenchmarkProxyEpoll
-// (epoll_test.go) the epoll engine, so
-// ns/op(Proxy)/ns/op(Direct) is the cost of the extra hop.
+// in between and BenchmarkProxyEpoll the epoll engine (Linux), so ns/op(Proxy)/
+// ns/op(Direct) is the cost of the extra hop.
 //
 // Each also reports cpu-ns/op: user+system CPU time of the whole process (client,
 // proxy and backends) per request. On a shared machine ns/op follows other people's
@@ -54,14 +56,12 @@ func benchGet(b *testing.B, c *http.Client, u string) {
 	}
 }
 
-func benchProxy(b *testing.B, engine string) *testFront {
+func benchProxy(b *testing.B, engine string) *proxytest.Front {
 	be1, be2 := benchBackend(b), benchBackend(b)
 	u1, _ := url.Parse(be1.URL)
 	u2, _ := url.Parse(be2.URL)
-	p := New(Options{Logger: quietLogger(), Hostname: "bench", Engine: engine})
-	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 4, Members: []*url.URL{u1}}, {Name: "GREEN", Weight: 1, Members: []*url.URL{u2}}}); err != nil {
-		b.Fatal(err)
-	}
+	p := newTestProxy(b, engine, proxy.Options{Hostname: "bench"},
+		proxy.BackendSpec{Name: "BLUE", Weight: 4, Members: []*url.URL{u1}}, proxy.BackendSpec{Name: "GREEN", Weight: 1, Members: []*url.URL{u2}})
 	return newFront(b, p)
 }
 
@@ -75,9 +75,12 @@ func benchURL(b *testing.B, engine string) string {
 }
 
 func BenchmarkDirect(b *testing.B)         { benchSerial(b, "") }
-func BenchmarkProxy(b *testing.B)          { benchSerial(b, EngineNetHTTP) }
+func BenchmarkProxy(b *testing.B)          { benchSerial(b, proxy.EngineNetHTTP) }
 func BenchmarkDirectParallel(b *testing.B) { benchParallel(b, "") }
-func BenchmarkProxyParallel(b *testing.B)  { benchParallel(b, EngineNetHTTP) }
+func BenchmarkProxyParallel(b *testing.B)  { benchParallel(b, proxy.EngineNetHTTP) }
+func BenchmarkProxyEpoll(b *testing.B)     { benchSerial(b, proxy.EngineEpoll) }
+
+func BenchmarkProxyEpollParallel(b *testing.B) { benchParallel(b, proxy.EngineEpoll) }
 
 func benchSerial(b *testing.B, engine string) {
 	u, c := benchURL(b, engine), benchClient()

@@ -1,6 +1,6 @@
 //go:build linux
 
-package proxy
+package epoll
 
 import (
 	"bytes"
@@ -22,13 +22,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/archwayhq/archway/internal/server"
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/nethttp"
 )
-
-// epollSupported: this platform has the epoll engine.
-const epollSupported = true
-
-// DefaultEngine is the engine of an unset ENGINE: the event loops, wherever they exist.
-const DefaultEngine = EngineEpoll
 
 // The epoll engine (ENGINE=epoll) serves the proxy listener from event loops: one
 // goroutine per loop waits on epoll for every connection it owns, client and backend
@@ -56,11 +52,17 @@ const (
 	epollEvents = 256
 )
 
-// epollEngine adapts the loops to server.Engine.
-type epollEngine struct {
-	p      *Proxy
+// Engine is the epoll engine: event loops on the proxy listener, a server.Engine for
+// internal/server's drain and shutdown. Create it with New.
+type Engine struct {
+	p      *proxy.Proxy
+	opts   proxy.Options
+	log    *slog.Logger
 	ready  *server.Readiness
 	nloops int
+	nh     *nethttp.Handler // serves what the loops hand over
+	// handovers counts client connections given to net/http (epoll_handovers).
+	handovers atomic.Uint64
 
 	fb   *http.Server // net/http for handed-over connections
 	fbln *connQueue
@@ -76,31 +78,33 @@ type epollEngine struct {
 	started bool
 }
 
-// EpollServer returns the epoll engine's server for the proxy listener with loops
-// event loops (0: GOMAXPROCS). Serve uses it when the engine is epoll; it fits
-// internal/server's drain and shutdown. Its listener must be a TCP listener (it
-// accepts on the file descriptor) and is not wrapped by TrackListener: the engine
-// counts open connections itself.
-func (p *Proxy) EpollServer(ready *server.Readiness, loops int) server.Engine {
+// New returns the epoll engine for p with loops event loops (0: GOMAXPROCS); what the
+// loops do not serve goes to nh. Its listener must be a TCP listener (it accepts on
+// the file descriptor) and is not wrapped by TrackListener: the engine counts open
+// connections itself. It reports epoll_handovers through p.AddCounter.
+func New(p *proxy.Proxy, nh *nethttp.Handler, ready *server.Readiness, loops int) *Engine {
 	if loops <= 0 {
 		loops = runtime.GOMAXPROCS(0)
 	}
-	q := newConnQueue()
-	return &epollEngine{
-		p: p, ready: ready, nloops: loops, fbln: q, served: make(chan struct{}),
+	e := &Engine{
+		p: p, opts: p.Options(), log: p.Logger(), ready: ready, nloops: loops, nh: nh,
+		fbln: newConnQueue(), served: make(chan struct{}),
 		readTimeout: epollReadTimeout, idleTimeout: epollIdleTimeout,
-		fb: &http.Server{
-			Handler:           p.chosenHandler(p.Handler(ready)),
-			ConnContext:       connContext,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       epollIdleTimeout,
-			ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-		},
 	}
+	e.fb = &http.Server{
+		Handler:           e.chosenHandler(nh.Front(ready)),
+		ConnContext:       connContext,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       epollIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(e.log.Handler(), slog.LevelDebug),
+	}
+	p.AddCounter(proxy.Counter{Name: "epoll_handovers", Value: e.handovers.Load,
+		Help: "Client connections the epoll engine handed to net/http (a request with a body, an upgrade, HTTP/1.0, an https:// member, ...)."})
+	return e
 }
 
 // Serve runs the loops until Shutdown or Close; it returns http.ErrServerClosed.
-func (e *epollEngine) Serve(ln net.Listener) error {
+func (e *Engine) Serve(ln net.Listener) error {
 	lfd, err := dupFD(ln)
 	if err != nil {
 		return fmt.Errorf("epoll engine: listener: %w", err)
@@ -149,7 +153,7 @@ func (e *epollEngine) Serve(ln net.Listener) error {
 
 // Shutdown stops accepting, closes idle connections, lets every request in flight
 // finish (its response says Connection: close) and waits for the loops to end.
-func (e *epollEngine) Shutdown(ctx context.Context) error {
+func (e *Engine) Shutdown(ctx context.Context) error {
 	loops := e.stop()
 	for _, l := range loops {
 		l.post(l.beginClose)
@@ -167,7 +171,7 @@ func (e *epollEngine) Shutdown(ctx context.Context) error {
 }
 
 // Close cuts every connection at once.
-func (e *epollEngine) Close() error {
+func (e *Engine) Close() error {
 	loops := e.stop()
 	for _, l := range loops {
 		l.post(l.forceClose)
@@ -175,7 +179,7 @@ func (e *epollEngine) Close() error {
 	return e.fb.Close()
 }
 
-func (e *epollEngine) stop() []*evLoop {
+func (e *Engine) stop() []*evLoop {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.closing = true
@@ -216,8 +220,8 @@ type evHandler interface {
 // and its pool of idle backend connections. Only its goroutine touches them; other
 // goroutines hand it work with post.
 type evLoop struct {
-	e      *epollEngine
-	p      *Proxy
+	e      *Engine
+	p      *proxy.Proxy
 	epfd   int
 	epFile *os.File        // epfd, registered with Go's poller
 	epRaw  syscall.RawConn // to wait on it
@@ -252,7 +256,7 @@ type evLoop struct {
 	iov          []unix.Iovec
 }
 
-func newLoop(e *epollEngine, lfd int) (*evLoop, error) {
+func newLoop(e *Engine, lfd int) (*evLoop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -342,7 +346,7 @@ func (l *evLoop) run() {
 	for !l.stopped {
 		n, err := l.wait()
 		if err != nil {
-			l.p.log.Error("epoll_wait failed; closing the loop's connections", "err", err.Error())
+			l.e.log.Error("epoll_wait failed; closing the loop's connections", "err", err.Error())
 			l.forceClose()
 			return
 		}
@@ -364,7 +368,7 @@ func (l *evLoop) run() {
 func (l *evLoop) dispatch(n int) {
 	defer func() {
 		if r := recover(); r != nil {
-			l.p.log.Error("epoll loop panicked; closing its connections", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			l.e.log.Error("epoll loop panicked; closing its connections", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			for c := range l.clients {
 				c.abort()
 			}
@@ -494,7 +498,7 @@ func (l *evLoop) accept() {
 				// EMFILE and the like: the connection stays queued and the
 				// listener readable, so stop watching it for a second rather than
 				// spin on it (nginx does the same).
-				l.p.log.Warn("accept failed; pausing accepts for 1s", "err", err.Error())
+				l.e.log.Warn("accept failed; pausing accepts for 1s", "err", err.Error())
 				_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, l.lfd, nil)
 				l.acceptPaused = true
 			}
@@ -527,11 +531,11 @@ func (l *evLoop) adopt(fd int, sa unix.Sockaddr) {
 	if err := l.register(fd, c); err != nil {
 		l.load.Add(-1)
 		_ = unix.Close(fd)
-		l.p.log.Warn("accept failed", "err", err.Error())
+		l.e.log.Warn("accept failed", "err", err.Error())
 		return
 	}
 	l.clients[c] = struct{}{}
-	l.p.stats.openConns.Add(1)
+	l.p.OpenConns().Add(1)
 }
 
 // forget drops a client that closed or went to net/http.
@@ -541,7 +545,7 @@ func (l *evLoop) forget(c *clientConn) {
 }
 
 // leastLoaded is the loop with the fewest clients, l itself on a tie.
-func (e *epollEngine) leastLoaded(l *evLoop) *evLoop {
+func (e *Engine) leastLoaded(l *evLoop) *evLoop {
 	best, min := l, l.load.Load()
 	for _, o := range e.loops {
 		if n := o.load.Load(); n < min {
@@ -572,7 +576,7 @@ func (l *evLoop) sweep() {
 	if l.acceptPaused && !l.closing {
 		l.acceptPaused = false
 		if err := l.watchListener(); err != nil {
-			l.p.log.Error("resuming accepts failed", "err", err.Error())
+			l.e.log.Error("resuming accepts failed", "err", err.Error())
 		}
 	}
 	for c := range l.clients {
@@ -731,7 +735,7 @@ type handedConn struct {
 
 // chosenMember carries a loop's pick to net/http for one request (see handedConn).
 type chosenMember struct {
-	m      *member
+	m      *proxy.Member
 	pinned bool
 	used   atomic.Bool
 }
@@ -748,10 +752,10 @@ func connContext(ctx context.Context, c net.Conn) context.Context {
 
 // chosenHandler serves the first request of a connection the loop chose a member for
 // on that member, and every other request as the nethttp engine does.
-func (p *Proxy) chosenHandler(next http.Handler) http.Handler {
+func (e *Engine) chosenHandler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ch, ok := r.Context().Value(chosenKey{}).(*chosenMember); ok && !ch.used.Swap(true) {
-			p.serve(w, r, ch.m, ch.pinned)
+			e.nh.ServeChosen(w, r, ch.m, ch.pinned)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -774,19 +778,19 @@ func (c *handedConn) Close() error {
 
 // handOver moves a client connection from the loop to net/http; m, when not nil, is
 // the member chosen for its first request.
-func (l *evLoop) handOver(fd int, pre []byte, m *member, pinned bool) {
+func (l *evLoop) handOver(fd int, pre []byte, m *proxy.Member, pinned bool) {
 	l.unregister(fd)
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
 	f := os.NewFile(uintptr(fd), "client")
 	nc, err := net.FileConn(f) // a duplicate, registered with Go's poller
 	_ = f.Close()
 	if err != nil {
-		l.p.stats.openConns.Add(-1)
-		l.p.log.Warn("handing a connection to net/http failed", "err", err.Error())
+		l.p.OpenConns().Add(-1)
+		l.e.log.Warn("handing a connection to net/http failed", "err", err.Error())
 		return
 	}
-	l.p.stats.handovers.Add(1)
-	hc := &handedConn{Conn: nc, pre: bytes.Clone(pre), gauge: &l.p.stats.openConns}
+	l.e.handovers.Add(1)
+	hc := &handedConn{Conn: nc, pre: bytes.Clone(pre), gauge: l.p.OpenConns()}
 	if m != nil {
 		hc.chosen = &chosenMember{m: m, pinned: pinned}
 	}

@@ -1,4 +1,4 @@
-package proxy
+package enginetest
 
 import (
 	"bufio"
@@ -9,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/internal/proxytest"
 )
 
 // The behaviour tests in proxy_test.go, resilience_test.go, sticky_test.go,
@@ -23,11 +25,11 @@ import (
 // handling, streamed bodies, connection reuse and their limits.
 
 // frontFor serves h as the only backend (colour BLUE) behind a proxy with engine.
-func frontFor(t *testing.T, engine string, h http.HandlerFunc) *testFront {
+func frontFor(t *testing.T, engine string, h http.HandlerFunc) *proxytest.Front {
 	t.Helper()
 	be := httptest.NewServer(h)
 	t.Cleanup(be.Close)
-	p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{mustURL(t, be.URL)}})
+	p := newTestProxy(t, engine, proxy.Options{}, proxy.BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{proxytest.MustURL(t, be.URL)}})
 	return newFront(t, p)
 }
 
@@ -46,37 +48,20 @@ func bodyBackend(w http.ResponseWriter, r *http.Request) {
 	case "/download":
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		w.Header().Set("Content-Type", "application/octet-stream")
-		_, _ = io.Copy(w, io.LimitReader(&pattern{}, int64(n)))
+		_, _ = io.Copy(w, io.LimitReader(&proxytest.Pattern{}, int64(n)))
 	}
-}
-
-// pattern is an endless reader of a repeating byte sequence.
-type pattern struct{ off int }
-
-func (p *pattern) Read(b []byte) (int, error) {
-	for i := range b {
-		b[i] = byte(p.off % 251)
-		p.off++
-	}
-	return len(b), nil
-}
-
-func patternSum(n int64) string {
-	h := sha256.New()
-	_, _ = io.Copy(h, io.LimitReader(&pattern{}, n))
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func TestLargeBodiesBothWays(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
 		front := frontFor(t, engine, bodyBackend)
 		const size = 9 << 20 // larger than any buffer an engine keeps: must stream
-		want := fmt.Sprintf("%d %s", size, patternSum(size))
+		want := fmt.Sprintf("%d %s", size, proxytest.PatternSum(size))
 
 		// With Content-Length, chunked (length unknown), and with Expect: 100-continue as
 		// curl sends it for large bodies.
 		for _, mode := range []string{"length", "chunked", "expect"} {
-			var body io.Reader = io.LimitReader(&pattern{}, size)
+			var body io.Reader = io.LimitReader(&proxytest.Pattern{}, size)
 			if mode == "chunked" {
 				body = io.MultiReader(body) // hides the length from http.NewRequest
 			}
@@ -105,7 +90,7 @@ func TestLargeBodiesBothWays(t *testing.T) {
 		h := sha256.New()
 		n, err := io.Copy(h, resp.Body)
 		resp.Body.Close()
-		if err != nil || n != 3*size || hex.EncodeToString(h.Sum(nil)) != patternSum(3*size) {
+		if err != nil || n != 3*size || hex.EncodeToString(h.Sum(nil)) != proxytest.PatternSum(3*size) {
 			t.Fatalf("download: %d bytes, err %v, want %d intact bytes", n, err, 3*size)
 		}
 	})
@@ -155,29 +140,15 @@ func TestHopByHopHeadersDropped(t *testing.T) {
 // httputil.ProxyRequest.SetURL does.
 func TestBasePathTarget(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		b := newBackend(t, "b1")
-		p := newTestProxy(t, Options{Engine: engine}, BackendSpec{Name: "BLUE", Weight: 1,
-			Members: []*url.URL{mustURL(t, "http://"+b.addr+"/base/?k=1")}})
+		b := proxytest.NewBackend(t, "b1")
+		p := newTestProxy(t, engine, proxy.Options{}, proxy.BackendSpec{Name: "BLUE", Weight: 1,
+			Members: []*url.URL{proxytest.MustURL(t, "http://"+b.Addr+"/base/?k=1")}})
 		front := newFront(t, p)
-		_, e, _ := get(t, front.Client(), front.URL+"/x/a%2Fb?y=2", nil)
+		_, e, _ := proxytest.Get(t, front.Client(), front.URL+"/x/a%2Fb?y=2", nil)
 		if e.Path != "/base/x/a/b" || e.Query != "k=1&y=2" {
 			t.Fatalf("backend got path %q query %q, want /base/x/a/b and k=1&y=2", e.Path, e.Query)
 		}
 	})
-}
-
-func TestJoinTargetURI(t *testing.T) {
-	for _, c := range []struct{ target, in, want string }{
-		{"http://h/base", "/x?a=1", "/base/x?a=1"},
-		{"http://h/base/", "/x", "/base/x"},
-		{"http://h/base?k=v", "/x?a=1", "/base/x?k=v&a=1"},
-		{"http://h/base?k=v", "/x", "/base/x?k=v"},
-		{"http://h/b%2Fc/", "/x%2Fy?q", "/b%2Fc/x%2Fy?q"},
-	} {
-		if got := joinTargetURI(mustURL(t, c.target), c.in); got != c.want {
-			t.Errorf("joinTargetURI(%s, %s) = %q, want %q", c.target, c.in, got, c.want)
-		}
-	}
 }
 
 // TestStaleKeepAliveNotAFailure: a backend that closes idle connections quickly (a
@@ -185,24 +156,18 @@ func TestJoinTargetURI(t *testing.T) {
 // an error, a retry on another member or a passive failure.
 func TestStaleKeepAliveNotAFailure(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		b := &backend{t: t, name: "b1"}
-		b.srv = httptest.NewUnstartedServer(b.handler())
-		b.srv.Config.IdleTimeout = 30 * time.Millisecond
-		b.srv.Start()
-		t.Cleanup(b.srv.Close)
-		b.addr = b.srv.Listener.Addr().String()
-		p := newTestProxy(t, Options{Engine: engine, MaxFails: 1}, spec("BLUE", 1, b))
+		b := proxytest.NewBackend(t, "b1", proxytest.WithIdleTimeout(30*time.Millisecond))
+		p := newTestProxy(t, engine, proxy.Options{MaxFails: 1}, proxytest.Spec("BLUE", 1, b))
 		front := newFront(t, p)
 		for i := range 5 {
-			if code, e, _ := get(t, front.Client(), front.URL+"/", nil); code != 200 || e.Backend != "b1" {
+			if code, e, _ := proxytest.Get(t, front.Client(), front.URL+"/", nil); code != 200 || e.Backend != "b1" {
 				t.Fatalf("request %d: %d from %q", i, code, e.Backend)
 			}
 			time.Sleep(80 * time.Millisecond) // the backend closes the idle connection
 		}
-		m := p.snap.Load().byName["blue"].members[0]
-		if !m.up.Load() || p.stats.retries.Load() != 0 || m.stats.ejects.Load() != 0 {
-			t.Fatalf("up=%v retries=%d ejections=%d, want a healthy member and no retries",
-				m.up.Load(), p.stats.retries.Load(), m.stats.ejects.Load())
+		m := member(t, p, "blue", 0)
+		if r := p.Status().Retries; !m.Up || r != 0 || m.Ejections != 0 {
+			t.Fatalf("up=%v retries=%d ejections=%d, want a healthy member and no retries", m.Up, r, m.Ejections)
 		}
 	})
 }
@@ -308,7 +273,7 @@ func TestEarlyRejectionWithExpect(t *testing.T) {
 			http.Error(w, "no uploads here", http.StatusMethodNotAllowed)
 		})
 		const size = 2 << 20
-		req, _ := http.NewRequest(http.MethodPost, front.URL+"/", io.LimitReader(&pattern{}, size))
+		req, _ := http.NewRequest(http.MethodPost, front.URL+"/", io.LimitReader(&proxytest.Pattern{}, size))
 		req.ContentLength = size
 		req.Header.Set("Expect", "100-continue")
 		// Like curl: wait for the 100 (or a final answer) before sending the body.
@@ -330,11 +295,11 @@ func TestEarlyRejectionWithExpect(t *testing.T) {
 // 502) end in the proxy's 502, not an empty answer.
 func TestSoleMemberDownIs502(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		dead, bad := newBackend(t, "dead"), newBackend(t, "bad")
-		dead.stop()
-		bad.status.Store(http.StatusBadGateway)
-		for _, b := range []*backend{dead, bad} {
-			p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b))
+		dead, bad := proxytest.NewBackend(t, "dead"), proxytest.NewBackend(t, "bad")
+		dead.Stop()
+		bad.Status.Store(http.StatusBadGateway)
+		for _, b := range []*proxytest.Backend{dead, bad} {
+			p := newTestProxy(t, engine, proxy.Options{}, proxytest.Spec("BLUE", 1, b))
 			front := newFront(t, p)
 			resp, err := front.Client().Get(front.URL + "/")
 			if err != nil {
@@ -343,31 +308,8 @@ func TestSoleMemberDownIs502(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusBadGateway || string(body) != "archway-proxy: backend unavailable\n" || resp.Header.Get("X-Proxy") != "proxy-host" {
-				t.Errorf("%s: %d %q X-Proxy %q, want the proxy's 502", b.name, resp.StatusCode, body, resp.Header.Get("X-Proxy"))
+				t.Errorf("%s: %d %q X-Proxy %q, want the proxy's 502", b.Name, resp.StatusCode, body, resp.Header.Get("X-Proxy"))
 			}
-		}
-	})
-}
-
-// FuzzJoinTargetURI checks the epoll engine's path and query rewrite against the
-// nethttp engine's (httputil.ProxyRequest.SetURL) for any target and request URI.
-func FuzzJoinTargetURI(f *testing.F) {
-	f.Add("/base/", "k=1", "/x/a%2Fb?y=2")
-	f.Add("", "", "/")
-	f.Add("/b%2Fc", "", "/x%2Fy?q")
-	f.Fuzz(func(t *testing.T, tpath, tquery, requestURI string) {
-		target, err := url.Parse("http://backend" + tpath + "?" + tquery)
-		if err != nil || target.Host != "backend" || target.Fragment != "" {
-			return
-		}
-		in, err := http.NewRequest(http.MethodGet, "http://front"+requestURI, nil)
-		if err != nil || !strings.HasPrefix(requestURI, "/") || in.URL.RequestURI() != requestURI {
-			return // only request URIs the server would hand over unchanged
-		}
-		pr := &httputil.ProxyRequest{In: in, Out: in.Clone(in.Context())}
-		pr.SetURL(target)
-		if got, want := joinTargetURI(target, requestURI), pr.Out.URL.RequestURI(); got != want {
-			t.Fatalf("joinTargetURI(%q, %q) = %q, SetURL gives %q", target, requestURI, got, want)
 		}
 	})
 }
@@ -404,7 +346,7 @@ func TestEnginesForwardTheSameHeaders(t *testing.T) {
 			t.Fatalf("%s: %v %v", engine, resp, err)
 		}
 	}
-	std := seen[EngineNetHTTP]
+	std := seen[proxy.EngineNetHTTP]
 	for _, h := range seen {
 		// The test backend's address differs per engine.
 		h.Del("X-Test-Host")
@@ -463,7 +405,7 @@ func TestEnginesReturnTheSameHeaders(t *testing.T) {
 		got[engine] = resp.Header
 	}
 	for _, engine := range engines[1:] {
-		diffHeaders(t, engine, "returns", got[EngineNetHTTP], got[engine])
+		diffHeaders(t, engine, "returns", got[proxy.EngineNetHTTP], got[engine])
 	}
 	for engine, h := range got {
 		if h.Get("X-Hop") != "" {
@@ -477,8 +419,8 @@ func TestEnginesReturnTheSameHeaders(t *testing.T) {
 // HTTP/1 port, CONNECT.
 func TestUnservedRequestsAreAnswered(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
-		b := newBackend(t, "blue")
-		p := newTestProxy(t, Options{Engine: engine}, spec("BLUE", 1, b))
+		b := proxytest.NewBackend(t, "blue")
+		p := newTestProxy(t, engine, proxy.Options{}, proxytest.Spec("BLUE", 1, b))
 		front := newFront(t, p)
 		for _, tc := range []struct {
 			name, raw string
@@ -505,7 +447,7 @@ func TestUnservedRequestsAreAnswered(t *testing.T) {
 			}
 			t.Logf("%s: %s", tc.name, resp.Status)
 		}
-		if n := b.hits.Load(); n != 0 {
+		if n := b.Hits.Load(); n != 0 {
 			t.Fatalf("the backend saw %d of these requests, want none", n)
 		}
 	})

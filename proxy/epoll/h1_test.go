@@ -1,4 +1,4 @@
-package proxy
+package epoll
 
 import (
 	"bufio"
@@ -24,8 +24,8 @@ func TestParseRequestHeadFastPath(t *testing.T) {
 	if r.size != strings.Index(raw, "GET /next") || r.connClose || !r.teTrailers {
 		t.Errorf("size %d connClose %v teTrailers %v", r.size, r.connClose, r.teTrailers)
 	}
-	if r.cookie("sticky") != "green" || r.header("x-drop") != "x" || r.header("Missing") != "" {
-		t.Errorf("cookie %q header %q", r.cookie("sticky"), r.header("x-drop"))
+	if r.Cookie("sticky") != "green" || r.Header("x-drop") != "x" || r.Header("Missing") != "" {
+		t.Errorf("cookie %q header %q", r.Cookie("sticky"), r.Header("x-drop"))
 	}
 	out := r.appendUpstream(nil, &upstreamHead{uri: r.uri, hostStr: "10.1.2.3:80", color: "blue", clientIP: []byte("192.0.2.9")})
 	want := "GET /a/b?c=1 HTTP/1.1\r\nHost: 10.1.2.3:80\r\nCookie: sticky=green; other=1\r\n" +

@@ -1,6 +1,6 @@
 //go:build linux
 
-package proxy
+package epoll
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/archwayhq/archway/proxy"
 	"golang.org/x/sys/unix"
 )
 
@@ -133,14 +134,14 @@ func (c *clientConn) read() {
 }
 
 // loopServes reports whether the loops forward to m themselves: plain http:// only.
-func loopServes(m *member) bool { return m.target.Scheme == "http" }
+func loopServes(m *proxy.Member) bool { return m.Target().Scheme == "http" }
 
 // handOver gives the connection, with what it sent so far, to net/http.
 func (c *clientConn) handOver() { c.handOverChosen(nil, false) }
 
 // handOverChosen is handOver for a request whose member is chosen already (nil: none
 // yet): net/http serves that first request on m.
-func (c *clientConn) handOverChosen(m *member, pinned bool) {
+func (c *clientConn) handOverChosen(m *proxy.Member, pinned bool) {
 	var pre []byte
 	if c.buf != nil {
 		pre = c.buf[c.rstart:c.rend]
@@ -169,15 +170,11 @@ func (c *clientConn) start() {
 		}
 		return
 	}
-	p.stats.requests.Add(1)
-	var m *member
-	var pinned bool
-	if s := p.snap.Load(); s != nil {
-		m, pinned = p.choose(s, &c.req)
-	}
+	p.CountRequest()
+	m, pinned := p.Pick(&c.req)
 	if m == nil {
-		p.stats.noBackend.Add(1)
-		c.local(http.StatusServiceUnavailable, msgNoBackend, true)
+		p.CountNoBackend()
+		c.local(http.StatusServiceUnavailable, proxy.MsgNoBackend, true)
 		return
 	}
 	if !loopServes(m) {
@@ -186,7 +183,7 @@ func (c *clientConn) start() {
 		c.handOverChosen(m, pinned)
 		return
 	}
-	idem := idempotent(string(c.req.method))
+	idem := proxy.Idempotent(string(c.req.method))
 	x := &exchange{c: c, pinned: pinned, idempotent: idem, replay: idem, head: string(c.req.method) == http.MethodHead}
 	c.x = x
 	x.attempt(m)
@@ -198,7 +195,7 @@ func (c *clientConn) local(code int, body string, noBackend bool) {
 	c.closing = c.req.connClose || c.closeAfter
 	h := appendStatusLine(c.hbuf[:0], code)
 	h = append(h, "Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\nX-Proxy: "...)
-	h = append(h, c.l.p.opts.Hostname...)
+	h = append(h, c.l.e.opts.Hostname...)
 	if noBackend {
 		h = append(h, "\r\nRetry-After: 1"...)
 	}
@@ -305,7 +302,7 @@ func (c *clientConn) close() {
 	c.closed = true
 	c.l.closeFD(c.fd)
 	c.l.forget(c)
-	c.l.p.stats.openConns.Add(-1)
+	c.l.p.OpenConns().Add(-1)
 	if c.buf != nil && c.x == nil {
 		c.l.putBuf(c.buf)
 	}
@@ -319,7 +316,7 @@ func (c *clientConn) timedOut() {
 	case x == nil:
 		c.close()
 	case !x.sent:
-		x.fail(errAttemptTimeout)
+		x.fail(proxy.ErrAttemptTimeout)
 	default:
 		c.abort()
 	}
