@@ -472,7 +472,7 @@ func (x *exchange) finish() {
 		}
 	}
 	c.x = nil
-	c.rstart += c.req.size
+	c.consumed()
 	c.responded()
 	if !c.closed {
 		c.serve()

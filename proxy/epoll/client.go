@@ -36,6 +36,8 @@ type clientConn struct {
 	closing    bool // the response in flight says Connection: close
 	closed     bool
 	deadline   time.Time
+	// afterPost counts the stray CR/LF bytes still to skip after a POST.
+	afterPost int8
 }
 
 var (
@@ -76,6 +78,9 @@ func (c *clientConn) onEvent(ev uint32) {
 // the socket has nothing more.
 func (c *clientConn) serve() {
 	for c.x == nil && !c.closed && len(c.out) == 0 {
+		if c.afterPost > 0 && c.rend > c.rstart {
+			c.skipStrayLines()
+		}
 		if c.rend > c.rstart {
 			ok, fast := parseRequestHead(c.buf[c.rstart:c.rend], headMax, &c.req)
 			if !fast {
@@ -135,6 +140,29 @@ func (c *clientConn) read() {
 
 // loopServes reports whether the loops forward to m themselves: plain http:// only.
 func loopServes(m *proxy.Member) bool { return m.Target().Scheme == "http" }
+
+// skipStrayLines drops up to four CR or LF bytes before the request that follows a
+// POST, as net/http's server does (RFC 9112 §2.2 tolerance for old clients that send
+// a CRLF after a body).
+func (c *clientConn) skipStrayLines() {
+	for c.afterPost > 0 && c.rend > c.rstart {
+		if b := c.buf[c.rstart]; b != '\r' && b != '\n' {
+			c.afterPost = 0
+			return
+		}
+		c.rstart++
+		c.afterPost--
+	}
+}
+
+// consumed moves past the request just answered.
+func (c *clientConn) consumed() {
+	c.rstart += c.req.size
+	c.afterPost = 0
+	if string(c.req.method) == http.MethodPost {
+		c.afterPost = 4
+	}
+}
 
 // handOver gives the connection, with what it sent so far, to net/http.
 func (c *clientConn) handOver() { c.handOverChosen(nil, false) }

@@ -257,6 +257,12 @@ func (r *reqHead) appendUpstream(dst []byte, u *upstreamHead) []byte {
 	dst = append(dst, "\r\nX-Forwarded-Proto: http\r\nColor: "...)
 	dst = append(dst, u.color...)
 	dst = append(dst, "\r\n"...)
+	switch string(r.method) {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		// A body-less request of these methods still says so, as net/http's client
+		// does: many servers answer 411 without a length.
+		dst = append(dst, "Content-Length: 0\r\n"...)
+	}
 	if r.teTrailers {
 		dst = append(dst, "Te: trailers\r\n"...)
 	}
@@ -290,6 +296,8 @@ type respHead struct {
 	length  int64
 	close   bool // the backend ends the connection after this response
 	hasDate bool
+	// chunkedToo: the head had Content-Length and chunked; the length is not passed on.
+	chunkedToo bool
 }
 
 // errBadResponse: the backend's response head could not be parsed.
@@ -354,10 +362,12 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 		}
 		r.headers = append(r.headers, h1Header{name, value})
 	}
-	if te && r.length >= 0 {
-		// Both framings (a smuggling vector): chunked wins and the length is not
-		// passed on, as net/http's client does.
+	if r.length >= 0 {
+		// The proxy writes the length itself (appendClient): repeated equal lines
+		// become one; with chunked as well (a smuggling vector) chunked wins and no
+		// length is passed on, as net/http's client does.
 		r.listed = append(r.listed, []byte("Content-Length"))
+		r.chunkedToo = te
 	}
 	if proto[7] == '0' && !keepAlive {
 		r.close = true
@@ -400,6 +410,11 @@ func (r *respHead) appendClient(dst []byte, c *clientResponse) []byte {
 		dst = append(dst, "\r\n"...)
 	}
 	dst = appendKept(dst, r.headers, proxy.ResponseDropped, r.listed)
+	if r.length >= 0 && !r.chunkedToo {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, r.length, 10)
+		dst = append(dst, "\r\n"...)
+	}
 	if !r.hasDate && len(c.date) > 0 {
 		dst = append(dst, "Date: "...)
 		dst = append(dst, c.date...)

@@ -86,6 +86,13 @@ func (h *Handler) ServeChosen(w http.ResponseWriter, r *http.Request, m *proxy.M
 			return
 		}
 	}
+	if len(r.TransferEncoding) > 0 {
+		// A chunked request may also have carried a Content-Length, which net/http
+		// dropped before this handler could see it: RFC 9112 §6.1 then requires the
+		// connection to end after the answer (a smuggling defence), so every chunked
+		// request ends its connection.
+		w.Header().Set("Connection", "close")
+	}
 	if c := p.StickyCookie(m, pinned, r.TLS != nil); c != "" {
 		w.Header().Add("Set-Cookie", c)
 	}
