@@ -32,8 +32,9 @@ type clientConn struct {
 	csz        []byte // a chunk-size line being written
 
 	x          *exchange
-	closeAfter bool // shutting down: close after the current response
-	closing    bool // the response in flight says Connection: close
+	xs         exchange // what x points to while a request is in flight
+	closeAfter bool     // shutting down: close after the current response
+	closing    bool     // the response in flight says Connection: close
 	closed     bool
 	deadline   time.Time
 	// afterPost counts the stray CR/LF bytes still to skip after a POST.
@@ -212,7 +213,13 @@ func (c *clientConn) start() {
 		return
 	}
 	idem := proxy.Idempotent(string(c.req.method))
-	x := &exchange{c: c, pinned: pinned, idempotent: idem, replay: idem, head: string(c.req.method) == http.MethodHead}
+	// One exchange per connection, reused: its generation goes on counting (a dial
+	// still under way for an earlier request must not match this one) and its header
+	// lists keep their capacity, so a plain request allocates nothing.
+	x := &c.xs
+	gen, hdrs, listed := x.gen, x.resp.headers[:0], x.resp.listed[:0]
+	*x = exchange{c: c, pinned: pinned, idempotent: idem, replay: idem, head: string(c.req.method) == http.MethodHead, gen: gen}
+	x.resp.headers, x.resp.listed = hdrs, listed
 	c.x = x
 	x.attempt(m)
 }

@@ -253,6 +253,9 @@ type evLoop struct {
 	date         []byte // Date header value, refreshed each second
 	dateSec      int64
 	events       [epollEvents]unix.EpollEvent
+	pollFn       func(uintptr) bool
+	nev          int
+	perr         error
 	iov          []unix.Iovec
 }
 
@@ -269,6 +272,7 @@ func newLoop(e *Engine, lfd int) (*evLoop, error) {
 	l := &evLoop{e: e, p: e.p, epfd: epfd, wakefd: wakefd, lfd: lfd,
 		clients: map[*clientConn]struct{}{}, idle: map[string][]*backConn{}, now: time.Now()}
 	l.lastSweep = l.now
+	l.pollFn = l.poll
 	// The loop waits in Go's own poller, on the epoll descriptor (readable when any
 	// of its connections has an event): a blocking epoll_wait would hold the loop's
 	// P until the scheduler notices, starving other goroutines (health checks,
@@ -324,12 +328,8 @@ func (l *evLoop) wait() (int, error) {
 		l.waitUntil = now.Add(time.Second)
 		_ = l.epFile.SetReadDeadline(l.waitUntil.Add(100 * time.Millisecond))
 	}
-	var n int
-	var perr error
-	err := l.epRaw.Read(func(uintptr) bool {
-		n, perr = pollNow(l.epfd, l.events[:])
-		return n > 0 || perr != nil && perr != unix.EINTR
-	})
+	err := l.epRaw.Read(l.pollFn)
+	n, perr := l.nev, l.perr
 	switch {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		l.waitUntil = time.Time{}
@@ -338,6 +338,13 @@ func (l *evLoop) wait() (int, error) {
 		return 0, err
 	}
 	return n, perr
+}
+
+// poll is what wait hands Go's poller (as l.pollFn, bound once: a closure made per
+// wait would allocate): one non-blocking epoll_wait, results in l.nev and l.perr.
+func (l *evLoop) poll(uintptr) bool {
+	l.nev, l.perr = pollNow(l.epfd, l.events[:])
+	return l.nev > 0 || l.perr != nil && l.perr != unix.EINTR
 }
 
 // run is the loop: wait, dispatch, sweep timeouts, until closed and empty.

@@ -41,7 +41,7 @@ func epollFront(t *testing.T, h http.HandlerFunc, tweak func(*Engine)) (*proxy.P
 
 // serveEpoll serves p with the epoll engine (net/http for what it hands over), ready;
 // tweak, if not nil, adjusts the engine before it serves.
-func serveEpoll(t *testing.T, p *proxy.Proxy, tweak func(*Engine)) *proxytest.Front {
+func serveEpoll(t testing.TB, p *proxy.Proxy, tweak func(*Engine)) *proxytest.Front {
 	t.Helper()
 	ready := &server.Readiness{Check: p.Ready}
 	ready.Set(true)

@@ -144,6 +144,8 @@ var (
 	sp       = []byte(" ")
 	colon    = []byte(":")
 	comma    = []byte(",")
+	// nameContentLength is listed to drop the backend's Content-Length lines.
+	nameContentLength = []byte("Content-Length")
 )
 
 // onlyCRLF reports whether every LF in b follows a CR and every CR precedes an LF.
@@ -324,8 +326,14 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 	if !ok1 || len(code) != 3 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(proto) != 8 {
 		return false, errBadResponse
 	}
-	status, cerr := strconv.Atoi(string(code))
-	if cerr != nil || status < 100 {
+	status := 0
+	for _, d := range code {
+		if d < '0' || d > '9' {
+			return false, errBadResponse
+		}
+		status = status*10 + int(d-'0')
+	}
+	if status < 100 {
 		return false, errBadResponse
 	}
 	r.status = status
@@ -366,7 +374,7 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 		// The proxy writes the length itself (appendClient): repeated equal lines
 		// become one; with chunked as well (a smuggling vector) chunked wins and no
 		// length is passed on, as net/http's client does.
-		r.listed = append(r.listed, []byte("Content-Length"))
+		r.listed = append(r.listed, nameContentLength)
 		r.chunkedToo = te
 	}
 	if proto[7] == '0' && !keepAlive {
