@@ -22,7 +22,7 @@ type Config struct {
 	// Handler serves requests (with net/http). Ignored when Engine is set.
 	Handler http.Handler
 	// Engine is the HTTP server to run instead of a net/http one built from Handler,
-	// e.g. archway-proxy's fasthttp engine; Serve gives it the same drain and shutdown.
+	// e.g. archway-proxy's epoll engine; Serve gives it the same drain and shutdown.
 	Engine Engine
 	// Ready is flipped to not-ready as soon as shutdown begins; may be nil.
 	Ready *Readiness

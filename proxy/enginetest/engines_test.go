@@ -20,7 +20,8 @@ import (
 )
 
 // The behaviour tests in proxy_test.go, resilience_test.go, sticky_test.go,
-// admin_test.go and serve_test.go run against both engines (forEachEngine). The tests
+// admin_test.go, clientfault_test.go and adversarial_test.go run against both engines
+// (forEachEngine), as does proxy/serve's drain test. The tests
 // here cover what each engine does underneath and must do alike: hop-by-hop
 // handling, streamed bodies, connection reuse and their limits.
 
