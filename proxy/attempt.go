@@ -47,7 +47,7 @@ func (p *Proxy) RetryTarget(m *Member) *Member {
 		next = s.pickOther(m)
 	}
 	if next == nil {
-		p.log.Debug("no other member to retry on", "color", m.colour, "member", m.url())
+		p.log.Debug("no other member to retry on", "color", m.colour, "member", m.URL())
 		return nil
 	}
 	p.stats.retries.Add(1)

@@ -60,10 +60,8 @@ type Member struct {
 	stats memberStats
 }
 
-// url is the member for logs, /status and metric labels: credentials redacted.
-func (m *Member) url() string { return m.target.Redacted() }
-
-// URL is the member's address with credentials redacted, for logs.
+// URL is the member's address with credentials redacted: for logs, /status and
+// metric labels.
 func (m *Member) URL() string { return m.target.Redacted() }
 
 // Target is the member's base URL (scheme, host, optional path and query). Callers
@@ -225,7 +223,7 @@ func (p *Proxy) reselectLocked() {
 
 // memberChanged is called after a member's up state flipped.
 func (p *Proxy) memberChanged(m *Member) {
-	p.log.Info("backend member state", "color", m.colour, "member", m.url(), "up", m.up.Load())
+	p.log.Info("backend member state", "color", m.colour, "member", m.URL(), "up", m.up.Load())
 	p.mu.Lock()
 	p.reselectLocked()
 	p.mu.Unlock()

@@ -74,9 +74,9 @@ func (p *Proxy) checkMember(ctx context.Context, m *Member) {
 	m.mu.Unlock()
 	if wasDown != !ok {
 		if ok {
-			p.log.Info("active health check passing", "color", m.colour, "member", m.url())
+			p.log.Info("active health check passing", "color", m.colour, "member", m.URL())
 		} else {
-			p.log.Warn("active health check failing", "color", m.colour, "member", m.url(), "result", result)
+			p.log.Warn("active health check failing", "color", m.colour, "member", m.URL(), "result", result)
 		}
 	}
 	if changed {

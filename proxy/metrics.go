@@ -229,7 +229,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 			rows = append(rows, row{c, m})
 		}
 	}
-	lbl := func(r row) string { return fmt.Sprintf("color=%q,member=%q", r.c.header, r.m.url()) }
+	lbl := func(r row) string { return fmt.Sprintf("color=%q,member=%q", r.c.header, r.m.URL()) }
 	help("archway_backend_up", "gauge", "1 when the member takes traffic (active check passing, not ejected).")
 	for _, r := range rows {
 		fmt.Fprintf(bw, "archway_backend_up{%s} %d\n", lbl(r), b2i(r.m.up.Load()))

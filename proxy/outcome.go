@@ -39,18 +39,22 @@ func (f Fault) String() string {
 	return "none"
 }
 
+// Backend faults an engine reports in Outcome.Err (besides the transport's own errors).
+var (
+	// ErrResponseTruncated: the backend's response broke off after its head went out.
+	ErrResponseTruncated = errors.New("backend response truncated")
+	// ErrAttemptTimeout: no response head within ATTEMPT_TIMEOUT.
+	ErrAttemptTimeout = errors.New("backend gave no response head within the attempt deadline")
+)
+
 // Client faults an engine reports in Outcome.Client.
 var (
 	// ErrClientGone: the client closed the connection or cancelled the request.
 	ErrClientGone = errors.New("client went away")
-	// ErrResponseTruncated: the backend's response broke off after its head went out.
-	ErrResponseTruncated = errors.New("backend response truncated")
 	// ErrBodyTooLarge: the request body is larger than MAX_BODY.
 	ErrBodyTooLarge = errors.New("request body larger than allowed")
 	// ErrBodyTimeout: the client sent nothing of its body for BODY_TIMEOUT.
 	ErrBodyTimeout = errors.New("request body stalled")
-	// ErrAttemptTimeout: no response head within ATTEMPT_TIMEOUT (a backend fault).
-	ErrAttemptTimeout = errors.New("backend gave no response head within the attempt deadline")
 )
 
 // BodyMalformedError wraps what a client's body reader reported (a bad chunk size, a

@@ -2,7 +2,8 @@ package proxy
 
 import "time"
 
-// passiveFailure counts a failed request (no response or a 502) against m; after
+// passiveFailure counts a backend fault (judge: no usable response, the attempt
+// deadline, a 502) against m; after
 // MaxFails consecutive failures m is ejected for FailTimeout, after which it takes
 // traffic again (an active check that fails keeps it out independently).
 func (p *Proxy) passiveFailure(m *Member) {
@@ -22,7 +23,7 @@ func (p *Proxy) passiveFailure(m *Member) {
 	changed := m.setStateLocked()
 	m.ejectTimer = time.AfterFunc(p.opts.FailTimeout, func() { p.uneject(m) })
 	m.mu.Unlock()
-	p.log.Warn("backend member ejected", "color", m.colour, "member", m.url(),
+	p.log.Warn("backend member ejected", "color", m.colour, "member", m.URL(),
 		"consecutive_failures", m.fails.Load(), "for", p.opts.FailTimeout.String())
 	if changed {
 		// Off the request path: rebuilding the cycle takes p.mu, which an admin change
@@ -46,7 +47,7 @@ func (p *Proxy) uneject(m *Member) {
 	m.fails.Store(0)
 	changed := m.setStateLocked()
 	m.mu.Unlock()
-	p.log.Info("backend member ejection over", "color", m.colour, "member", m.url())
+	p.log.Info("backend member ejection over", "color", m.colour, "member", m.URL())
 	if changed {
 		p.memberChanged(m)
 	}

@@ -96,7 +96,7 @@ func (p *Proxy) Status() Status {
 		for _, m := range c.members {
 			m.mu.Lock()
 			ms := MemberStatus{
-				URL: m.url(), Origin: m.origin, Up: m.up.Load(), ActiveHealthy: !m.activeDown,
+				URL: m.URL(), Origin: m.origin, Up: m.up.Load(), ActiveHealthy: !m.activeDown,
 				Ejected: m.ejected, LastCheck: m.lastCheck,
 			}
 			m.mu.Unlock()
@@ -148,7 +148,7 @@ func (p *Proxy) Backends() []BackendView {
 			v.URLs = append(v.URLs, u.Redacted())
 		}
 		for _, m := range s.colours[i].members {
-			v.Members = append(v.Members, m.url())
+			v.Members = append(v.Members, m.URL())
 		}
 		out = append(out, v)
 	}

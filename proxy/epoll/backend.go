@@ -290,7 +290,7 @@ func (l *evLoop) dropIdle(b *backConn) {
 
 // exchange is one request on its way through the proxy: the attempt on a member,
 // possibly a retry on another, and the response streaming back. Its attempts go
-// through the core's begin / endAt / retryTarget (attempt.go) and judge's verdict.
+// through the core's Begin / EndAt / RetryTarget (proxy/attempt.go) and its verdict.
 type exchange struct {
 	c          *clientConn
 	m          *proxy.Member
