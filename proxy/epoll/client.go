@@ -246,7 +246,7 @@ func (c *clientConn) local(code int, body string, noBackend bool) {
 		h = append(h, body...)
 	}
 	c.hbuf = h
-	c.rstart += c.req.size
+	c.consumed()
 	if c.write(h) {
 		c.responded()
 	}
