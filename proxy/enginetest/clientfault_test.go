@@ -133,3 +133,72 @@ func sendFault(t *testing.T, front *proxytest.Front, send func(*net.TCPConn)) in
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestSlowUploadOutlastsTheAttemptDeadline: ATTEMPT_TIMEOUT bounds connecting and the
+// wait for a response head, not the upload before it — a body that keeps coming for
+// longer than the deadline (each part within BODY_TIMEOUT) reaches the backend whole.
+func TestSlowUploadOutlastsTheAttemptDeadline(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(w, "got %d", n)
+		}))
+		t.Cleanup(be.Close)
+		p := newTestProxy(t, engine, proxy.Options{AttemptTimeout: 200 * time.Millisecond, BodyTimeout: time.Second},
+			proxy.BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{proxytest.MustURL(t, be.URL)}})
+		front := newFront(t, p)
+		pr, pw := io.Pipe()
+		go func() {
+			for range 8 { // 8 × 100 ms: four times the attempt deadline
+				if _, err := pw.Write([]byte(strings.Repeat("u", 1000))); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond) // the slow client this test is about
+			}
+			pw.Close()
+		}()
+		resp, err := front.Client().Post(front.URL+"/upload", "application/octet-stream", pr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "got 8000" {
+			t.Fatalf("slow upload: %d %q, want 200 \"got 8000\"", resp.StatusCode, body)
+		}
+		if m := member(t, p, "blue", 0); m.Ejections != 0 || m.ConsecutiveFailures != 0 {
+			t.Fatalf("member ejections %d, consecutive failures %d after a slow upload, want 0", m.Ejections, m.ConsecutiveFailures)
+		}
+	})
+}
+
+// TestUploadThenSilenceTimesOut: after a body was sent, a backend that never answers
+// still meets the attempt deadline (504, a backend fault).
+func TestUploadThenSilenceTimesOut(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, engine string) {
+		release := make(chan struct{})
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		t.Cleanup(func() { close(release); be.Close() })
+		p := newTestProxy(t, engine, proxy.Options{AttemptTimeout: 300 * time.Millisecond},
+			proxy.BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{proxytest.MustURL(t, be.URL)}})
+		front := newFront(t, p)
+		start := time.Now()
+		resp, err := front.Client().Post(front.URL+"/upload", "text/plain", strings.NewReader("payload"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if d := time.Since(start); resp.StatusCode != http.StatusGatewayTimeout || d > 3*time.Second {
+			t.Fatalf("silent backend after an upload: %d after %v, want 504 within the 300ms deadline (+ slack)", resp.StatusCode, d)
+		}
+	})
+}

@@ -129,7 +129,10 @@ func (h *Handler) ServeChosen(w http.ResponseWriter, r *http.Request, m *proxy.M
 
 // forward sends r to m once through its ReverseProxy and reports the Outcome. The
 // attempt deadline covers connecting and waiting for the response head; once the head
-// arrived (respWriter.WriteHeader) the response streams for as long as it takes.
+// arrived (respWriter.WriteHeader) the response streams for as long as it takes. A
+// request with a body gets no deadline timer here: an upload may take longer than the
+// deadline, and the core's Transport bounds the wait for the head from the moment the
+// body was sent (ResponseHeaderTimeout = ATTEMPT_TIMEOUT), the dialer the connect.
 func (h *Handler) forward(rw *respWriter, r *http.Request, m *proxy.Member, replay bool, body *clientBody) (o proxy.Outcome) {
 	rps := h.proxies(m)
 	rp := rps.plain
@@ -138,9 +141,13 @@ func (h *Handler) forward(rw *respWriter, r *http.Request, m *proxy.Member, repl
 	}
 	rw.start = h.p.Begin(m)
 	ctx, cancel := context.WithCancelCause(r.Context())
-	rw.timer = time.AfterFunc(h.opts.AttemptTimeout, func() { cancel(proxy.ErrAttemptTimeout) })
+	if body == nil {
+		rw.timer = time.AfterFunc(h.opts.AttemptTimeout, func() { cancel(proxy.ErrAttemptTimeout) })
+	}
 	defer func() {
-		rw.timer.Stop()
+		if rw.timer != nil {
+			rw.timer.Stop()
+		}
 		cancel(nil)
 		o = rw.outcome(r, ctx, body)
 		if v := recover(); v != nil {
