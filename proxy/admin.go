@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -25,7 +26,13 @@ import (
 //	                         existing colour; a new colour needs "url" (weight default 1)
 //	DELETE /backends/{name}  remove a colour
 //	GET    /metrics          Prometheus text format
-//	GET    /healthz          liveness of the admin listener
+//	GET    /healthz          liveness of the admin listener (needs no token)
+//
+// Every route but /healthz needs Options.AdminAuth's token (GET routes also take the
+// read-only token): 401 with WWW-Authenticate without it, before anything runs. A
+// member URL on a link-local address (169.254.0.0/16, fe80::/10: cloud metadata
+// services) is refused. Every accepted change is logged in one line: route, colour,
+// old and new weight and URLs, client address.
 //
 // Changes are validated completely before one atomic swap: a bad body (400), an unknown
 // colour (404) or a change leaving no weight > 0 (409) changes nothing. Admin changes
@@ -36,7 +43,7 @@ func (p *Proxy) AdminHandler() http.Handler {
 	r.HandleFunc("/backends", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, p.Backends()) }).Methods(http.MethodGet)
 	r.HandleFunc("/backends/{name}", p.getBackend).Methods(http.MethodGet)
 	r.HandleFunc("/backends/{name}", p.putBackend).Methods(http.MethodPut)
-	r.HandleFunc("/backends/{name}", p.deleteBackend).Methods(http.MethodDelete)
+	r.HandleFunc("/backends/{name}", p.serveDelete).Methods(http.MethodDelete)
 	r.HandleFunc("/metrics", p.serveMetrics).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", server.Healthz).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +52,7 @@ func (p *Proxy) AdminHandler() http.Handler {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path))
 	})
-	return r
+	return p.opts.AdminAuth.authorize(p.log, r)
 }
 
 // adminErr is an admin API failure with its HTTP status.
@@ -110,6 +117,9 @@ func parseBackendPatch(body []byte) (backendPatch, error) {
 		if err != nil {
 			return patch, err
 		}
+		if err := refuseLinkLocal("url", s, urls); err != nil {
+			return patch, err
+		}
 		patch.urls = urls
 	}
 	if v, ok := raw["weight"]; ok {
@@ -144,7 +154,10 @@ func (p *Proxy) putBackend(w http.ResponseWriter, r *http.Request) {
 			if patch, err = parseBackendPatch(body); err != nil {
 				err = &adminErr{http.StatusBadRequest, err.Error()}
 			} else {
-				err = p.UpdateBackend(name, patch.urls, patch.weight)
+				var old, cur *BackendSpec
+				if old, cur, err = p.updateBackend(name, patch.urls, patch.weight); err == nil {
+					p.logChange(r, name, old, cur)
+				}
 			}
 		}
 	}
@@ -155,10 +168,13 @@ func (p *Proxy) putBackend(w http.ResponseWriter, r *http.Request) {
 	p.getBackend(w, r)
 }
 
-func (p *Proxy) deleteBackend(w http.ResponseWriter, r *http.Request) {
+func (p *Proxy) serveDelete(w http.ResponseWriter, r *http.Request) {
 	name, err := adminName(r)
 	if err == nil {
-		err = p.DeleteBackend(name)
+		var old *BackendSpec
+		if old, err = p.deleteBackend(name); err == nil {
+			p.logChange(r, name, old, nil)
+		}
 	}
 	if err != nil {
 		p.adminFail(w, err)
@@ -194,16 +210,25 @@ func (p *Proxy) specsLocked(name string) ([]BackendSpec, int) {
 // UpdateBackend sets a colour's URLs and/or weight (nil leaves it), creating the colour
 // when urls are given for an unknown name. The whole set is re-validated and swapped once.
 func (p *Proxy) UpdateBackend(name string, urls []*url.URL, weight *int) error {
+	_, _, err := p.updateBackend(name, urls, weight)
+	return err
+}
+
+// updateBackend is UpdateBackend returning the colour before (nil: created) and after.
+func (p *Proxy) updateBackend(name string, urls []*url.URL, weight *int) (old, cur *BackendSpec, err error) {
 	name = strings.ToUpper(name)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	specs, i := p.specsLocked(name)
 	if i < 0 {
 		if urls == nil {
-			return &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found; PUT {\"url\": ...} to create it", name)}
+			return nil, nil, &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found; PUT {\"url\": ...} to create it", name)}
 		}
 		specs = append(specs, BackendSpec{Name: name, Weight: 1})
 		i = len(specs) - 1
+	} else {
+		o := specs[i]
+		old = &o
 	}
 	if urls != nil {
 		specs[i].Members = urls
@@ -211,21 +236,65 @@ func (p *Proxy) UpdateBackend(name string, urls []*url.URL, weight *int) error {
 	if weight != nil {
 		specs[i].Weight = *weight
 	}
-	return p.applyLocked(specs)
+	if err := p.applyLocked(specs); err != nil {
+		return nil, nil, err
+	}
+	return old, &specs[i], nil
 }
 
 // DeleteBackend removes a colour; removing the last one that takes traffic is refused.
 func (p *Proxy) DeleteBackend(name string) error {
+	_, err := p.deleteBackend(name)
+	return err
+}
+
+// deleteBackend is DeleteBackend returning the colour removed.
+func (p *Proxy) deleteBackend(name string) (*BackendSpec, error) {
 	name = strings.ToUpper(name)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	specs, i := p.specsLocked(name)
 	if i < 0 {
-		return &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found", name)}
+		return nil, &adminErr{http.StatusNotFound, fmt.Sprintf("backend %q not found", name)}
 	}
+	old := specs[i]
 	specs = slices.Delete(specs, i, i+1)
 	if len(specs) == 0 {
-		return &adminErr{http.StatusConflict, fmt.Sprintf("backend %q is the last one; refusing to delete it", name)}
+		return nil, &adminErr{http.StatusConflict, fmt.Sprintf("backend %q is the last one; refusing to delete it", name)}
 	}
-	return p.applyLocked(specs)
+	return &old, p.applyLocked(specs)
+}
+
+// logChange writes the one line every accepted admin change gets. It names the
+// client (the address the request came from, and the proxy in front if any) and
+// never the token.
+func (p *Proxy) logChange(r *http.Request, name string, old, cur *BackendSpec) {
+	p.log.Info("admin change", "route", r.Method+" "+r.URL.Path, "colour", name,
+		"old", describeSpec(old), "new", describeSpec(cur), "client", r.RemoteAddr)
+}
+
+// describeSpec is a colour as one log value: "weight=4 urls=http://a:1,http://b:1";
+// "none" for a colour that did not (or no longer does) exist.
+func describeSpec(b *BackendSpec) string {
+	if b == nil {
+		return "none"
+	}
+	urls := make([]string, len(b.Members))
+	for i, u := range b.Members {
+		urls[i] = u.Redacted()
+	}
+	return fmt.Sprintf("weight=%d urls=%s", b.Weight, strings.Join(urls, ","))
+}
+
+// refuseLinkLocal rejects member URLs on link-local addresses given through the admin
+// API: 169.254.169.254 and fe80::… are where cloud metadata services (credentials)
+// answer, never a backend worth steering live traffic to.
+func refuseLinkLocal(setting, raw string, urls []*url.URL) error {
+	for _, u := range urls {
+		if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(u.Hostname(), "["), "]")); ip != nil &&
+			(ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) {
+			return fmt.Errorf("%s=%q: %s is a link-local address (cloud metadata services live there); refusing it as a member", setting, raw, ip)
+		}
+	}
+	return nil
 }

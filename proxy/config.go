@@ -32,6 +32,7 @@ const (
 	DefaultBodyTimeout     = 60 * time.Second
 	DefaultDrain           = 5 * time.Second
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultTLSReload       = 5 * time.Second
 	// EngineNetHTTP serves with net/http and forwards with httputil.ReverseProxy over
 	// NewTransport's tuned http.Transport: full HTTP semantics (upgrades, streaming).
 	EngineNetHTTP = "nethttp"
@@ -57,6 +58,17 @@ const (
 type Config struct {
 	Addr      string // ":8989"
 	AdminAddr string // "" when disabled ("off")
+	// AdminAuth holds the admin tokens read from ADMIN_TOKEN_FILE / ADMIN_TOKEN and the
+	// read-only pair; both empty only with a loopback (or disabled) admin listener.
+	AdminAuth AdminAuth
+	// TLS: the data listener serves HTTPS with this certificate and key (files, re-read
+	// on SIGHUP and when they change, every TLSReload); "" serves plain HTTP.
+	TLSCert, TLSKey string
+	// TLSCertSetting and TLSKeySetting name where they came from, for errors.
+	TLSCertSetting, TLSKeySetting string
+	TLSReload                     time.Duration
+	// RedirectAddr is a plain-HTTP listener that redirects to HTTPS (":80"); "" none.
+	RedirectAddr string
 	Provider  string
 	// ProviderSetting names where Provider came from ("-provider" or "PROVIDER") for errors.
 	ProviderSetting string
@@ -100,6 +112,8 @@ var settings = []string{
 	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
 	"DNS_REFRESH", "ATTEMPT_TIMEOUT", "BODY_TIMEOUT", "MAX_BODY", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE", "LOOPS",
 	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
+	"ADMIN_TOKEN_FILE", "ADMIN_TOKEN", "ADMIN_READ_TOKEN_FILE", "ADMIN_READ_TOKEN",
+	"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_RELOAD_INTERVAL", "REDIRECT_PORT",
 }
 
 // notColours are well-known variables of other tools whose value can be an http URL
@@ -131,6 +145,14 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 	for _, s := range []struct{ name, def, usage string }{
 		{"port", strconv.Itoa(DefaultPort), "listen port (env PORT)"},
 		{"admin-addr", DefaultAdminAddr, `admin API listen address, "off" disables (env ADMIN_ADDR)`},
+		{"admin-token-file", "", "file holding the admin API's bearer token, e.g. a Docker secret (env ADMIN_TOKEN_FILE)"},
+		{"admin-token", "", "the admin API's bearer token itself, for development (env ADMIN_TOKEN)"},
+		{"admin-read-token-file", "", "file holding a read-only token: GET /status, /backends, /metrics (env ADMIN_READ_TOKEN_FILE)"},
+		{"admin-read-token", "", "the read-only token itself (env ADMIN_READ_TOKEN)"},
+		{"tls-cert-file", "", "PEM certificate (chain) for HTTPS on the listen port; with -tls-key-file (env TLS_CERT_FILE)"},
+		{"tls-key-file", "", "PEM private key of -tls-cert-file (env TLS_KEY_FILE)"},
+		{"tls-reload-interval", DefaultTLSReload.String(), "how often the certificate files are checked for a change; SIGHUP re-reads at once (env TLS_RELOAD_INTERVAL)"},
+		{"redirect-port", "", "plain-HTTP port redirecting to HTTPS (308), with -tls-cert-file; empty: none (env REDIRECT_PORT)"},
 		{"provider", DefaultProvider, "backend provider: static (env PROVIDER)"},
 		{"config", "", "env-file (KEY=VALUE lines) read at start and on SIGHUP (env CONFIG)"},
 		{"proxy_target_url", "", "single backend URL, colour DEFAULT (env PROXY_TARGET_URL)"},
@@ -231,6 +253,19 @@ func ParseConfig(args, environ []string) (*Config, error) {
 
 	raw, name, _ := lookup("admin-addr", "ADMIN_ADDR")
 	if c.AdminAddr, err = parseAdminAddr(name, raw); err != nil {
+		return nil, err
+	}
+	if c.AdminAuth.Token, err = readToken(lookup, "admin-token", "ADMIN_TOKEN"); err != nil {
+		return nil, err
+	}
+	if c.AdminAuth.ReadToken, err = readToken(lookup, "admin-read-token", "ADMIN_READ_TOKEN"); err != nil {
+		return nil, err
+	}
+	if c.AdminAddr != "" && c.AdminAuth.Token == "" && !loopbackAddr(c.AdminAddr) {
+		_, name, _ := lookup("admin-addr", "ADMIN_ADDR")
+		return nil, fmt.Errorf("%s=%q: an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1", name, c.AdminAddr)
+	}
+	if err := c.parseTLS(lookup); err != nil {
 		return nil, err
 	}
 	raw, c.ProviderSetting, _ = lookup("provider", "PROVIDER")
@@ -587,6 +622,84 @@ func parseAdminAddr(setting, raw string) (string, error) {
 		return "", fmt.Errorf("%s=%q: port out of range 0-65535", setting, raw)
 	}
 	return raw, nil
+}
+
+// readToken reads one admin token from NAME_FILE or NAME (flags -name-file, -name):
+// surrounding white space (a file's newline) is trimmed; a missing, unreadable or
+// empty file, both forms at once, or a token shorter than MinTokenLen or holding
+// white space or control characters is an error naming the setting.
+func readToken(lookup func(string, string) (string, string, bool), flagName, env string) (string, error) {
+	fileRaw, fileName, fileGiven := lookup(flagName+"-file", env+"_FILE")
+	valRaw, valName, valGiven := lookup(flagName, env)
+	fileGiven = fileGiven && fileRaw != ""
+	valGiven = valGiven && valRaw != ""
+	var tok, name string
+	switch {
+	case fileGiven && valGiven:
+		return "", fmt.Errorf("%s and %s are both set; set one", fileName, valName)
+	case fileGiven:
+		b, err := os.ReadFile(fileRaw)
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return "", fmt.Errorf("%s=%q: %v", fileName, fileRaw, err)
+		}
+		tok, name = strings.TrimSpace(string(b)), fmt.Sprintf("%s=%q", fileName, fileRaw)
+		if tok == "" {
+			return "", fmt.Errorf("%s: the file is empty; want a token of at least %d characters", name, MinTokenLen)
+		}
+	case valGiven:
+		// The value itself is never repeated in an error.
+		tok, name = strings.TrimSpace(valRaw), valName
+	default:
+		return "", nil
+	}
+	if len(tok) < MinTokenLen {
+		return "", fmt.Errorf("%s: the token has %d characters; want at least %d (e.g. openssl rand -hex 32)", name, len(tok), MinTokenLen)
+	}
+	for _, r := range tok {
+		if r <= ' ' || r == 0x7f {
+			return "", fmt.Errorf("%s: the token holds white space or control characters; want one line of printable characters", name)
+		}
+	}
+	return tok, nil
+}
+
+// parseTLS reads the TLS settings. The files themselves are loaded by package
+// tlsterm at start (one-line errors there); here only their presence is checked.
+func (c *Config) parseTLS(lookup func(string, string) (string, string, bool)) error {
+	c.TLSCert, c.TLSCertSetting, _ = lookup("tls-cert-file", "TLS_CERT_FILE")
+	c.TLSKey, c.TLSKeySetting, _ = lookup("tls-key-file", "TLS_KEY_FILE")
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		return fmt.Errorf("%s=%q: needs TLS_KEY_FILE too", c.TLSCertSetting, c.TLSCert)
+	case c.TLSKey != "" && c.TLSCert == "":
+		return fmt.Errorf("%s=%q: needs TLS_CERT_FILE too", c.TLSKeySetting, c.TLSKey)
+	}
+	raw, name, _ := lookup("tls-reload-interval", "TLS_RELOAD_INTERVAL")
+	d, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%s=%q: want a duration > 0 like 5s", name, raw)
+	}
+	c.TLSReload = d
+	raw, name, given := lookup("redirect-port", "REDIRECT_PORT")
+	if !given || strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%s=%q: want a port number 1-65535", name, raw)
+	}
+	if c.TLSCert == "" {
+		return fmt.Errorf("%s=%q: redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE", name, raw)
+	}
+	c.RedirectAddr = ":" + strconv.Itoa(n)
+	if c.RedirectAddr == c.Addr {
+		return fmt.Errorf("%s=%q: the same port as the HTTPS listener", name, raw)
+	}
+	return nil
 }
 
 func validToken(s string) bool {

@@ -85,6 +85,14 @@ func TestParseConfigPrecedenceAndForms(t *testing.T) {
 // TestParseConfigBadInputs: every bad input gives one line naming the setting and value.
 func TestParseConfigBadInputs(t *testing.T) {
 	ok := []string{"BLUE=http://b:1"}
+	dir := t.TempDir()
+	emptyFile, shortFile := filepath.Join(dir, "empty"), filepath.Join(dir, "short")
+	if err := os.WriteFile(emptyFile, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shortFile, []byte("abcde\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		env  []string
@@ -144,6 +152,22 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{[]string{"-nope"}, ok, `flag provided but not defined: -nope`},
 		{[]string{"-preserve-host=maybe"}, ok, `invalid boolean value "maybe" for -preserve-host: parse error`},
 		{[]string{"extra"}, ok, `unexpected argument "extra"; settings are flags or env vars`},
+		{nil, append(ok, "ADMIN_ADDR=:8990"), `ADMIN_ADDR=":8990": an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1`},
+		{[]string{"-admin-addr", "0.0.0.0:8990"}, ok, `-admin-addr="0.0.0.0:8990": an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1`},
+		{nil, append(ok, "ADMIN_ADDR=10.0.0.1:8990", "ADMIN_READ_TOKEN="+strings.Repeat("r", 16)), `ADMIN_ADDR="10.0.0.1:8990": an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1`},
+		{nil, append(ok, "ADMIN_TOKEN_FILE=/nonexistent/token"), `ADMIN_TOKEN_FILE="/nonexistent/token": no such file or directory`},
+		{nil, append(ok, "ADMIN_TOKEN_FILE="+emptyFile), `ADMIN_TOKEN_FILE="` + emptyFile + `": the file is empty; want a token of at least 16 characters`},
+		{nil, append(ok, "ADMIN_TOKEN_FILE="+shortFile), `ADMIN_TOKEN_FILE="` + shortFile + `": the token has 5 characters; want at least 16 (e.g. openssl rand -hex 32)`},
+		{nil, append(ok, "ADMIN_TOKEN=secret"), `ADMIN_TOKEN: the token has 6 characters; want at least 16 (e.g. openssl rand -hex 32)`},
+		{nil, append(ok, "ADMIN_TOKEN=two words that are long"), `ADMIN_TOKEN: the token holds white space or control characters; want one line of printable characters`},
+		{nil, append(ok, "ADMIN_TOKEN_FILE="+shortFile, "ADMIN_TOKEN="+strings.Repeat("t", 16)), `ADMIN_TOKEN_FILE and ADMIN_TOKEN are both set; set one`},
+		{[]string{"-admin-read-token-file", "/nonexistent/ro"}, ok, `-admin-read-token-file="/nonexistent/ro": no such file or directory`},
+		{nil, append(ok, "TLS_CERT_FILE=/c.pem"), `TLS_CERT_FILE="/c.pem": needs TLS_KEY_FILE too`},
+		{[]string{"-tls-key-file", "/k.pem"}, ok, `-tls-key-file="/k.pem": needs TLS_CERT_FILE too`},
+		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "TLS_RELOAD_INTERVAL=0s"), `TLS_RELOAD_INTERVAL="0s": want a duration > 0 like 5s`},
+		{nil, append(ok, "REDIRECT_PORT=80"), `REDIRECT_PORT="80": redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE`},
+		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=http"), `REDIRECT_PORT="http": want a port number 1-65535`},
+		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=8989"), `REDIRECT_PORT="8989": the same port as the HTTPS listener`},
 	}
 	for _, c := range cases {
 		_, err := ParseConfig(c.args, c.env)
@@ -204,4 +228,28 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("parser accepted what the proxy refuses: %v", err)
 		}
 	})
+}
+
+// TestParseConfigAdminToken: a Docker secret's file (trailing newline) gives the
+// token; with it the admin API may listen on every address.
+func TestParseConfigAdminToken(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(f, []byte("  0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig([]string{"-admin-addr", ":8990"}, []string{"BLUE=http://b:1", "ADMIN_TOKEN_FILE=" + f, "ADMIN_READ_TOKEN=ro-0123456789abcdef"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminAuth.Token != "0123456789abcdef0123" || c.AdminAuth.ReadToken != "ro-0123456789abcdef" || c.AdminAddr != ":8990" {
+		t.Errorf("got %+v, admin %q", c.AdminAuth, c.AdminAddr)
+	}
+	// The default loopback admin listener needs no token.
+	if c, err := ParseConfig(nil, []string{"BLUE=http://b:1"}); err != nil || c.AdminAuth != (AdminAuth{}) || c.AdminAddr != DefaultAdminAddr {
+		t.Errorf("default: %+v %v", c, err)
+	}
+	c, err = ParseConfig(nil, []string{"BLUE=http://b:1", "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=8080"})
+	if err != nil || c.TLSCert != "/c" || c.TLSKey != "/k" || c.RedirectAddr != ":8080" || c.TLSReload != DefaultTLSReload {
+		t.Errorf("TLS: %+v %v", c, err)
+	}
 }

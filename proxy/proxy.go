@@ -38,6 +38,9 @@ type Options struct {
 	// forward through a RoundTripper (nethttp); default: NewTransport's tuned
 	// http.Transport.
 	Transport http.RoundTripper
+	// AdminAuth guards the admin API (AdminHandler); the zero value has no token, for a
+	// loopback admin listener.
+	AdminAuth AdminAuth
 	Logger    *slog.Logger
 }
 
@@ -48,6 +51,7 @@ func OptionsFrom(c *Config) Options {
 		MaxFails: c.MaxFails, FailTimeout: c.FailTimeout, DNSRefresh: c.DNSRefresh,
 		StickyCookie: c.StickyCookie, OverrideHeader: c.OverrideHeader, PreserveHost: c.PreserveHost,
 		AttemptTimeout: c.AttemptTimeout, BodyTimeout: c.BodyTimeout, MaxBody: c.MaxBody,
+		AdminAuth: c.AdminAuth,
 	}
 }
 

@@ -43,6 +43,9 @@ func TestRunBadConfigExit2(t *testing.T) {
 		{nil, []string{"BLUE=http://b:1", "PROVIDER=consul"}, "archway-proxy: PROVIDER=\"consul\": unknown provider; want one of " + providerNames() + "\n"},
 		{nil, []string{"BLUE=http://b:1", "ENGINE=h2"}, "archway-proxy: ENGINE=\"h2\": want nethttp or epoll\n"},
 		{nil, []string{"BLUE=http://b:1", "BLUE_WEIGHT=0"}, "archway-proxy: backends: every weight is 0 (BLUE=0); at least one must be > 0\n"},
+		// The admin API on every address without a token does not start.
+		{[]string{"-admin-addr", ":8990"}, []string{"BLUE=http://b:1"}, "archway-proxy: -admin-addr=\":8990\": an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1\n"},
+		{[]string{"-admin-addr", ":8990"}, []string{"BLUE=http://b:1", "ADMIN_TOKEN_FILE=/run/secrets/missing"}, "archway-proxy: ADMIN_TOKEN_FILE=\"/run/secrets/missing\": no such file or directory\n"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer

@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// AdminAuth says who may use the admin API. With no token at all the admin API must
+// listen on a loopback address (ParseConfig refuses anything else) and answers only
+// requests whose Host is a loopback name, so that a web page cannot reach it through
+// DNS rebinding from the operator's browser.
+type AdminAuth struct {
+	// Token grants every admin route (ADMIN_TOKEN_FILE / ADMIN_TOKEN).
+	Token string
+	// ReadToken grants the read-only routes only — GET /status, /backends and
+	// /metrics — e.g. for a Prometheus scraper (ADMIN_READ_TOKEN_FILE /
+	// ADMIN_READ_TOKEN). Empty: no read-only token.
+	ReadToken string
+}
+
+// MinTokenLen is the shortest admin token accepted: 16 random characters are beyond
+// guessing over the network; shorter ones are typos or placeholders.
+const MinTokenLen = 16
+
+// adminRealm is the WWW-Authenticate realm of the admin API.
+const adminRealm = `Bearer realm="archway-proxy admin"`
+
+// scope is what a route needs.
+type scope int
+
+const (
+	scopeOpen  scope = iota // /healthz: liveness, tells nothing
+	scopeRead               // GET /status, /backends, /metrics
+	scopeWrite              // every change
+)
+
+// routeScope is the one place that says what each admin request needs: reads are
+// GET (and HEAD) of anything but /healthz; every other method is a change.
+func routeScope(r *http.Request) scope {
+	switch {
+	case r.URL.Path == "/healthz":
+		return scopeOpen
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return scopeRead
+	}
+	return scopeWrite
+}
+
+// authorize wraps the admin router: it answers 401 (no or wrong token), 403 (a
+// read-only token on a change, or a non-loopback Host without tokens) before any
+// route runs, so that a refused request changes nothing.
+func (a AdminAuth) authorize(log interface {
+	Warn(string, ...any)
+}, next http.Handler) http.Handler {
+	token, read := digest(a.Token), digest(a.ReadToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		need := routeScope(r)
+		if need == scopeOpen {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if a.Token == "" && a.ReadToken == "" {
+			if !loopbackHost(r.Host) {
+				log.Warn("admin request refused", "reason", "non-loopback Host without a token", "host", r.Host, "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
+				adminError(w, http.StatusForbidden, fmt.Sprintf("Host %q: the admin API without a token answers only localhost (set ADMIN_TOKEN_FILE to reach it by another name)", r.Host))
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		given, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			w.Header().Set("WWW-Authenticate", adminRealm)
+			log.Warn("admin request refused", "reason", "no bearer token", "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
+			adminError(w, http.StatusUnauthorized, "missing token: send Authorization: Bearer <token> (ADMIN_TOKEN_FILE)")
+			return
+		}
+		g := digest(given)
+		// Both comparisons always run, on fixed-length digests: the time taken says
+		// nothing about either token.
+		isWrite := a.Token != "" && subtle.ConstantTimeCompare(g[:], token[:]) == 1
+		isRead := a.ReadToken != "" && subtle.ConstantTimeCompare(g[:], read[:]) == 1
+		switch {
+		case !isWrite && !isRead:
+			w.Header().Set("WWW-Authenticate", adminRealm+`, error="invalid_token"`)
+			log.Warn("admin request refused", "reason", "wrong token", "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
+			adminError(w, http.StatusUnauthorized, "wrong token")
+			return
+		case need == scopeWrite && !isWrite:
+			w.Header().Set("WWW-Authenticate", adminRealm+`, error="insufficient_scope"`)
+			log.Warn("admin request refused", "reason", "read-only token on a change", "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
+			adminError(w, http.StatusForbidden, "the read-only token (ADMIN_READ_TOKEN_FILE) cannot change anything; use ADMIN_TOKEN_FILE's token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func digest(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
+
+// bearer extracts the token of an "Authorization: Bearer <token>" header (the scheme
+// is case-insensitive, RFC 6750).
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// loopbackHost reports whether a Host header names this machine's loopback
+// interface: localhost, 127.0.0.0/8 or ::1, with or without a port.
+func loopbackHost(host string) bool {
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// loopbackAddr reports whether a listen address (host:port) binds loopback only. An
+// empty host, 0.0.0.0, :: or a name other than localhost bind more (or may).
+func loopbackAddr(addr string) bool {
+	h, _, err := net.SplitHostPort(addr)
+	if err != nil || h == "" {
+		return false
+	}
+	return loopbackHost(h)
+}
