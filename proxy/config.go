@@ -69,7 +69,7 @@ type Config struct {
 	TLSReload                     time.Duration
 	// RedirectAddr is a plain-HTTP listener that redirects to HTTPS (":80"); "" none.
 	RedirectAddr string
-	Provider  string
+	Provider     string
 	// ProviderSetting names where Provider came from ("-provider" or "PROVIDER") for errors.
 	ProviderSetting string
 	File            string // -config / CONFIG, an env-file read at start and on SIGHUP
