@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 
 type options struct {
 	stack, group, file, registry, tag string
+	adminFile, tokenFile, secret      string
 	proxyURL, adminURL                string
 	n                                 int
 	timeout                           time.Duration
@@ -55,6 +57,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.stack, "stack", "archway", "stack name")
 	fs.StringVar(&o.group, "group", "", "archway.group label of the stack's services (default: the stack name)")
 	fs.StringVar(&o.file, "file", "swarm/stack.yml", "stack file")
+	fs.StringVar(&o.adminFile, "admin-file", "swarm/stack.admin.yml", `second stack file publishing the admin API (with its token); "" keeps it unpublished`)
+	fs.StringVar(&o.tokenFile, "admin-token-file", envOr("ARCHWAY_ADMIN_TOKEN_FILE", ""), "file holding the proxy's admin token; created with a random token if missing (env ARCHWAY_ADMIN_TOKEN_FILE; default $ARCHWAY_HOME/admin.token)")
+	fs.StringVar(&o.secret, "admin-secret", envOr("ADMIN_TOKEN_SECRET", rollout.AdminSecret), "Docker secret the stack reads the admin token from (env ADMIN_TOKEN_SECRET)")
 	fs.StringVar(&o.registry, "registry", envOr("ARCHWAY_REGISTRY", "127.0.0.1:5000"), "registry of the images (env ARCHWAY_REGISTRY)")
 	fs.StringVar(&o.tag, "tag", envOr("ARCHWAY_TAG", "latest"), "image tag (env ARCHWAY_TAG)")
 	fs.StringVar(&o.proxyURL, "proxy-url", "", "proxy URL (default: found from the proxy task)")
@@ -67,6 +72,13 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.group == "" {
 		o.group = o.stack
+	}
+	if o.tokenFile == "" {
+		home, err := lab.Home()
+		if err != nil {
+			return o, err
+		}
+		o.tokenFile = filepath.Join(home, "admin.token")
 	}
 	if o.n <= 0 {
 		return o, fmt.Errorf("-n=%d: want a positive number of requests", o.n)
@@ -140,26 +152,32 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		ProxyURL: o.proxyURL, AdminURL: o.adminURL, Out: stdout, Timeout: o.timeout,
 	}
 	fmt.Fprintf(stdout, "cluster: %s\n", host)
+	if o.cmd != "run" && o.cmd != "deploy" {
+		// The other commands read the token the deploy left, as an operator would.
+		if s.AdminToken, err = rollout.ReadAdminToken(o.tokenFile); err != nil {
+			return fmt.Errorf("%w (deploy first: go run ./swarm/demo deploy)", err)
+		}
+	}
 	switch o.cmd {
 	case "deploy":
-		return deploy(ctx, s, o, host)
+		return deploy(ctx, s, o, host, cli)
 	case "run":
 		if o.deploy {
-			if err := deploy(ctx, s, o, host); err != nil {
+			if err := deploy(ctx, s, o, host, cli); err != nil {
 				return err
 			}
 		}
 		if _, err := s.Demo(ctx, o.n); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\napp page through the proxy:  %s/\nproxy status (JSON):         %s/status\nproxy metrics:               %s/metrics\n",
-			s.ProxyURL, s.AdminURL, s.AdminURL)
+		fmt.Fprintf(stdout, "\napp page through the proxy:  %s/\nproxy status (JSON):         curl -H \"Authorization: Bearer $(cat %s)\" %s/status\nproxy metrics:               … %s/metrics\n",
+			s.ProxyURL, o.tokenFile, s.AdminURL, s.AdminURL)
 		return nil
 	case "show":
 		if err := s.Locate(ctx); err != nil {
 			return err
 		}
-		st, err := rollout.ProxyStatus(ctx, s.HTTP, s.AdminURL)
+		st, err := rollout.ProxyStatus(ctx, s.HTTP, s.AdminURL, s.AdminToken)
 		if err != nil {
 			return err
 		}
@@ -176,11 +194,30 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 }
 
-func deploy(ctx context.Context, s *rollout.Session, o options, host string) error {
-	fmt.Fprintf(s.Out, "==> docker stack deploy -c %s %s (images %s/archway/{app,proxy}:%s)\n", o.file, o.stack, o.registry, o.tag)
+func deploy(ctx context.Context, s *rollout.Session, o options, host string, api rollout.SecretAPI) error {
+	tok, created, err := rollout.EnsureAdminToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(s.Out, "==> admin token: created %s (0600)\n", o.tokenFile)
+	}
+	made, err := rollout.EnsureAdminSecret(ctx, api, o.secret, tok, o.tokenFile, created)
+	if err != nil {
+		return err
+	}
+	if made {
+		fmt.Fprintf(s.Out, "==> docker secret create %s %s\n", o.secret, o.tokenFile)
+	}
+	s.AdminToken = tok
+	files := []string{o.file}
+	if o.adminFile != "" {
+		files = append(files, o.adminFile)
+	}
+	fmt.Fprintf(s.Out, "==> docker stack deploy -c %s %s (images %s/archway/{app,proxy}:%s)\n", strings.Join(files, " -c "), o.stack, o.registry, o.tag)
 	out, err := rollout.DeployStack(ctx, rollout.StackOptions{
-		File: o.file, Name: o.stack, DockerHost: host,
-		Env: map[string]string{"REGISTRY": o.registry, "TAG": o.tag, "GROUP": o.group},
+		Files: files, Name: o.stack, DockerHost: host,
+		Env: map[string]string{"REGISTRY": o.registry, "TAG": o.tag, "GROUP": o.group, "ADMIN_TOKEN_SECRET": o.secret},
 	})
 	if err != nil {
 		return err

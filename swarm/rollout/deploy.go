@@ -11,7 +11,9 @@ import (
 
 // StackOptions names what `docker stack deploy` needs.
 type StackOptions struct {
-	File       string // swarm/stack.yml
+	// Files are the stack files, merged in order: swarm/stack.yml, and
+	// swarm/stack.admin.yml to publish the admin API.
+	Files      []string
 	Name       string // stack name, e.g. archway
 	DockerHost string // the manager; empty means the docker CLI's own default
 	// Env is passed to the stack file's ${VAR} substitution (REGISTRY, TAG, GROUP, …).
@@ -26,7 +28,11 @@ func DeployStack(ctx context.Context, o StackOptions) (string, error) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return "", fmt.Errorf("docker CLI not found on PATH (install docker.io, or run `go tool task setup`): %w", err)
 	}
-	cmd := exec.CommandContext(ctx, "docker", "stack", "deploy", "--prune", "--resolve-image", "always", "-c", o.File, o.Name)
+	args := []string{"stack", "deploy", "--prune", "--resolve-image", "always"}
+	for _, f := range o.Files {
+		args = append(args, "-c", f)
+	}
+	cmd := exec.CommandContext(ctx, "docker", append(args, o.Name)...)
 	cmd.Env = os.Environ()
 	if o.DockerHost != "" {
 		cmd.Env = append(cmd.Env, "DOCKER_HOST="+o.DockerHost)

@@ -18,7 +18,10 @@ type Session struct {
 	Stack string
 	// ProxyURL and AdminURL are found from the proxy task when empty (Locate).
 	ProxyURL, AdminURL string
-	Out                io.Writer
+	// AdminToken is sent to the admin API (ReadAdminToken reads the file the stack's
+	// secret was created from).
+	AdminToken string
+	Out        io.Writer
 	// Timeout bounds each wait; emulated nodes start slowly, so be generous.
 	Timeout time.Duration
 }
@@ -77,7 +80,7 @@ func (s *Session) Converge(ctx context.Context, want Weights) (int, error) {
 	if err := s.Locate(ctx); err != nil {
 		return 0, err
 	}
-	if err := WaitProxy(ctx, s.HTTP, s.AdminURL, want, conv.Nodes, s.Timeout); err != nil {
+	if err := WaitProxy(ctx, s.HTTP, s.AdminURL, s.AdminToken, want, conv.Nodes, s.Timeout); err != nil {
 		return 0, err
 	}
 	return conv.Nodes, nil

@@ -72,23 +72,30 @@ type Proxy struct {
 	Node    Node
 	URL     string // data plane, http://node:port
 	Admin   string // admin API
+	// Token is the admin token the proxy reads from its secret.
+	Token string
 }
 
-// DeployProxy runs one archway-proxy replica on a manager, reading the Swarm through the
-// manager's socket and following only group, and waits until it answers.
+// DeployProxy runs one archway-proxy replica on a manager as the stack does: as the
+// image's non-root user, reading the Swarm through a filtering socket relay of its own
+// (DeployRelay) and following only group, its admin API published with a token from a
+// Docker secret; it waits until the admin API answers with the token.
 func (c *Cluster) DeployProxy(t testing.TB, group string, extra ...ServiceSpecOpt) Proxy {
 	t.Helper()
+	base := group[len(c.RunID)+1:]
+	token, secretID := c.CreateAdminSecret(t, c.Name(base+"-admin-token"))
+	volume := c.Name(base + "-relay")
+	c.DeployRelay(t, c.Name(base+"-relay"), volume)
 	opts := append([]ServiceSpecOpt{
-		WithName(c.Name(group[len(c.RunID)+1:] + "-proxy")),
+		WithName(c.Name(base + "-proxy")),
 		WithImage(c.ProxyImage),
 		WithArgs("-provider", "swarm", "-admin-addr", ":"+strconv.Itoa(AdminPort)),
-		WithEnv("PORT="+strconv.Itoa(ProxyPort), "ARCHWAY_SWARM_GROUP="+group, "LOG_LEVEL=debug"),
+		WithEnv("PORT="+strconv.Itoa(ProxyPort), "ARCHWAY_SWARM_GROUP="+group, "LOG_LEVEL=debug",
+			"DOCKER_HOST=unix://"+relaySocket, "ADMIN_TOKEN_FILE=/run/secrets/"+adminTokenTarget),
+		WithSecret(secretID, c.Name(base+"-admin-token"), adminTokenTarget, ProxyUID),
+		WithVolume(volume, relayDir, true),
 		WithReplicas(1),
 		WithConstraints("node.role==manager"),
-		WithDockerSocket(),
-		// The image runs as 65532, and the engine socket is root:docker 0660 on the node.
-		// Reading it is root-equivalent anyway; no other way in without a TCP API.
-		WithUser("0:0"),
 		WithHostPort(ProxyPort, 0),
 		WithHostPort(AdminPort, 0),
 	}, extra...)
@@ -100,7 +107,7 @@ func (c *Cluster) DeployProxy(t testing.TB, group string, extra ...ServiceSpecOp
 	if len(tasks) != 1 || len(data) != 1 || len(admin) != 1 {
 		t.Fatalf("proxy %s: want one running task with both ports, got %d tasks", svc.Spec.Name, len(tasks))
 	}
-	p := Proxy{Service: svc, Node: data[0].Node, URL: data[0].URL, Admin: admin[0].URL}
+	p := Proxy{Service: svc, Node: data[0].Node, URL: data[0].URL, Admin: admin[0].URL, Token: token}
 	WaitOn(t, "proxy admin API at "+p.Admin, func() Result {
 		if _, err := p.Backends(context.Background()); err != nil {
 			return Continue("%v", err)
@@ -119,6 +126,7 @@ func (p Proxy) Backends(ctx context.Context) ([]proxy.BackendView, error) {
 	if err != nil {
 		return nil, err
 	}
+	req.Header.Set("Authorization", "Bearer "+p.Token)
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return nil, err
@@ -135,15 +143,25 @@ func (p Proxy) Backends(ctx context.Context) ([]proxy.BackendView, error) {
 	return out, nil
 }
 
-// Put sends PUT /backends/{name} with a raw JSON body and returns status and body.
+// Put sends PUT /backends/{name} with a raw JSON body and the admin token and returns
+// status and body.
 func (p Proxy) Put(ctx context.Context, name, body string) (int, string, error) {
+	return p.AdminDo(ctx, http.MethodPut, "/backends/"+name, body, p.Token)
+}
+
+// AdminDo sends one admin request with token ("" sends no Authorization header) and
+// returns status and body.
+func (p Proxy) AdminDo(ctx context.Context, method, path, body, token string) (int, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, p.Admin+"/backends/"+name, bytes.NewBufferString(body))
+	req, err := http.NewRequestWithContext(ctx, method, p.Admin+path, bytes.NewBufferString(body))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, "", err
