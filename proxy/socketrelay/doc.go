@@ -9,5 +9,6 @@
 // line and headers) touches the real socket, and the proxy runs as an unprivileged user on
 // the relay's socket.
 //
-// Handler is the filter itself, usable on any listener and in tests.
+// Handler is the filter itself, usable on any listener and in tests; Run is the whole
+// relay process: check the engine, create the socket, serve until the context ends.
 package socketrelay
