@@ -74,7 +74,10 @@ func NewWithAPI(api API, cfg Config, log *slog.Logger) *Provider {
 // its last backend set meanwhile.
 func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) error) error {
 	kick := make(chan struct{}, 1)
-	go p.watch(ctx, kick)
+	// The event stream starts after the first successful read: the Docker client
+	// negotiates its API version on its first call and Events reads that version
+	// without a lock, so starting both at once is a data race in the client.
+	watching := false
 
 	var (
 		lastKey      string
@@ -114,6 +117,10 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 		if lastErr != "" {
 			p.log.Info("reading swarm works again")
 			lastErr = ""
+		}
+		if !watching {
+			watching = true
+			go p.watch(ctx, kick)
 		}
 		now := map[string]bool{}
 		for _, pr := range problems {

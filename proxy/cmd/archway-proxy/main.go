@@ -46,6 +46,14 @@ var providers = map[string]func(providerEnv) (proxy.Provider, error){
 
 // run is main without os.Exit: exit code 2 for bad configuration, 1 for runtime failure.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "relay": // the filtering Docker socket relay (relay.go)
+			return runRelay(ctx, args[1:], environ, stdout, stderr)
+		case "relay-check": // what this container can do through DOCKER_HOST (relaycheck.go)
+			return runRelayCheck(ctx, environ, stdout, stderr)
+		}
+	}
 	cfg, err := proxy.ParseConfig(args, environ)
 	if errors.Is(err, proxy.ErrHelp) {
 		proxy.Usage(stdout)
