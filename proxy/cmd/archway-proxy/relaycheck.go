@@ -8,10 +8,10 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // runRelayCheck is `archway-proxy relay-check`: from inside the proxy's container
@@ -74,7 +74,7 @@ func runRelayCheck(ctx context.Context, environ []string, stdout, stderr io.Writ
 		case c.allowed:
 			ok = false
 			fmt.Fprintf(stdout, "FAILED   %s: %v (the Swarm provider needs it)\n", c.call, err)
-		case errdefs.IsForbidden(err):
+		case cerrdefs.IsPermissionDenied(err):
 			fmt.Fprintf(stdout, "refused  %s: 403\n", c.call)
 		case err == nil:
 			ok = false
