@@ -16,6 +16,20 @@ import (
 	"time"
 )
 
+// waitFor polls cond every 5 ms until it holds, failing the test with what it waited
+// for after 10 s (generous for -race on a loaded machine; a pass takes milliseconds).
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	const limit = 10 * time.Second
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // logRecorder keeps every line a text slog.Logger writes.
 type logRecorder struct {
 	mu    sync.Mutex

@@ -30,7 +30,8 @@ type Store struct {
 
 	cur atomic.Pointer[served]
 
-	mu      sync.Mutex // serialises loads; guards what follows
+	mu      sync.Mutex // serialises loads (Reload, Watch); guards what follows
+	seen    [2]stamp   // the files' identity taken before the last load attempt
 	reloads int
 	lastErr string
 }
@@ -66,6 +67,7 @@ func New(o Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.seen = s.stamps()
 	p, err := s.load()
 	if err != nil {
 		return nil, err
@@ -102,15 +104,26 @@ func (s *Store) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 // Reload re-reads both files. On success the new pair serves every later handshake; on
 // any error the current pair keeps serving, one warning line is logged and the error
 // is returned: a pair caught half-replaced (the new certificate, the old key) must
-// never take the listener down. Safe to call concurrently with serving.
+// never take the listener down. Safe to call concurrently with Watch and serving.
 func (s *Store) Reload() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.reloadLocked(s.stamps(), true)
+}
+
+// reloadLocked loads the pair whose identity st was taken before reading. A failure
+// repeating the last one is logged only if logRepeat: Watch retries a failed reload
+// on every poll and must not log the same line each time.
+func (s *Store) reloadLocked(st [2]stamp, logRepeat bool) error {
+	s.seen = st
 	p, err := s.load()
 	if err != nil {
-		s.log.Warn("TLS reload failed; serving the previous certificate", "err", err.Error(),
-			"serial", s.cur.Load().info.Serial)
-		s.lastErr = err.Error()
+		msg := err.Error()
+		if logRepeat || msg != s.lastErr {
+			s.log.Warn("TLS reload failed; serving the previous certificate", "err", msg,
+				"serial", s.cur.Load().info.Serial)
+		}
+		s.lastErr = msg
 		return err
 	}
 	s.cur.Store(p)
