@@ -4,6 +4,9 @@
 //   - Store holds the served certificate and key (PEM files), swaps them atomically
 //     on Reload or when Watch sees the files change, and keeps the old pair whenever
 //     the new one does not load, so a half-replaced pair never breaks serving;
+//   - ServerConfig is the tls.Config for the data plane (Mozilla "intermediate":
+//     TLS 1.2+, ECDHE with AEAD suites only, HTTP/2 by ALPN) taking its certificate
+//     from a Store;
 //   - CA issues throwaway certificates for demos and tests, without network, and
 //     WriteFiles writes a pair atomically.
 //
