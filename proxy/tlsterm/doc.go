@@ -7,6 +7,8 @@
 //   - ServerConfig is the tls.Config for the data plane (Mozilla "intermediate":
 //     TLS 1.2+, ECDHE with AEAD suites only, HTTP/2 by ALPN) taking its certificate
 //     from a Store;
+//   - RedirectHandler answers an optional plain-HTTP listener with 308 redirects to
+//     the HTTPS one, for Host headers that name a host and nothing else;
 //   - CA issues throwaway certificates for demos and tests, without network, and
 //     WriteFiles writes a pair atomically.
 //
