@@ -1,0 +1,46 @@
+package tlsterm
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+)
+
+// Setting names used in errors by NewStore; New takes others (flag names, say) through
+// Options, the way the proxy's configuration errors name where a value came from.
+const (
+	CertSetting = "TLS_CERT_FILE"
+	KeySetting  = "TLS_KEY_FILE"
+)
+
+// SettingError is a certificate or key that did not load. Its text is one line that
+// names the setting and its value first, `TLS_CERT_FILE="/run/secrets/crt": open: no
+// such file or directory`, so that a start-up failure or a reload warning says which
+// file to look at without a second line; Unwrap gives the cause (errors.Is(err,
+// fs.ErrNotExist) works).
+type SettingError struct {
+	Setting string // CertSetting, KeySetting or the caller's names for them
+	Value   string // the file name as configured
+	Err     error
+}
+
+func (e *SettingError) Error() string { return fmt.Sprintf("%s=%q: %v", e.Setting, e.Value, e.Err) }
+
+// Unwrap returns the cause.
+func (e *SettingError) Unwrap() error { return e.Err }
+
+// pathError drops the file name from an *fs.PathError: the SettingError around it
+// already names the file, and "open /run/secrets/crt: ..." after `TLS_CERT_FILE="/run/
+// secrets/crt"` would say it twice.
+type pathError struct{ pe *fs.PathError }
+
+func (e pathError) Error() string { return e.pe.Op + ": " + e.pe.Err.Error() }
+func (e pathError) Unwrap() error { return e.pe }
+
+func withoutPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pathError{pe}
+	}
+	return err
+}
