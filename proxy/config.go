@@ -68,7 +68,9 @@ type Config struct {
 	TLSCertSetting, TLSKeySetting string
 	TLSReload                     time.Duration
 	// RedirectAddr is a plain-HTTP listener that redirects to HTTPS (":80"); "" none.
+	// RedirectTo is the HTTPS port its redirects name (default: the listen port).
 	RedirectAddr string
+	RedirectTo   int
 	Provider     string
 	// ProviderSetting names where Provider came from ("-provider" or "PROVIDER") for errors.
 	ProviderSetting string
@@ -113,7 +115,7 @@ var settings = []string{
 	"DNS_REFRESH", "ATTEMPT_TIMEOUT", "BODY_TIMEOUT", "MAX_BODY", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE", "LOOPS",
 	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
 	"ADMIN_TOKEN_FILE", "ADMIN_TOKEN", "ADMIN_READ_TOKEN_FILE", "ADMIN_READ_TOKEN",
-	"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_RELOAD_INTERVAL", "REDIRECT_PORT",
+	"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_RELOAD_INTERVAL", "REDIRECT_PORT", "REDIRECT_TO_PORT",
 }
 
 // notColours are well-known variables of other tools whose value can be an http URL
@@ -151,8 +153,9 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 		{"admin-read-token", "", "the read-only token itself (env ADMIN_READ_TOKEN)"},
 		{"tls-cert-file", "", "PEM certificate (chain) for HTTPS on the listen port; with -tls-key-file (env TLS_CERT_FILE)"},
 		{"tls-key-file", "", "PEM private key of -tls-cert-file (env TLS_KEY_FILE)"},
-		{"tls-reload-interval", DefaultTLSReload.String(), "how often the certificate files are checked for a change; SIGHUP re-reads at once (env TLS_RELOAD_INTERVAL)"},
+		{"tls-reload-interval", DefaultTLSReload.String(), "how often the certificate files are checked for a change, 0 disables; SIGHUP re-reads at once (env TLS_RELOAD_INTERVAL)"},
 		{"redirect-port", "", "plain-HTTP port redirecting to HTTPS (308), with -tls-cert-file; empty: none (env REDIRECT_PORT)"},
+		{"redirect-to-port", "", "the HTTPS port redirects name, when clients reach it under another number than -port (a published port); default -port (env REDIRECT_TO_PORT)"},
 		{"provider", DefaultProvider, "backend provider: static (env PROVIDER)"},
 		{"config", "", "env-file (KEY=VALUE lines) read at start and on SIGHUP (env CONFIG)"},
 		{"proxy_target_url", "", "single backend URL, colour DEFAULT (env PROXY_TARGET_URL)"},
@@ -680,24 +683,37 @@ func (c *Config) parseTLS(lookup func(string, string) (string, string, bool)) er
 	}
 	raw, name, _ := lookup("tls-reload-interval", "TLS_RELOAD_INTERVAL")
 	d, err := time.ParseDuration(strings.TrimSpace(raw))
-	if err != nil || d <= 0 {
-		return fmt.Errorf("%s=%q: want a duration > 0 like 5s", name, raw)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%s=%q: want a duration >= 0 like 5s (0: only SIGHUP re-reads)", name, raw)
 	}
 	c.TLSReload = d
-	raw, name, given := lookup("redirect-port", "REDIRECT_PORT")
-	if !given || strings.TrimSpace(raw) == "" {
-		return nil
+	port := func(flagName, env string) (int, string, string, error) {
+		raw, name, given := lookup(flagName, env)
+		if !given || strings.TrimSpace(raw) == "" {
+			return 0, raw, name, nil
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil || n < 1 || n > 65535 {
+			return 0, raw, name, fmt.Errorf("%s=%q: want a port number 1-65535", name, raw)
+		}
+		if c.TLSCert == "" {
+			return 0, raw, name, fmt.Errorf("%s=%q: redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE", name, raw)
+		}
+		return n, raw, name, nil
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(raw))
-	if err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("%s=%q: want a port number 1-65535", name, raw)
-	}
-	if c.TLSCert == "" {
-		return fmt.Errorf("%s=%q: redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE", name, raw)
+	n, raw, name, err := port("redirect-port", "REDIRECT_PORT")
+	if err != nil || n == 0 {
+		return err
 	}
 	c.RedirectAddr = ":" + strconv.Itoa(n)
 	if c.RedirectAddr == c.Addr {
 		return fmt.Errorf("%s=%q: the same port as the HTTPS listener", name, raw)
+	}
+	if c.RedirectTo, _, _, err = port("redirect-to-port", "REDIRECT_TO_PORT"); err != nil {
+		return err
+	}
+	if c.RedirectTo == 0 {
+		c.RedirectTo, _ = strconv.Atoi(strings.TrimPrefix(c.Addr, ":"))
 	}
 	return nil
 }

@@ -164,10 +164,11 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{[]string{"-admin-read-token-file", "/nonexistent/ro"}, ok, `-admin-read-token-file="/nonexistent/ro": no such file or directory`},
 		{nil, append(ok, "TLS_CERT_FILE=/c.pem"), `TLS_CERT_FILE="/c.pem": needs TLS_KEY_FILE too`},
 		{[]string{"-tls-key-file", "/k.pem"}, ok, `-tls-key-file="/k.pem": needs TLS_CERT_FILE too`},
-		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "TLS_RELOAD_INTERVAL=0s"), `TLS_RELOAD_INTERVAL="0s": want a duration > 0 like 5s`},
+		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "TLS_RELOAD_INTERVAL=-1s"), `TLS_RELOAD_INTERVAL="-1s": want a duration >= 0 like 5s (0: only SIGHUP re-reads)`},
 		{nil, append(ok, "REDIRECT_PORT=80"), `REDIRECT_PORT="80": redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE`},
 		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=http"), `REDIRECT_PORT="http": want a port number 1-65535`},
 		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=8989"), `REDIRECT_PORT="8989": the same port as the HTTPS listener`},
+		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=80", "REDIRECT_TO_PORT=x"), `REDIRECT_TO_PORT="x": want a port number 1-65535`},
 	}
 	for _, c := range cases {
 		_, err := ParseConfig(c.args, c.env)
@@ -249,7 +250,7 @@ func TestParseConfigAdminToken(t *testing.T) {
 		t.Errorf("default: %+v %v", c, err)
 	}
 	c, err = ParseConfig(nil, []string{"BLUE=http://b:1", "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=8080"})
-	if err != nil || c.TLSCert != "/c" || c.TLSKey != "/k" || c.RedirectAddr != ":8080" || c.TLSReload != DefaultTLSReload {
+	if err != nil || c.TLSCert != "/c" || c.TLSKey != "/k" || c.RedirectAddr != ":8080" || c.RedirectTo != DefaultPort || c.TLSReload != DefaultTLSReload {
 		t.Errorf("TLS: %+v %v", c, err)
 	}
 }

@@ -209,6 +209,18 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		help("archway_"+c.Name+"_total", "counter", c.Help)
 		fmt.Fprintf(bw, "archway_%s_total %d\n", c.Name, c.Value())
 	}
+	if c := p.certInfo(); c != nil {
+		help("archway_tls_certificate_not_after_seconds", "gauge", "Expiry of the certificate the proxy listener serves (Unix time).")
+		fmt.Fprintf(bw, "archway_tls_certificate_not_after_seconds %d\n", c.NotAfter.Unix())
+		help("archway_tls_reloads_total", "counter", "Certificate pairs loaded after start (file change or SIGHUP).")
+		fmt.Fprintf(bw, "archway_tls_reloads_total %d\n", c.Reloads)
+		failing := 0
+		if c.LastError != "" {
+			failing = 1
+		}
+		help("archway_tls_reload_failing", "gauge", "1 while the certificate files changed but do not load (the previous pair is still served).")
+		fmt.Fprintf(bw, "archway_tls_reload_failing %d\n", failing)
+	}
 	help("archway_config_reloads_total", "counter", "Backend set changes by result.")
 	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"ok\"} %d\n", p.stats.reloadsOK.Load())
 	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"error\"} %d\n", p.stats.reloadsBad.Load())

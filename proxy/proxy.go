@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/archwayhq/archway/proxy/tlsterm"
 )
 
 // Options tune a Proxy. The zero value of a field means its documented default,
@@ -67,6 +69,7 @@ type Proxy struct {
 	transport http.RoundTripper
 	override  string // canonical override header, "" when disabled
 	counters  atomic.Pointer[[]Counter]
+	certs     atomic.Pointer[tlsterm.Store] // the data listener's certificate, nil: plain HTTP
 
 	snap atomic.Pointer[snapshot]
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/archwayhq/archway/internal/version"
+	"github.com/archwayhq/archway/proxy/tlsterm"
 )
 
 // Status is GET /status: wunderproxy's status page grown up — request counts, status
@@ -25,8 +26,11 @@ type Status struct {
 	OpenConnections int64  `json:"open_connections"`
 	// Engine holds the counters the serving engine reports (AddCounter), e.g.
 	// epoll_handovers.
-	Engine   map[string]uint64 `json:"engine,omitempty"`
-	Backends []ColourStatus    `json:"backends"`
+	Engine map[string]uint64 `json:"engine,omitempty"`
+	// TLS is the certificate the data listener serves (SetCertificates); absent
+	// without TLS.
+	TLS      *tlsterm.Info  `json:"tls,omitempty"`
+	Backends []ColourStatus `json:"backends"`
 }
 
 // ColourStatus is one colour in /status.
@@ -71,7 +75,7 @@ func (p *Proxy) Status() Status {
 		UptimeSeconds: time.Since(p.start).Round(time.Millisecond).Seconds(),
 		Ready:         p.Ready() == nil, Requests: p.stats.requests.Load(),
 		NoBackend: p.stats.noBackend.Load(), Retries: p.stats.retries.Load(), ClientFaults: p.stats.clientFaults.Load(),
-		OpenConnections: p.stats.openConns.Load(), Backends: []ColourStatus{},
+		OpenConnections: p.stats.openConns.Load(), Backends: []ColourStatus{}, TLS: p.certInfo(),
 	}
 	for _, c := range p.engineCounters() {
 		if st.Engine == nil {

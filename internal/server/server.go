@@ -4,6 +4,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,9 @@ type Config struct {
 	Addr string
 	// Handler serves requests (with net/http). Ignored when Engine is set.
 	Handler http.Handler
+	// TLS, when set, makes the net/http server built from Handler serve HTTPS (HTTP/1.1
+	// and HTTP/2 by ALPN) with this configuration. Ignored when Engine is set.
+	TLS *tls.Config
 	// Engine is the HTTP server to run instead of a net/http one built from Handler,
 	// e.g. archway-proxy's epoll engine; Serve gives it the same drain and shutdown.
 	Engine Engine
@@ -61,16 +65,26 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		log = slog.Default()
 	}
 	srv := cfg.Engine
+	serve := func() error { return srv.Serve(ln) }
 	if srv == nil {
-		srv = &http.Server{
+		hs := &http.Server{
 			Handler:           cfg.Handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       90 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			TLSConfig:         cfg.TLS,
+		}
+		srv = hs
+		if cfg.TLS != nil {
+			// A client that fails its handshake (a scanner, plain HTTP on the TLS
+			// port) is its own problem: debug, not a warning per connection.
+			hs.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+			// The certificate comes from TLS (GetCertificate); ServeTLS adds HTTP/2.
+			serve = func() error { return hs.ServeTLS(ln, "", "") }
 		}
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	log.Info("listening", "server", cfg.Name, "addr", ln.Addr().String())
 
 	select {

@@ -5,6 +5,7 @@ package serve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/proxy/epoll"
 	"github.com/archwayhq/archway/proxy/nethttp"
+	"github.com/archwayhq/archway/proxy/tlsterm"
 )
 
 // Config wires a Proxy to its engine, listeners and provider for Serve.
@@ -25,6 +27,13 @@ type Config struct {
 	Loops  int
 	// Listener is the proxy listener; AdminListener the admin API's (nil: no admin API).
 	Listener, AdminListener net.Listener
+	// TLS, when set, makes Listener serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) through
+	// the nethttp engine: the event loops read plain sockets only.
+	TLS *tls.Config
+	// RedirectListener, when set, answers plain HTTP with a 308 to https on
+	// RedirectTo (tlsterm.RedirectHandler).
+	RedirectListener net.Listener
+	RedirectTo       int
 	// Provider supplies the backends.
 	Provider proxy.Provider
 	// Ready is the /readyz state (a fresh one when nil); Serve sets Check and flips it.
@@ -47,6 +56,9 @@ func Serve(ctx context.Context, p *proxy.Proxy, sc Config) error {
 	engine := sc.Engine
 	if engine == "" {
 		engine = proxy.DefaultEngine
+	}
+	if sc.TLS != nil {
+		engine = proxy.EngineNetHTTP
 	}
 	nh := nethttp.New(p)
 	log := p.Logger()
@@ -83,7 +95,7 @@ func Serve(ctx context.Context, p *proxy.Proxy, sc Config) error {
 	ready.Set(true)
 	wg.Go(func() {
 		cfg := server.Config{
-			Name: "proxy", Handler: nh.Front(ready), Ready: ready,
+			Name: "proxy", Handler: nh.Front(ready), Ready: ready, TLS: sc.TLS,
 			Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: log,
 		}
 		ln := p.TrackListener(sc.Listener)
@@ -96,6 +108,14 @@ func Serve(ctx context.Context, p *proxy.Proxy, sc Config) error {
 		// that draining requests are still routed on fresh health information.
 		cancelProv()
 	})
+	if sc.RedirectListener != nil {
+		wg.Go(func() {
+			fail(server.Serve(srvCtx, sc.RedirectListener, server.Config{
+				Name: "redirect", Handler: tlsterm.RedirectHandler(sc.RedirectTo),
+				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: log,
+			}))
+		})
+	}
 	if sc.AdminListener != nil {
 		wg.Go(func() {
 			fail(server.Serve(srvCtx, sc.AdminListener, server.Config{

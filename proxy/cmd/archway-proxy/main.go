@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/archwayhq/archway/internal/version"
 	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/proxy/serve"
+	"github.com/archwayhq/archway/proxy/tlsterm"
 )
 
 func main() {
@@ -81,6 +83,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	log := slog.New(h)
 	slog.SetDefault(log)
 
+	var certs *tlsterm.Store
+	if cfg.TLSCert != "" {
+		certs, err = tlsterm.New(tlsterm.Options{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
+			CertSetting: cfg.TLSCertSetting, KeySetting: cfg.TLSKeySetting, Logger: log})
+		if err != nil {
+			fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+			return 2
+		}
+	}
+
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	reload := make(chan struct{}, 1)
@@ -93,6 +105,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if certs != nil {
+					// Reload logs its own failure and keeps the served pair.
+					if certs.Reload() == nil {
+						log.Info("SIGHUP: certificate re-read", "subject", certs.Info().Subject, "not_after", certs.Info().NotAfter)
+					}
+				}
 				if cfg.Provider != proxy.DefaultProvider {
 					log.Info("SIGHUP ignored: the provider follows its own source", "provider", cfg.Provider)
 					continue
@@ -122,6 +140,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	opts := proxy.OptionsFrom(cfg)
 	opts.Logger = log
 	p := proxy.New(opts)
+	var tlsConfig *tls.Config
+	if certs != nil {
+		p.SetCertificates(certs)
+		tlsConfig = tlsterm.ServerConfig(certs)
+		go certs.Watch(ctx, cfg.TLSReload)
+	}
 	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: load, log: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "archway-proxy: %s=%q: %v\n", cfg.ProviderSetting, cfg.Provider, err)
@@ -139,7 +163,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "archway-proxy: listen %s: %v\n", cfg.Addr, err)
 		return 1
 	}
-	var adminLn net.Listener
+	var adminLn, redirectLn net.Listener
 	if cfg.AdminAddr != "" {
 		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
 			ln.Close()
@@ -147,10 +171,28 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return 1
 		}
 	}
+	if cfg.RedirectAddr != "" {
+		if redirectLn, err = net.Listen("tcp", cfg.RedirectAddr); err != nil {
+			ln.Close()
+			if adminLn != nil {
+				adminLn.Close()
+			}
+			fmt.Fprintf(stderr, "archway-proxy: redirect listen %s: %v\n", cfg.RedirectAddr, err)
+			return 1
+		}
+	}
+	engine := cfg.Engine
+	if certs != nil {
+		// The event loops read plain sockets: HTTPS is served by net/http.
+		engine = proxy.EngineNetHTTP + " (TLS)"
+	}
 	attrs := []any{"version", version.Version, "commit", version.Commit,
 		"addr", ln.Addr().String(), "admin", cfg.AdminAddr, "provider", cfg.Provider,
-		"engine", cfg.Engine, "gomaxprocs", runtime.GOMAXPROCS(0)}
-	if cfg.Engine == proxy.EngineEpoll {
+		"engine", engine, "gomaxprocs", runtime.GOMAXPROCS(0)}
+	if certs != nil {
+		info := certs.Info()
+		attrs = append(attrs, "tls_subject", info.Subject, "tls_not_after", info.NotAfter, "redirect", cfg.RedirectAddr)
+	} else if cfg.Engine == proxy.EngineEpoll {
 		loops := cfg.Loops
 		if loops == 0 {
 			loops = runtime.GOMAXPROCS(0)
@@ -161,6 +203,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	err = serve.Serve(ctx, p, serve.Config{
 		Engine: cfg.Engine, Loops: cfg.Loops,
 		Listener: ln, AdminListener: adminLn, Provider: prov,
+		TLS: tlsConfig, RedirectListener: redirectLn, RedirectTo: cfg.RedirectTo,
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
 	})
 	if err != nil {

@@ -33,6 +33,10 @@ func TestMain(m *testing.M) {
 }
 
 func TestRunBadConfigExit2(t *testing.T) {
+	notPEM := t.TempDir() + "/not.pem"
+	if err := os.WriteFile(notPEM, []byte("hello\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		env  []string
@@ -46,6 +50,9 @@ func TestRunBadConfigExit2(t *testing.T) {
 		// The admin API on every address without a token does not start.
 		{[]string{"-admin-addr", ":8990"}, []string{"BLUE=http://b:1"}, "archway-proxy: -admin-addr=\":8990\": an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1\n"},
 		{[]string{"-admin-addr", ":8990"}, []string{"BLUE=http://b:1", "ADMIN_TOKEN_FILE=/run/secrets/missing"}, "archway-proxy: ADMIN_TOKEN_FILE=\"/run/secrets/missing\": no such file or directory\n"},
+		// TLS files are loaded before anything listens.
+		{[]string{"-tls-cert-file", "/nonexistent/c.pem", "-tls-key-file", "/nonexistent/k.pem"}, []string{"BLUE=http://b:1"}, "archway-proxy: -tls-cert-file=\"/nonexistent/c.pem\": open: no such file or directory\n"},
+		{nil, []string{"BLUE=http://b:1", "TLS_CERT_FILE=" + notPEM, "TLS_KEY_FILE=" + notPEM}, "archway-proxy: TLS_CERT_FILE=\"" + notPEM + "\": no PEM certificate in file\n"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
@@ -162,9 +169,16 @@ type mainProc struct {
 // fails with "address already in use" is retried on fresh ports.
 func startMain(t *testing.T, args string, env ...string) *mainProc {
 	t.Helper()
+	return startMainWith(t, "http", &http.Client{Timeout: 2 * time.Second}, args, env...)
+}
+
+// startMainWith is startMain for a proxy listener of scheme (http or https), probed
+// with client.
+func startMainWith(t *testing.T, scheme string, client *http.Client, args string, env ...string) *mainProc {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
 		port, admin := testutil.FreePort(t), testutil.FreePort(t)
-		m := &mainProc{cmd: exec.Command(os.Args[0]), base: fmt.Sprintf("http://127.0.0.1:%d", port),
+		m := &mainProc{cmd: exec.Command(os.Args[0]), base: fmt.Sprintf("%s://127.0.0.1:%d", scheme, port),
 			admin: fmt.Sprintf("http://127.0.0.1:%d", admin), done: make(chan struct{})}
 		m.cmd.Env = append(append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
 			"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" "+args), env...)
@@ -173,7 +187,6 @@ func startMain(t *testing.T, args string, env ...string) *mainProc {
 			t.Fatal(err)
 		}
 		go func() { m.err = m.cmd.Wait(); close(m.done) }()
-		client := &http.Client{Timeout: 2 * time.Second}
 		deadline := time.Now().Add(15 * time.Second)
 		for {
 			select {
