@@ -48,11 +48,27 @@ func (c *Cluster) CreateAdminSecret(t testing.TB, name string) (token, id string
 		t.Fatal(err)
 	}
 	token = hex.EncodeToString(b[:])
+	return token, c.CreateSecret(t, name, []byte(token+"\n"))
+}
+
+// WithTLSSecrets gives the proxy its certificate and key from two secrets
+// (TLS_CERT_FILE, TLS_KEY_FILE): the data port then serves HTTPS.
+func WithTLSSecrets(certID, certName, keyID, keyName string) ServiceSpecOpt {
+	return func(s *swarm.ServiceSpec) {
+		WithSecret(certID, certName, "archway_tls_cert", ProxyUID)(s)
+		WithSecret(keyID, keyName, "archway_tls_key", ProxyUID)(s)
+		WithEnv("TLS_CERT_FILE=/run/secrets/archway_tls_cert", "TLS_KEY_FILE=/run/secrets/archway_tls_key")(s)
+	}
+}
+
+// CreateSecret creates a Docker secret (removed at cleanup) and returns its ID.
+func (c *Cluster) CreateSecret(t testing.TB, name string, data []byte) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	resp, err := c.Client.SecretCreate(ctx, swarm.SecretSpec{
 		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{LabelRun: c.RunID}},
-		Data:        []byte(token + "\n"),
+		Data:        data,
 	})
 	if err != nil {
 		t.Fatalf("create secret %s: %v", name, err)
@@ -64,7 +80,7 @@ func (c *Cluster) CreateAdminSecret(t testing.TB, name string) (token, id string
 			t.Logf("cleanup: remove secret %s: %v", name, err)
 		}
 	})
-	return token, resp.ID
+	return resp.ID
 }
 
 // DeployRelay runs the filtering Docker socket relay (archway-proxy relay, from the

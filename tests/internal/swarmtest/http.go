@@ -33,28 +33,36 @@ var httpClient = &http.Client{
 
 // GetInfo asks base+"/api/info"; header, if non-nil, is added to the request.
 func GetInfo(ctx context.Context, base string, header http.Header) (Info, http.Header, error) {
+	in, h, _, err := GetInfoWith(ctx, httpClient, base, header)
+	return in, h, err
+}
+
+// GetInfoWith is GetInfo with a client of the caller's (TLS) that also returns the
+// response's protocol (HTTP/1.1, HTTP/2.0).
+func GetInfoWith(ctx context.Context, client *http.Client, base string, header http.Header) (Info, http.Header, string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/api/info", nil)
 	if err != nil {
-		return Info{}, nil, err
+		return Info{}, nil, "", err
 	}
 	for k, vs := range header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return Info{}, nil, err
+		return Info{}, nil, "", err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if err != nil {
-		return Info{}, resp.Header, fmt.Errorf("GET %s: read body: %w", req.URL, err)
+		return Info{}, resp.Header, resp.Proto, fmt.Errorf("GET %s: read body: %w", req.URL, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Info{}, resp.Header, fmt.Errorf("GET %s: %s: %s", req.URL, resp.Status, firstLine(body))
+		return Info{}, resp.Header, resp.Proto, fmt.Errorf("GET %s: %s: %s", req.URL, resp.Status, firstLine(body))
 	}
-	return ParseInfo(body, resp.Header)
+	in, h, err := ParseInfo(body, resp.Header)
+	return in, h, resp.Proto, err
 }
 
 // ParseInfo decodes an /api/info body.
@@ -146,12 +154,22 @@ func fmtMap(m map[string]int) string {
 // Sample sends n sequential requests to base and tallies them.
 // Not rollout.Sample: the suite tallies by engine GOARCH (and keeps failures' times), rollout by platform and uname -m.
 func Sample(ctx context.Context, base string, n int) Counts {
-	c := newCounts()
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		in, _, err := GetInfo(ctx, base, nil)
-		c.add(in, err, time.Now())
-	}
+	c, _ := SampleWith(ctx, httpClient, base, n)
 	return c
+}
+
+// SampleWith is Sample with the caller's client; it also tallies the response
+// protocols.
+func SampleWith(ctx context.Context, client *http.Client, base string, n int) (Counts, map[string]int) {
+	c, protos := newCounts(), map[string]int{}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		in, _, proto, err := GetInfoWith(ctx, client, base, nil)
+		c.add(in, err, time.Now())
+		if err == nil {
+			protos[proto]++
+		}
+	}
+	return c, protos
 }
 
 // Load is a steady request stream against one URL from several workers.
