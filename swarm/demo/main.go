@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 
 	"github.com/archwayhq/archway/swarm/lab/lab"
@@ -32,7 +35,8 @@ type options struct {
 	proxyURL, adminURL                string
 	n                                 int
 	timeout                           time.Duration
-	deploy                            bool
+	deploy, tls                       bool
+	tlsFile                           string
 	cmd                               string
 	weights                           rollout.Weights
 }
@@ -67,6 +71,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.n, "n", 1000, "requests per measurement (a multiple of every weight sum: 1000)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound for each wait")
 	fs.BoolVar(&o.deploy, "deploy", true, "run: deploy the stack first")
+	fs.BoolVar(&o.tls, "tls", false, "HTTPS on the proxy's data port: a demo CA and certificate for the nodes' addresses ($ARCHWAY_HOME/tls), the secrets, and -tls-file")
+	fs.StringVar(&o.tlsFile, "tls-file", "swarm/stack.tls.yml", "stack file adding TLS to the proxy (with -tls)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -149,7 +155,23 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	defer cli.Close()
 	s := &rollout.Session{
 		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.group, Stack: o.stack,
-		ProxyURL: o.proxyURL, AdminURL: o.adminURL, Out: stdout, Timeout: o.timeout,
+		ProxyURL: o.proxyURL, AdminURL: o.adminURL, Out: stdout, Timeout: o.timeout, TLS: o.tls,
+	}
+	var cert rollout.DemoCert
+	if o.tls {
+		if cert, err = demoCert(ctx, cli); err != nil {
+			return err
+		}
+		pem, err := os.ReadFile(cert.CAFile)
+		if err != nil {
+			return fmt.Errorf("demo CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("demo CA %s: no certificate in it", cert.CAFile)
+		}
+		// ForceAttemptHTTP2: the client speaks HTTP/2 when the proxy offers it (ALPN).
+		s.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 16}
 	}
 	fmt.Fprintf(stdout, "cluster: %s\n", host)
 	if o.cmd != "run" && o.cmd != "deploy" {
@@ -160,10 +182,10 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	switch o.cmd {
 	case "deploy":
-		return deploy(ctx, s, o, host, cli)
+		return deploy(ctx, s, o, host, cli, cert)
 	case "run":
 		if o.deploy {
-			if err := deploy(ctx, s, o, host, cli); err != nil {
+			if err := deploy(ctx, s, o, host, cli, cert); err != nil {
 				return err
 			}
 		}
@@ -172,6 +194,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "\napp page through the proxy:  %s/\nproxy status (JSON):         curl -H \"Authorization: Bearer $(cat %s)\" %s/status\nproxy metrics:               … %s/metrics\n",
 			s.ProxyURL, o.tokenFile, s.AdminURL, s.AdminURL)
+		if o.tls {
+			fmt.Fprintf(stdout, "over TLS:                    curl --cacert %s [--http2] %s/api/info\n", cert.CAFile, s.ProxyURL)
+		}
 		return nil
 	case "show":
 		if err := s.Locate(ctx); err != nil {
@@ -194,7 +219,47 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 }
 
-func deploy(ctx context.Context, s *rollout.Session, o options, host string, api rollout.SecretAPI) error {
+// demoCert makes (once) the demo's CA and a certificate naming every node's address.
+func demoCert(ctx context.Context, cli *client.Client) (rollout.DemoCert, error) {
+	home, err := lab.Home()
+	if err != nil {
+		return rollout.DemoCert{}, err
+	}
+	nodes, err := cli.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return rollout.DemoCert{}, fmt.Errorf("list nodes: %w", err)
+	}
+	hosts := []string{"localhost", "127.0.0.1"}
+	for _, n := range nodes {
+		if n.Status.Addr != "" {
+			hosts = append(hosts, n.Status.Addr)
+		}
+	}
+	return rollout.EnsureDemoCert(filepath.Join(home, "tls"), hosts)
+}
+
+// tlsSecrets creates the certificate's secrets (unless they exist).
+func tlsSecrets(ctx context.Context, s *rollout.Session, api rollout.SecretAPI, cert rollout.DemoCert) error {
+	if cert.Created {
+		fmt.Fprintf(s.Out, "==> demo CA and certificate: created %s\n", cert.Dir)
+	}
+	for _, f := range []struct{ secret, file string }{{rollout.TLSCertSecret, cert.CertFile}, {rollout.TLSKeySecret, cert.KeyFile}} {
+		data, err := os.ReadFile(f.file)
+		if err != nil {
+			return fmt.Errorf("demo certificate: %w", err)
+		}
+		made, err := rollout.EnsureSecret(ctx, api, f.secret, data, f.file, cert.Created)
+		if err != nil {
+			return err
+		}
+		if made {
+			fmt.Fprintf(s.Out, "==> docker secret create %s %s\n", f.secret, f.file)
+		}
+	}
+	return nil
+}
+
+func deploy(ctx context.Context, s *rollout.Session, o options, host string, api rollout.SecretAPI, cert rollout.DemoCert) error {
 	tok, created, err := rollout.EnsureAdminToken(o.tokenFile)
 	if err != nil {
 		return err
@@ -213,6 +278,12 @@ func deploy(ctx context.Context, s *rollout.Session, o options, host string, api
 	files := []string{o.file}
 	if o.adminFile != "" {
 		files = append(files, o.adminFile)
+	}
+	if o.tls {
+		if err := tlsSecrets(ctx, s, api, cert); err != nil {
+			return err
+		}
+		files = append(files, o.tlsFile)
 	}
 	fmt.Fprintf(s.Out, "==> docker stack deploy -c %s %s (images %s/archway/{app,proxy}:%s)\n", strings.Join(files, " -c "), o.stack, o.registry, o.tag)
 	out, err := rollout.DeployStack(ctx, rollout.StackOptions{

@@ -71,10 +71,17 @@ func EnsureAdminToken(path string) (tok string, created bool, err error) {
 }
 
 // EnsureAdminSecret creates the Docker secret name from the token when the cluster
-// has none of that name. Docker never reads a secret back, so an existing secret is
-// taken as made from this token; when the token file was just created (created), an
-// existing secret cannot hold it, and that is an error saying how to start over.
+// has none of that name (EnsureSecret).
 func EnsureAdminSecret(ctx context.Context, api SecretAPI, name, token, tokenFile string, created bool) (bool, error) {
+	return EnsureSecret(ctx, api, name, []byte(token+"\n"), tokenFile, created)
+}
+
+// EnsureSecret creates the Docker secret name holding data (read from file) when the
+// cluster has none of that name, and reports whether it did. Docker never reads a
+// secret back, so an existing secret is taken as made from file; when file was just
+// created (created), an existing secret cannot hold it, and that is an error saying
+// how to start over.
+func EnsureSecret(ctx context.Context, api SecretAPI, name string, data []byte, file string, created bool) (bool, error) {
 	list, err := api.SecretList(ctx, swarm.SecretListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
 	if err != nil {
 		return false, fmt.Errorf("docker secret ls: %w", err)
@@ -84,13 +91,13 @@ func EnsureAdminSecret(ctx context.Context, api SecretAPI, name, token, tokenFil
 			continue // the name filter matches prefixes
 		}
 		if created {
-			return false, fmt.Errorf("secret %s exists but the token file %s was missing, so its token is unknown here: give the file it was created from (-admin-token-file), or remove the stack and the secret (docker stack rm …; docker secret rm %s) and deploy again", name, tokenFile, name)
+			return false, fmt.Errorf("secret %s exists but %s was missing, so what it holds is unknown here: give the file it was created from, or remove the stack and the secret (docker stack rm …; docker secret rm %s) and deploy again", name, file, name)
 		}
 		return false, nil
 	}
 	_, err = api.SecretCreate(ctx, swarm.SecretSpec{
-		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{"archway.role": "admin-token"}},
-		Data:        []byte(token + "\n"),
+		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{"archway.role": "demo"}},
+		Data:        data,
 	})
 	if err != nil {
 		return false, fmt.Errorf("docker secret create %s: %w", name, err)

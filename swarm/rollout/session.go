@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type Session struct {
 	Stack string
 	// ProxyURL and AdminURL are found from the proxy task when empty (Locate).
 	ProxyURL, AdminURL string
+	// TLS: the proxy's data port serves HTTPS (swarm/stack.tls.yml); ProxyURL is
+	// https://, and HTTP must trust its certificate.
+	TLS bool
 	// AdminToken is sent to the admin API (ReadAdminToken reads the file the stack's
 	// secret was created from).
 	AdminToken string
@@ -42,6 +46,9 @@ func (s *Session) Locate(ctx context.Context) error {
 		p, err1 := PublishedURL(ctx, s.API, svc, 8989)
 		a, err2 := PublishedURL(ctx, s.API, svc, 8990)
 		if err1 == nil && err2 == nil {
+			if s.TLS {
+				p = "https" + strings.TrimPrefix(p, "http")
+			}
 			if s.ProxyURL == "" {
 				s.ProxyURL = p
 			}
