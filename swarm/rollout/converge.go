@@ -23,10 +23,13 @@ type Convergence struct {
 	Nodes   int
 	Missing map[string][]string // service name → node hostnames without a running task
 	Errors  map[string]string   // service name → the latest task error or pending reason
+	// Updating lists services whose rolling update is still under way (a redeploy of
+	// a new image): their tasks are about to be replaced, so they have not converged.
+	Updating []string
 }
 
-// Done reports whether every service runs everywhere.
-func (c Convergence) Done() bool { return len(c.Missing) == 0 }
+// Done reports whether every service runs everywhere and none is mid-update.
+func (c Convergence) Done() bool { return len(c.Missing) == 0 && len(c.Updating) == 0 }
 
 // String says what is still missing, for progress lines and timeout errors.
 func (c Convergence) String() string {
@@ -47,6 +50,12 @@ func (c Convergence) String() string {
 		if e := c.Errors[n]; e != "" {
 			fmt.Fprintf(&b, " (last: %s)", e)
 		}
+	}
+	if len(c.Updating) > 0 {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "rolling update under way: %s", strings.Join(c.Updating, ","))
 	}
 	return b.String()
 }
@@ -70,6 +79,9 @@ func CheckGlobal(ctx context.Context, api ClusterAPI, group string) (Convergence
 	}
 	conv := Convergence{Nodes: len(ready), Missing: map[string][]string{}, Errors: map[string]string{}}
 	for _, svc := range byColor {
+		if u := svc.UpdateStatus; u != nil && (u.State == swarm.UpdateStateUpdating || u.State == swarm.UpdateStateRollbackStarted) {
+			conv.Updating = append(conv.Updating, svc.Spec.Name)
+		}
 		tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
 			filters.Arg("service", svc.ID), filters.Arg("desired-state", "running"))})
 		if err != nil {
@@ -92,6 +104,7 @@ func CheckGlobal(ctx context.Context, api ClusterAPI, group string) (Convergence
 		}
 		slices.Sort(conv.Missing[svc.Spec.Name])
 	}
+	slices.Sort(conv.Updating)
 	return conv, nil
 }
 

@@ -178,6 +178,15 @@ func TestCheckGlobal(t *testing.T) {
 	if conv, _ = CheckGlobal(context.Background(), f, "archway"); !conv.Done() {
 		t.Errorf("not converged: %s", conv)
 	}
+	// Every task runs, but a redeploy's rolling update is about to replace them.
+	f.services["b"].UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStateUpdating}
+	if conv, _ = CheckGlobal(context.Background(), f, "archway"); conv.Done() || conv.String() != "rolling update under way: archway_blue" {
+		t.Errorf("mid-update: done=%v %q", conv.Done(), conv)
+	}
+	f.services["b"].UpdateStatus.State = swarm.UpdateStateCompleted
+	if conv, _ = CheckGlobal(context.Background(), f, "archway"); !conv.Done() {
+		t.Errorf("update completed, not converged: %s", conv)
+	}
 }
 
 func TestProxyMismatch(t *testing.T) {
