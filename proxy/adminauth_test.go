@@ -1,16 +1,15 @@
 package proxy_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/archwayhq/archway/internal/testutil"
 	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/proxy/internal/proxytest"
 )
@@ -19,24 +18,6 @@ const (
 	writeToken = "write-token-0123456789abcdef"
 	readToken  = "read-token-0123456789abcdef"
 )
-
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func adminRequest(t *testing.T, srv *httptest.Server, method, path, body, token string) (*http.Response, string) {
 	t.Helper()
@@ -60,7 +41,7 @@ func adminRequest(t *testing.T, srv *httptest.Server, method, path, body, token 
 // the read-only one and with the admin token; a refused request changes nothing.
 func TestAdminAuthEveryRoute(t *testing.T) {
 	b, g := proxytest.NewBackend(t, "b"), proxytest.NewBackend(t, "g")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	p := proxytest.NewProxy(t, proxy.Options{
 		AdminAuth: proxy.AdminAuth{Token: writeToken, ReadToken: readToken},
 		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),

@@ -72,7 +72,7 @@ func TestDockerClient(t *testing.T) {
 			t.Errorf("the engine saw %s", r)
 		}
 	}
-	if n := len(logs.linesWith("refused")); n != 2 {
+	if n := len(linesWith(logs, "refused")); n != 2 {
 		t.Errorf("%d refusals logged; want 2 (create, logs):\n%s", n, logs)
 	}
 }
@@ -135,7 +135,7 @@ func TestSwarmProviderThroughRelay(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("provider Run: %v", err)
 	}
-	if l := logs.linesWith("refused"); len(l) > 0 {
+	if l := linesWith(logs, "refused"); len(l) > 0 {
 		t.Errorf("the relay refused calls the provider makes: %q", l)
 	}
 	t.Logf("the provider's calls: %q", engine.requests())

@@ -2,7 +2,6 @@ package socketrelay
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
 // shortDir is a fresh directory with a short path: t.TempDir() embeds the test name, and a
@@ -115,26 +116,8 @@ func (e *fakeEngine) requests() []string {
 	return append([]string(nil), e.seen...)
 }
 
-// syncBuffer is a log destination several goroutines may write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // linesWith returns the log lines containing substr.
-func (s *syncBuffer) linesWith(substr string) []string {
+func linesWith(s *testutil.SyncBuffer, substr string) []string {
 	var out []string
 	for l := range strings.Lines(s.String()) {
 		if strings.Contains(l, substr) {
@@ -146,9 +129,9 @@ func (s *syncBuffer) linesWith(substr string) []string {
 
 // startRelay serves Handler for upstream on a unix socket; it returns the socket and the
 // log the handler writes.
-func startRelay(t *testing.T, upstream string) (string, *syncBuffer) {
+func startRelay(t *testing.T, upstream string) (string, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sock := filepath.Join(shortDir(t), "relay.sock")
 	ln, err := net.Listen("unix", sock)

@@ -58,7 +58,7 @@ func TestAllowedPassThrough(t *testing.T) {
 			t.Errorf("engine saw %s %s %d times; want 2 (direct and relayed)", c.method, c.target, n)
 		}
 	}
-	if l := logs.linesWith("refused"); len(l) > 0 {
+	if l := linesWith(logs, "refused"); len(l) > 0 {
 		t.Errorf("refusals logged for allowed calls: %q", l)
 	}
 }
@@ -134,7 +134,7 @@ func TestRefused(t *testing.T) {
 		{"exec start", "POST", "POST /exec/x/start HTTP/1.1\r\n" + host + "Upgrade: tcp\r\nConnection: Upgrade\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", "/exec/x/start", reasonNotListed},
 	}
 	for _, c := range cases {
-		before := len(logs.linesWith("refused"))
+		before := len(linesWith(logs, "refused"))
 		resp, body := rawDo(t, relay, c.method, c.raw)
 		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s: %d %q %q; want 403 application/json", c.name, resp.StatusCode, resp.Header.Get("Content-Type"), body)
@@ -147,7 +147,7 @@ func TestRefused(t *testing.T) {
 				t.Errorf("%s: body %q (%v); want message %q", c.name, body, err, want)
 			}
 		}
-		lines := logs.linesWith("refused")[before:]
+		lines := linesWith(logs, "refused")[before:]
 		if len(lines) != 1 || !strings.Contains(lines[0], "method="+c.method) ||
 			!strings.Contains(lines[0], "path="+c.path) || !strings.Contains(lines[0], `reason="`+c.reason+`"`) {
 			t.Errorf("%s: log %q; want one line with method=%s path=%s reason=%q", c.name, lines, c.method, c.path, c.reason)

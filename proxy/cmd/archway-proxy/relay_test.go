@@ -12,10 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
 // relayDir is a directory with a path short enough for unix sockets (at most 107 bytes;
@@ -140,7 +141,7 @@ func TestRelayServes(t *testing.T) {
 	listen := filepath.Join(relayDir(t), "relay.sock")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncWriter
+	var stderr testutil.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runRelay(ctx, []string{"-upstream", "unix://" + engine, "-socket-uid", "-1"},
@@ -202,22 +203,4 @@ func TestRelayProcess(t *testing.T) {
 		t.Skip("the child process of TestRelaySIGTERM")
 	}
 	os.Exit(runRelay(context.Background(), nil, os.Environ(), os.Stdout, os.Stderr))
-}
-
-// syncWriter is a stderr the relay's goroutines and the test may share.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
