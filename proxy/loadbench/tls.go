@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +16,9 @@ import (
 type tlsFiles struct {
 	certFile, keyFile string // the leaf and its key: nginx and archway-proxy
 	combinedFile      string // the leaf then its key in one file: HAProxy's crt
+	// transport trusts the run's CA and speaks HTTP/1.1 only, as wrk does: the
+	// readiness waits and the split checks go through it.
+	transport *http.Transport
 }
 
 // combinedFileName is HAProxy's certificate-and-key file in the TLS dir.
@@ -42,5 +47,12 @@ func newTLSFiles(dir string) (*tlsFiles, error) {
 	if err := os.WriteFile(combined, append(append([]byte(nil), certPEM...), keyPEM...), 0o600); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
-	return &tlsFiles{certFile: certFile, keyFile: keyFile, combinedFile: combined}, nil
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+		Protocols:           new(http.Protocols),
+	}
+	tr.Protocols.SetHTTP1(true)
+	return &tlsFiles{certFile: certFile, keyFile: keyFile, combinedFile: combined, transport: tr}, nil
 }
