@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"text/template"
 )
@@ -14,6 +15,10 @@ type HAProxyParams struct {
 	Green   string // host:port, weight GreenWeight
 	// BlueWeight and GreenWeight are the two servers' weights.
 	BlueWeight, GreenWeight int
+	// CertFile, when set, is a PEM file holding the certificate and its key (HAProxy's
+	// `crt` takes both in one file): the frontend terminates TLS, 1.2 and up; the
+	// servers stay plain HTTP.
+	CertFile string
 }
 
 // The backend mirrors archway-proxy's BLUE/GREEN weights with HAProxy's weighted
@@ -22,7 +27,9 @@ type HAProxyParams struct {
 // The request carries the X-Forwarded-* set nginx and archway send, so all do equal
 // work; X-Upstream names the server that answered so the split can be counted, as
 // nginx's X-Upstream does. No logging: nginx runs with access_log off. Started in
-// the foreground (-db), one process with Threads threads.
+// the foreground (-db), one process with Threads threads. With a certificate the bind
+// terminates TLS as a production site would: `ssl crt`, ssl-min-ver TLSv1.2,
+// HAProxy's default ciphers, session cache and tickets, and X-Forwarded-Proto https.
 var haproxyTmpl = template.Must(template.New("haproxy.cfg").Parse(`# written by proxy/loadbench; started with -db (foreground)
 global
   nbthread {{.Threads}}
@@ -39,14 +46,14 @@ defaults
   timeout http-keep-alive 30s
 
 frontend fe
-  bind 127.0.0.1:{{.Port}}
+  bind 127.0.0.1:{{.Port}}{{if .CertFile}} ssl crt {{.CertFile}} ssl-min-ver TLSv1.2{{end}}
   default_backend app
 
 backend app
   balance roundrobin
   option forwardfor
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
-  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Proto {{if .CertFile}}https{{else}}http{{end}}
   http-response set-header X-Upstream %[srv_name]
   server blue {{.Blue}} weight {{.BlueWeight}}
   server green {{.Green}} weight {{.GreenWeight}}
@@ -64,6 +71,9 @@ func RenderHAProxy(p HAProxyParams) (string, error) {
 		if addr == "" || strings.ContainsAny(addr, " \t\n#") {
 			return "", fmt.Errorf("haproxy server address %q: want host:port", addr)
 		}
+	}
+	if p.CertFile != "" && (!filepath.IsAbs(p.CertFile) || strings.ContainsAny(p.CertFile, " \t\n#")) {
+		return "", fmt.Errorf("haproxy crt %q: want an absolute path without spaces or #", p.CertFile)
 	}
 	var b strings.Builder
 	if err := haproxyTmpl.Execute(&b, p); err != nil {

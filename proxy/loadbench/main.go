@@ -25,6 +25,15 @@
 // connections) they are the run's only shape, and giving them with -shapes is an
 // error. nginx's upstream keepalive defaults to the largest connection count of the
 // shapes, so that it need not close upstream connections that wrk keeps busy.
+//
+// TLS: with -tls every front end terminates TLS with the same certificate, made for
+// the run (a throwaway CA, an ECDSA P-256 leaf for 127.0.0.1, PEM files in the temp
+// dir), each configured as in production: nginx `listen … ssl` with TLS 1.2/1.3 and a
+// shared session cache, HAProxy `bind … ssl crt` with ssl-min-ver TLSv1.2,
+// archway-proxy TLS_CERT_FILE/TLS_KEY_FILE (served by its net/http engine: the epoll
+// loops read plain sockets). The backends stay plain HTTP. wrk speaks HTTP/1.1 over
+// keep-alive connections, so a run makes few handshakes and measures the cost of TLS
+// records; the split checks trust the run's CA and use HTTP/1.1 too.
 package main
 
 import (
@@ -33,6 +42,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -65,6 +75,7 @@ type options struct {
 	keep              bool
 	proxyEnv          multiFlag
 	strict            bool
+	tls               bool
 }
 
 func main() {
@@ -98,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.path, "path", "/", "request path")
 	fs.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: rounds × front ends × shapes × (warm-up + -d + 10s) + 3m)")
 	fs.Var(&o.proxyEnv, "proxy-env", "extra KEY=VALUE for archway-proxy's environment, repeatable (e.g. CPUPROFILE= with profproxy)")
+	fs.BoolVar(&o.tls, "tls", false, "every front end terminates TLS with the same certificate (made for the run, for 127.0.0.1); wrk and the split checks use https (HTTP/1.1), the backends stay plain HTTP")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, logs, wrk output)")
 	engines := fs.String("engines", defaultEngines, "archway-proxy configurations to measure, comma-separated: default (no -engine flag), nethttp, epoll, epoll:N (-engine epoll -loops N)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 unless the default configuration meets every goal in every shape (req/s ≥ 1.1× nginx and ≥ 1.0× HAProxy, p99 ≤ 1.0× nginx, CPU/request ≤ 0.8× nginx, no errors)")
@@ -354,6 +366,16 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		return nil, err
 	}
 
+	scheme, rt := "http", http.RoundTripper(nil)
+	var certs *tlsFiles
+	if o.tls {
+		if certs, err = newTLSFiles(filepath.Join(dir, "tls")); err != nil {
+			return nil, err
+		}
+		defer certs.transport.CloseIdleConnections()
+		scheme, rt = "https", certs.transport
+	}
+
 	var procs []*proc
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
@@ -381,14 +403,21 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			return nil, err
 		}
 		procs, backends = append(procs, p), append(backends, p)
-		if err := waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", b.port), 15*time.Second); err != nil {
+		if err := waitHTTP(ctx, p, nil, fmt.Sprintf("http://127.0.0.1:%d/readyz", b.port), 15*time.Second); err != nil {
 			return nil, err
 		}
 	}
 	blueAddr, greenAddr := fmt.Sprintf("127.0.0.1:%d", bluePort), fmt.Sprintf("127.0.0.1:%d", greenPort)
 
-	conf, err := RenderNginx(NginxParams{Dir: dir, Port: nginxPort, Workers: o.procs, Blue: blueAddr, Green: greenAddr,
-		BlueWeight: o.blueW, GreenWeight: o.greenW, Keepalive: o.keepalive})
+	np := NginxParams{Dir: dir, Port: nginxPort, Workers: o.procs, Blue: blueAddr, Green: greenAddr,
+		BlueWeight: o.blueW, GreenWeight: o.greenW, Keepalive: o.keepalive}
+	hp := HAProxyParams{Port: haproxyPort, Threads: o.procs, Blue: blueAddr, Green: greenAddr,
+		BlueWeight: o.blueW, GreenWeight: o.greenW}
+	if certs != nil {
+		np.CertFile, np.KeyFile = certs.certFile, certs.keyFile
+		hp.CertFile = certs.combinedFile
+	}
+	conf, err := RenderNginx(np)
 	if err != nil {
 		return nil, err
 	}
@@ -403,8 +432,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 	}
 	procs = append(procs, nginx)
 
-	hconf, err := RenderHAProxy(HAProxyParams{Port: haproxyPort, Threads: o.procs, Blue: blueAddr, Green: greenAddr,
-		BlueWeight: o.blueW, GreenWeight: o.greenW})
+	hconf, err := RenderHAProxy(hp)
 	if err != nil {
 		return nil, err
 	}
@@ -422,9 +450,12 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		"BLUE=http://"+blueAddr, "GREEN=http://"+greenAddr,
 		"BLUE_WEIGHT="+strconv.Itoa(o.blueW), "GREEN_WEIGHT="+strconv.Itoa(o.greenW),
 		"GOMAXPROCS="+strconv.Itoa(o.procs))
+	if certs != nil {
+		proxyEnv = append(proxyEnv, "TLS_CERT_FILE="+certs.certFile, "TLS_KEY_FILE="+certs.keyFile)
+	}
 	proxyEnv = append(proxyEnv, o.proxyEnv...)
-	nginxURL := fmt.Sprintf("http://127.0.0.1:%d%s", nginxPort, o.path)
-	haproxyURL := fmt.Sprintf("http://127.0.0.1:%d%s", haproxyPort, o.path)
+	nginxURL := fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, nginxPort, o.path)
+	haproxyURL := fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, haproxyPort, o.path)
 	targets := []target{{nginxName, nginxURL, nginx}, {haproxyName, haproxyURL, haproxy}}
 	// One archway-proxy process per configuration, the same settings otherwise; -engine
 	// is a flag, so it wins over an ENGINE given with -proxy-env (which the default
@@ -441,18 +472,18 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			return nil, err
 		}
 		procs = append(procs, p)
-		if err := waitHTTP(ctx, p, fmt.Sprintf("http://127.0.0.1:%d/readyz", port), 15*time.Second); err != nil {
+		if err := waitHTTP(ctx, p, rt, fmt.Sprintf("%s://127.0.0.1:%d/readyz", scheme, port), 15*time.Second); err != nil {
 			return nil, err
 		}
 		if b, err := os.ReadFile(logPath); err == nil {
 			startLogs[at.name] = startSettings(string(b))
 		}
-		targets = append(targets, target{at.name, fmt.Sprintf("http://127.0.0.1:%d%s", port, o.path), p})
+		targets = append(targets, target{at.name, fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, port, o.path), p})
 	}
-	if err := waitHTTP(ctx, nginx, nginxURL, 15*time.Second); err != nil {
+	if err := waitHTTP(ctx, nginx, rt, nginxURL, 15*time.Second); err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(ctx, haproxy, haproxyURL, 15*time.Second); err != nil {
+	if err := waitHTTP(ctx, haproxy, rt, haproxyURL, 15*time.Second); err != nil {
 		return nil, err
 	}
 
@@ -470,7 +501,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 			case haproxyName:
 				colour = colourFromUpstream(haproxyServers)
 			}
-			split, err := Split(ctx, t.url, o.splitN, colour)
+			split, err := Split(ctx, rt, t.url, o.splitN, colour)
 			if err != nil {
 				return nil, err
 			}
@@ -573,7 +604,7 @@ func fileName(name string) string {
 
 // startSettings picks the engine, GOMAXPROCS and loop count from archway-proxy's
 // "archway-proxy starting" log line (slog text or JSON), so the report says which
-// engine the default configuration ran; "" when the line is not there (profproxy).
+// engine the default configuration ran ("nethttp (TLS)" under -tls, without loops); "" when the line is not there (profproxy).
 func startSettings(log string) string {
 	for _, line := range strings.Split(log, "\n") {
 		if !strings.Contains(line, "archway-proxy starting") {
@@ -586,9 +617,16 @@ func startSettings(log string) string {
 				if !ok {
 					continue
 				}
-				v, _, _ := strings.Cut(rest, " ")
-				v, _, _ = strings.Cut(v, ",")
-				parts = append(parts, key+"="+strings.Trim(strings.TrimSuffix(v, "}"), `"`))
+				var v string
+				if q, ok := strings.CutPrefix(rest, `"`); ok {
+					// A quoted value may hold spaces: engine="nethttp (TLS)".
+					v, _, _ = strings.Cut(q, `"`)
+				} else {
+					v, _, _ = strings.Cut(rest, " ")
+					v, _, _ = strings.Cut(v, ",")
+					v = strings.TrimSuffix(v, "}")
+				}
+				parts = append(parts, key+"="+v)
 				break
 			}
 		}

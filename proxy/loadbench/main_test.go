@@ -138,6 +138,23 @@ func TestReportPrint(t *testing.T) {
 		}
 	}
 
+	if strings.Contains(out, "TLS") {
+		t.Errorf("plain report mentions TLS:\n%s", out)
+	}
+	r.opts.tls = true
+	b.Reset()
+	r.print(&b)
+	for _, want := range []string{
+		"== archway-proxy vs nginx and HAProxy over TLS (HTTPS, HTTP/1.1), 0:0 weighted upstream",
+		"\nTLS: every front end serves the same certificate",
+		"few handshakes", "wrk has no HTTP/2", "served by its net/http engine",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("TLS report lacks %q:\n%s", want, b.String())
+		}
+	}
+	r.opts.tls = false
+
 	r.opts.shapes = r.opts.shapes[:1]
 	r.opts.rounds = 1
 	r.runs = slices.DeleteFunc(r.runs, func(run runResult) bool { return run.round > 1 })
@@ -169,6 +186,12 @@ func TestParseFlags(t *testing.T) {
 	if len(o.targets) != 2 || o.targets[0].name != "archway-proxy (default)" || o.targets[0].args != nil || !o.targets[0].isDefault() ||
 		strings.Join(o.targets[1].args, " ") != "-engine nethttp" || o.targets[1].isDefault() {
 		t.Errorf("default -engines: want the proxy without -engine, then nethttp: %+v", o.targets)
+	}
+	if o.tls {
+		t.Error("TLS on by default")
+	}
+	if o, err := parseFlags([]string{"-tls"}, io.Discard); err != nil || !o.tls {
+		t.Errorf("-tls: %v %v", o.tls, err)
 	}
 	o, err = parseFlags([]string{"-engines", "epoll, epoll:1"}, io.Discard)
 	if err != nil || len(o.targets) != 2 || strings.Join(o.targets[1].args, " ") != "-engine epoll -loops 1" || o.targets[1].name != "archway-proxy epoll:1" {
@@ -231,6 +254,13 @@ func TestStartSettings(t *testing.T) {
 	js := `{"time":"x","level":"INFO","msg":"archway-proxy starting","engine":"nethttp","gomaxprocs":1}` + "\n"
 	if got := startSettings(js); got != "engine=nethttp gomaxprocs=1" {
 		t.Errorf("json: %q", got)
+	}
+	tls := "time=x level=INFO msg=\"archway-proxy starting\" provider=env engine=\"nethttp (TLS)\" gomaxprocs=2 tls_subject=CN=127.0.0.1\n"
+	if got := startSettings(tls); got != "engine=nethttp (TLS) gomaxprocs=2" {
+		t.Errorf("text, TLS: %q", got)
+	}
+	if got := startSettings(`{"msg":"archway-proxy starting","engine":"nethttp (TLS)","gomaxprocs":2}`); got != "engine=nethttp (TLS) gomaxprocs=2" {
+		t.Errorf("json, TLS: %q", got)
 	}
 	if got := startSettings("profproxy says nothing\n"); got != "" {
 		t.Errorf("no start line: %q", got)

@@ -91,11 +91,12 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitHTTP polls url until it answers 200, p exits, or timeout passes.
-func waitHTTP(ctx context.Context, p *proc, url string, timeout time.Duration) error {
+// waitHTTP polls url through rt (nil: http.DefaultTransport) until it answers 200, p
+// exits, or timeout passes.
+func waitHTTP(ctx context.Context, p *proc, rt http.RoundTripper, url string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{Transport: rt, Timeout: time.Second}
 	var last error
 	for {
 		if err := p.exited(); err != nil {

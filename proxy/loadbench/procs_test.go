@@ -91,7 +91,7 @@ func TestProcExitedReportsLog(t *testing.T) {
 	if err := p.exited(); err == nil || !strings.Contains(err.Error(), "bad config") {
 		t.Errorf("exited() = %v, want the log tail", err)
 	}
-	if err := waitHTTP(context.Background(), p, "http://127.0.0.1:1/", time.Second); err == nil {
+	if err := waitHTTP(context.Background(), p, nil, "http://127.0.0.1:1/", time.Second); err == nil {
 		t.Error("waitHTTP on an exited process succeeded")
 	}
 }
@@ -110,14 +110,14 @@ func TestWaitHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.stop(time.Second)
-	if err := waitHTTP(context.Background(), p, srv.URL, 5*time.Second); err != nil {
+	if err := waitHTTP(context.Background(), p, nil, srv.URL, 5*time.Second); err != nil {
 		t.Errorf("waitHTTP: %v", err)
 	}
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitHTTP(context.Background(), p, "http://127.0.0.1:"+strconv.Itoa(port)+"/", 300*time.Millisecond); err == nil {
+	if err := waitHTTP(context.Background(), p, nil, "http://127.0.0.1:"+strconv.Itoa(port)+"/", 300*time.Millisecond); err == nil {
 		t.Error("waitHTTP on a closed port succeeded")
 	}
 }

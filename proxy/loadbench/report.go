@@ -261,7 +261,18 @@ func (r *report) print(w io.Writer) {
 	if o.wrkCPUs+o.frontCPU+o.backendCPUs != "" {
 		pin = fmt.Sprintf("taskset: wrk %q, front end %q, backends %q", o.wrkCPUs, o.frontCPU, o.backendCPUs)
 	}
-	fmt.Fprintf(w, "\n== archway-proxy vs nginx and HAProxy, %d:%d weighted upstream (2 archway-app backends) ==\n", o.blueW, o.greenW)
+	over := ""
+	if o.tls {
+		over = " over TLS (HTTPS, HTTP/1.1)"
+	}
+	fmt.Fprintf(w, "\n== archway-proxy vs nginx and HAProxy%s, %d:%d weighted upstream (2 archway-app backends) ==\n", over, o.blueW, o.greenW)
+	if o.tls {
+		fmt.Fprintln(w, "TLS: every front end serves the same certificate (ECDSA P-256 for 127.0.0.1, a CA made for the run): "+
+			"nginx listen ssl (ssl_protocols TLSv1.2 TLSv1.3, ssl_session_cache shared:SSL:10m), HAProxy bind ssl crt (ssl-min-ver TLSv1.2), "+
+			"archway-proxy TLS_CERT_FILE/TLS_KEY_FILE (HTTPS is served by its net/http engine, whatever -engine says); the backends stay plain HTTP. "+
+			"wrk keeps its connections alive, so there are few handshakes (one per connection and wrk run): this measures TLS record overhead, "+
+			"over HTTP/1.1 (wrk has no HTTP/2).")
+	}
 	fmt.Fprintf(w, "%s; %s; %s; %d CPUs; nginx worker_processes %d = HAProxy nbthread %d = archway-proxy GOMAXPROCS %d; %s\n",
 		r.nginxVersion, r.haproxyVersion, r.wrkVersion, runtime.NumCPU(), o.procs, o.procs, o.procs, pin)
 	shapes := make([]string, len(o.shapes))

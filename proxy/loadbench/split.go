@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
-// Split counts which colour answered n sequential requests through a front end.
+// Split counts which colour answered n sequential requests through a front end, sent
+// through rt (nil: http.DefaultTransport; under -tls one that trusts the run's CA).
 // colourOf maps a response to its colour.
-func Split(ctx context.Context, url string, n int, colourOf func(resp *http.Response, body string) string) (map[string]int, error) {
-	client := &http.Client{Timeout: 5 * time.Second}
+func Split(ctx context.Context, rt http.RoundTripper, url string, n int, colourOf func(resp *http.Response, body string) string) (map[string]int, error) {
+	client := &http.Client{Transport: rt, Timeout: 5 * time.Second}
 	counts := map[string]int{}
 	for i := 0; i < n; i++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -37,11 +37,11 @@ func TestSplitCounts(t *testing.T) {
 		fmt.Fprintf(w, "%s host linux/amd64\n", c)
 	}))
 	defer srv.Close()
-	got, err := Split(context.Background(), srv.URL, 50, colourFromBody)
+	got, err := Split(context.Background(), nil, srv.URL, 50, colourFromBody)
 	if err != nil || got["blue"] != 40 || got["green"] != 10 {
 		t.Errorf("body: %v %v", got, err)
 	}
-	got, err = Split(context.Background(), srv.URL, 50, colourFromUpstream(map[string]string{"10.0.0.1:1": "blue", "10.0.0.2:1": "green"}))
+	got, err = Split(context.Background(), nil, srv.URL, 50, colourFromUpstream(map[string]string{"10.0.0.1:1": "blue", "10.0.0.2:1": "green"}))
 	if err != nil || got["blue"] != 40 || got["green"] != 10 {
 		t.Errorf("upstream: %v %v", got, err)
 	}
@@ -50,7 +50,7 @@ func TestSplitCounts(t *testing.T) {
 func TestSplitFailsOnErrorStatus(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(502) }))
 	defer srv.Close()
-	if _, err := Split(context.Background(), srv.URL, 3, colourFromBody); err == nil || !strings.Contains(err.Error(), "status 502") {
+	if _, err := Split(context.Background(), nil, srv.URL, 3, colourFromBody); err == nil || !strings.Contains(err.Error(), "status 502") {
 		t.Errorf("err = %v", err)
 	}
 }
