@@ -170,14 +170,13 @@ func TestRelayServes(t *testing.T) {
 	}
 }
 
-// TestRelaySIGTERM runs the subcommand in a process of its own (this test binary, see
-// TestRelayProcess) and stops it with SIGTERM: exit 0, socket removed. main.go's dispatch
-// is not needed for it, and the proof covers a caller that does not catch signals.
+// TestRelaySIGTERM runs `archway-proxy relay` in a process of its own (this test binary
+// as archway-proxy, see TestMain) and stops it with SIGTERM: exit 0, socket removed.
 func TestRelaySIGTERM(t *testing.T) {
 	engine := pingEngine(t)
 	listen := filepath.Join(relayDir(t), "relay.sock")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRelayProcess$")
-	cmd.Env = append(os.Environ(), "ARCHWAY_RELAY_PROCESS=1", "RELAY_UPSTREAM="+engine, "RELAY_LISTEN="+listen,
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1", "ARCHWAY_PROXY_ARGS=relay", "RELAY_UPSTREAM="+engine, "RELAY_LISTEN="+listen,
 		"RELAY_SOCKET_UID=-1", "RELAY_SOCKET_GID=-1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -195,12 +194,4 @@ func TestRelaySIGTERM(t *testing.T) {
 	if _, err := os.Lstat(listen); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("socket after SIGTERM: %v; want removed", err)
 	}
-}
-
-// TestRelayProcess is the child of TestRelaySIGTERM; alone it does nothing.
-func TestRelayProcess(t *testing.T) {
-	if os.Getenv("ARCHWAY_RELAY_PROCESS") != "1" {
-		t.Skip("the child process of TestRelaySIGTERM")
-	}
-	os.Exit(runRelay(context.Background(), nil, os.Environ(), os.Stdout, os.Stderr))
 }
