@@ -37,8 +37,7 @@ func TestTLSThroughProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := group[len(c.RunID)+1:]
-	certName, keyName := c.Name(base+"-tls-cert"), c.Name(base+"-tls-key")
+	certName, keyName := c.Name("tls-cert"), c.Name("tls-key")
 	certID, keyID := c.CreateSecret(t, certName, crt), c.CreateSecret(t, keyName, key)
 	p := c.DeployProxy(t, group, st.WithTLSSecrets(certID, certName, keyID, keyName))
 	st.WaitOn(t, "proxy to list both colours", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))

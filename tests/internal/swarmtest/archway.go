@@ -3,6 +3,7 @@ package swarmtest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -82,17 +83,21 @@ type Proxy struct {
 // Docker secret; it waits until the admin API answers with the token.
 func (c *Cluster) DeployProxy(t testing.TB, group string, extra ...ServiceSpecOpt) Proxy {
 	t.Helper()
-	base := group[len(c.RunID)+1:]
-	token, secretID := c.CreateAdminSecret(t, c.Name(base+"-admin-token"))
-	volume := c.Name(base + "-relay")
-	c.DeployRelay(t, c.Name(base+"-relay"), volume)
+	name := ServiceSpec(append([]ServiceSpecOpt{WithName(c.Name(group[len(c.RunID)+1:] + "-proxy"))}, extra...)...).Annotations.Name
+	// The proxy's secret, relay and volume are named after the proxy (a test may run
+	// several in one group), short enough for Docker's 63-character names.
+	own := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))[:10]
+	secretName := c.Name("admin-token-" + own)
+	token, secretID := c.CreateAdminSecret(t, secretName)
+	volume := c.Name("relay-" + own)
+	c.DeployRelay(t, c.Name("relay-"+own), volume)
 	opts := append([]ServiceSpecOpt{
-		WithName(c.Name(base + "-proxy")),
+		WithName(c.Name(group[len(c.RunID)+1:] + "-proxy")),
 		WithImage(c.ProxyImage),
 		WithArgs("-provider", "swarm", "-admin-addr", ":"+strconv.Itoa(AdminPort)),
 		WithEnv("PORT="+strconv.Itoa(ProxyPort), "ARCHWAY_SWARM_GROUP="+group, "LOG_LEVEL=debug",
 			"DOCKER_HOST=unix://"+relaySocket, "ADMIN_TOKEN_FILE=/run/secrets/"+adminTokenTarget),
-		WithSecret(secretID, c.Name(base+"-admin-token"), adminTokenTarget, ProxyUID),
+		WithSecret(secretID, secretName, adminTokenTarget, ProxyUID),
 		WithVolume(volume, relayDir, true),
 		WithReplicas(1),
 		WithConstraints("node.role==manager"),
