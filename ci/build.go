@@ -97,7 +97,7 @@ func (a *Archway) Build(platform string) (*dagger.Directory, error) {
 			c = c.WithEnvVariable(k, v)
 		}
 	}
-	c = c.WithExec([]string{"sh", "-c", strings.Join(script, "\n")}, dagger.ContainerWithExecOpts{SkipEntrypoint: true})
+	c = c.WithExec([]string{"sh", "-c", strings.Join(script, "\n")})
 	return c.Directory("/out"), nil
 }
 

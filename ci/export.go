@@ -123,7 +123,7 @@ func hostPlatform() string {
 // (Docker media types: engine 20.10 refuses multi-platform OCI layouts).
 func loadIntoDocker(ctx context.Context, img *dagger.Container, ref, tmpDir string) error {
 	tarPath := filepath.Join(tmpDir, "load-"+strings.NewReplacer("/", "_", ":", "_").Replace(ref)+".tar")
-	if _, err := img.AsTarball(dagger.ContainerAsTarballOpts{MediaTypes: dagger.Dockermediatypes}).Export(ctx, tarPath); err != nil {
+	if _, err := img.AsTarball(dagger.ContainerAsTarballOpts{MediaTypes: dagger.ImageMediaTypesDockerMediaTypes}).Export(ctx, tarPath); err != nil {
 		return fmt.Errorf("export %s: %w", ref, err)
 	}
 	defer os.Remove(tarPath)

@@ -13,7 +13,10 @@ const sourceURL = "https://github.com/archwayhq/archway"
 // Build (binary, CA bundle, passwd/group), non-root user, entrypoint, ports, labels.
 func (a *Archway) Image(platform string, b Binary, out *dagger.Directory) *dagger.Container {
 	c := a.client.Container(dagger.ContainerOpts{Platform: dagger.Platform(platform)}).
-		WithRootfs(out.Directory(b.Name)).
+		// A fresh directory holding the files, not out.Directory(b.Name) itself: a
+		// subdirectory of an exec's output would publish the exec's whole snapshot
+		// chain (the Go base, /src) with the files under out/<name>/ (Dagger v0.19).
+		WithRootfs(a.client.Directory().WithDirectory("/", out.Directory(b.Name))).
 		WithUser("65532:65532").
 		WithWorkdir("/home/nonroot").
 		WithEnvVariable("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt").

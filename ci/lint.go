@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-
-	"dagger.io/dagger"
 )
 
 // Lint runs gofmt, go vet and staticcheck (pinned as a go.mod tool) on the module.
@@ -21,7 +19,7 @@ func (a *Archway) Lint(ctx context.Context) error {
 	errs := make(chan error, len(steps))
 	for _, s := range steps {
 		go func() {
-			_, err := a.goBase.WithExec(s.args, dagger.ContainerWithExecOpts{SkipEntrypoint: true}).Sync(ctx)
+			_, err := a.goBase.WithExec(s.args).Sync(ctx)
 			if err != nil {
 				err = execFailure("lint: "+s.what, err)
 			}

@@ -67,6 +67,11 @@ func (a *Archway) Publish(ctx context.Context, outs map[string]*dagger.Directory
 		if ld, _, err := verifyIndex(ctx, rc, repo, "latest", a.opts.Platforms); err != nil || ld != idx {
 			return nil, fmt.Errorf("verify %s:latest: digest %s, want %s: %v", repo, ld, idx, err)
 		}
+		for _, im := range imgs {
+			if err := verifyImageContent(ctx, rc, repo, im.Manifest, im.Platform, "/usr/local/bin/"+b.Name); err != nil {
+				return nil, fmt.Errorf("verify %s: %w", ref, err)
+			}
+		}
 		layout := filepath.Join(a.opts.Dist, fmt.Sprintf("%s-%s.oci.tar", path.Base(name), a.info.Version))
 		if _, err := exportLayout(ctx, rc, repo, idx, a.info.Version, layout, a.info.Created); err != nil {
 			return nil, fmt.Errorf("export %s: %w", layout, err)

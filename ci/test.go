@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-
-	"dagger.io/dagger"
 )
 
 // unitPackages lists the module's packages minus the integration suite (./tests,
@@ -14,8 +12,7 @@ const unitPackages = `go list ./... | grep -v -e '/tests$' -e '/tests/' -e '/ci$
 func (a *Archway) Test(ctx context.Context) error {
 	_, err := a.goBase.
 		WithEnvVariable("CGO_ENABLED", "1").
-		WithExec([]string{"sh", "-c", "set -e; pkgs=$(" + unitPackages + "); go test -race $pkgs"},
-			dagger.ContainerWithExecOpts{SkipEntrypoint: true}).
+		WithExec([]string{"sh", "-c", "set -e; pkgs=$(" + unitPackages + "); go test -race $pkgs"}).
 		Sync(ctx)
 	if err != nil {
 		return execFailure("test: go test -race", err)

@@ -15,7 +15,10 @@ import (
 
 // Fixed machine-level names shared with the rest of the project (coord/CONTRACTS.md).
 const (
-	DaggerVersion     = "v0.11.4"
+	DaggerVersion = "v0.19.10"
+	// MinDaggerVersion is the oldest Dagger CLI (and engine) archway's SDK works with:
+	// v0.19's API, which engines up to v0.21 still accept from clients >= v0.19.0.
+	MinDaggerVersion  = "v0.19.0"
 	EngineContainer   = "archway-buildkit"
 	EngineVolume      = "archway-buildkit-state"
 	RegistryContainer = "archway-registry"

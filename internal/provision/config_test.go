@@ -13,7 +13,7 @@ func TestConfigFromEnv(t *testing.T) {
 	if c.Home != "/home/u/.cache/archway" || c.CacheHome != "/home/u/.cache" {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if got := c.SDKCLIPath(); got != "/home/u/.cache/dagger/dagger-0.11.4" {
+	if got := c.SDKCLIPath(); got != "/home/u/.cache/dagger/dagger-0.19.10" {
 		t.Fatalf("SDK CLI path %s", got)
 	}
 	c, err = ConfigFromEnv(envMap(map[string]string{"HOME": "/h", "XDG_CACHE_HOME": "/x", "ARCHWAY_HOME": "/a", "ARCHWAY_GO_IMAGE": "golang:1.26.0-bookworm", "ARCHWAY_DAGGER": "build"}))

@@ -3,7 +3,11 @@ package provision
 import (
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -39,8 +43,10 @@ require github.com/x/y v1.0.0
 `
 	got := WrapperGoMod("1.22.0", daggerMod)
 	for _, want := range []string{
-		"require github.com/dagger/dagger v0.11.4",
-		"replace dagger.io/dagger => dagger.io/dagger v0.11.4",
+		"require github.com/dagger/dagger v0.19.10",
+		"replace dagger.io/dagger => dagger.io/dagger v0.19.10",
+		"replace github.com/dagger/dagger/engine/distconsts => ./distconsts\n",
+		"replace go.opentelemetry.io/otel/log => go.opentelemetry.io/otel/log v0.14.0\n",
 		"replace github.com/moby/buildkit => github.com/dagger/buildkit v0.0.0-20240507174055-63352b0fb96b\n",
 	} {
 		if !strings.Contains(got, want) {
@@ -109,31 +115,42 @@ func TestPlanDaggerPaths(t *testing.T) {
 		t.Fatalf("env path: %+v %v", plan, err)
 	}
 
-	// A public CLI of the pinned version whose engine answers is used.
-	f = newFake()
-	f.paths["dagger"] = "/usr/local/bin/dagger"
-	f.on("/usr/local/bin/dagger version", "dagger v0.11.4 (registry.dagger.io/engine) linux/amd64", nil)
-	f.on("/usr/local/bin/dagger query", `{"version":"v0.11.4"}`, nil)
-	p = newTestProvisioner(t, f, map[string]string{})
-	if plan, err = p.PlanDagger(ctx); err != nil || plan.Path != PathPublic || plan.Build {
-		t.Fatalf("public path: %+v %v", plan, err)
+	// A user's CLI at v0.19.0 or newer whose engine answers is used.
+	for _, v := range []string{"v0.19.0", "v0.19.10", "v0.21.8", "v1.0.0-beta.2"} {
+		f = newFake()
+		f.paths["dagger"] = "/usr/local/bin/dagger"
+		f.on("/usr/local/bin/dagger version", "dagger "+v+" (registry.dagger.io/engine) linux/amd64", nil)
+		f.on("/usr/local/bin/dagger query", `{"version":"`+v+`"}`, nil)
+		p = newTestProvisioner(t, f, map[string]string{})
+		if plan, err = p.PlanDagger(ctx); err != nil || plan.Path != PathPublic || plan.Build {
+			t.Fatalf("your CLI %s: %+v %v", v, plan, err)
+		}
 	}
 
-	// Wrong version, or an engine that does not answer: fall back to building.
-	for _, fail := range []func(*fakeRunner){
-		func(f *fakeRunner) { f.on("/usr/local/bin/dagger version", "dagger v0.18.0", nil) },
-		func(f *fakeRunner) {
-			f.on("/usr/local/bin/dagger version", "dagger v0.11.4", nil)
+	// Too old, or an engine that does not answer: build ours, saying why in one line.
+	for _, c := range []struct {
+		setup func(*fakeRunner)
+		said  string
+	}{
+		{func(f *fakeRunner) { f.on("/usr/local/bin/dagger version", "dagger v0.18.9", nil) }, "is v0.18.9, older than v0.19.0"},
+		{func(f *fakeRunner) { f.on("/usr/local/bin/dagger version", "dagger v0.11.4", nil) }, "is v0.11.4, older than v0.19.0"},
+		{func(f *fakeRunner) {
+			f.on("/usr/local/bin/dagger version", "dagger v0.21.8", nil)
 			f.on("/usr/local/bin/dagger query", "", errors.New("pull access denied"))
-		},
+		}, "v0.21.8 found but its engine does not answer"},
 	} {
+		fail := c.setup
 		f = newFake()
 		f.paths["dagger"] = "/usr/local/bin/dagger"
 		fail(f)
 		f.on("go env GOVERSION", "go1.26.8", nil)
 		p = newTestProvisioner(t, f, map[string]string{})
+		p.Out = &strings.Builder{}
 		if plan, err = p.PlanDagger(ctx); err != nil || plan.Path != PathBuilt || !plan.Build || plan.Hash != InputHash("go1.26.8") || plan.RunnerHost != RunnerHost {
 			t.Fatalf("fallback: %+v %v", plan, err)
+		}
+		if !strings.Contains(p.Out.(*strings.Builder).String(), c.said) {
+			t.Errorf("setup said %q; want it to say %q", p.Out.(*strings.Builder).String(), c.said)
 		}
 	}
 
@@ -143,5 +160,71 @@ func TestPlanDaggerPaths(t *testing.T) {
 	p = newTestProvisioner(t, f, map[string]string{"_EXPERIMENTAL_DAGGER_RUNNER_HOST": RunnerHost})
 	if plan, err = p.PlanDagger(ctx); err != nil || plan.Path != PathBuilt {
 		t.Fatalf("own runner host: %+v %v", plan, err)
+	}
+}
+
+// TestDistconstsStandIn: the stand-in module is valid Go holding every constant of
+// dagger's engine/distconsts that the engine imports, with the v0.19.10 values.
+func TestDistconstsStandIn(t *testing.T) {
+	src := distconstsSource()
+	f, err := parser.ParseFile(token.NewFileSet(), "consts.go", src, 0)
+	if err != nil {
+		t.Fatalf("generated source does not parse: %v\n%s", err, src)
+	}
+	if f.Name.Name != "distconsts" || len(f.Imports) != 0 {
+		t.Errorf("package %s with %d imports; want distconsts, none", f.Name.Name, len(f.Imports))
+	}
+	got := map[string]string{}
+	for _, d := range f.Decls {
+		for _, spec := range d.(*ast.GenDecl).Specs {
+			vs := spec.(*ast.ValueSpec)
+			v, _ := strconv.Unquote(vs.Values[0].(*ast.BasicLit).Value)
+			got[vs.Names[0].Name] = v
+		}
+	}
+	for name, want := range map[string]string{
+		"DefaultEngineSockAddr": "unix:///run/dagger/engine.sock", "DaggerInitPath": "/usr/local/bin/dagger-init",
+		"RuncPath": "/usr/local/bin/runc", "EngineDefaultStateDir": "/var/lib/dagger",
+		"EngineContainerBuiltinContentDir": "/usr/local/share/dagger/content", "EngineCustomCACertsDir": "/usr/local/share/ca-certificates",
+		"AlpineImage": "alpine:3.22.1", "GolangImage": "golang:1.25.5-alpine", "BusyboxImage": "busybox:1.37.0",
+		"EngineContainerName": "dagger-engine.dev", "OCIVersionAnnotation": "org.opencontainers.image.version",
+		"GoSDKManifestDigestEnvName": "DAGGER_GO_SDK_MANIFEST_DIGEST", "PythonSDKManifestDigestEnvName": "DAGGER_PYTHON_SDK_MANIFEST_DIGEST",
+		"TypescriptSDKManifestDigestEnvName": "DAGGER_TYPESCRIPT_SDK_MANIFEST_DIGEST",
+		"AlpineVersion":                      "3.22.1", "GolangVersion": "1.25.5", "BusyboxVersion": "1.37.0",
+	} {
+		if got[name] != want {
+			t.Errorf("%s = %q, want %q", name, got[name], want)
+		}
+	}
+	if len(got) != len(distconsts) {
+		t.Errorf("%d constants generated, %d listed", len(got), len(distconsts))
+	}
+	// The engine finds its socket and init where the image puts them.
+	files := map[string]bool{}
+	for _, ef := range engineFiles("/bin") {
+		files["/"+ef.path] = true
+	}
+	for _, p := range []string{got["DaggerInitPath"], got["RuncPath"], got["EngineDefaultStateDir"], got["EngineContainerBuiltinContentDir"]} {
+		if !files[p] {
+			t.Errorf("distconsts path %s is not in the engine image", p)
+		}
+	}
+	if "unix://"+engineSocket != got["DefaultEngineSockAddr"] {
+		t.Errorf("setup waits for %s, the engine listens on %s", engineSocket, got["DefaultEngineSockAddr"])
+	}
+}
+
+func TestVersionAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		v, min string
+		want   bool
+	}{
+		{"v0.19.0", "v0.19.0", true}, {"v0.19.10", "v0.19.0", true}, {"v0.21.8", "v0.19.0", true},
+		{"v1.0.0-beta.2", "v0.19.0", true}, {"v0.18.99", "v0.19.0", false}, {"v0.11.4", "v0.19.0", false},
+		{"v0.19.0-rc1", "v0.19.0", true},
+	} {
+		if got := VersionAtLeast(c.v, c.min); got != c.want {
+			t.Errorf("VersionAtLeast(%s, %s) = %v", c.v, c.min, got)
+		}
 	}
 }

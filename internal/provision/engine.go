@@ -12,6 +12,9 @@ import (
 	"time"
 )
 
+// engineSocket is where a v0.19 engine listens (distconsts.DefaultEngineSockAddr).
+const engineSocket = "/run/dagger/engine.sock"
+
 // EngineImage is the locally assembled engine image for a recipe hash.
 func EngineImage(hash string) string { return "archway/dagger-engine:" + DaggerVersion + "-" + hash }
 
@@ -25,8 +28,8 @@ type engineFile struct {
 func engineFiles(bin string) []engineFile {
 	return []engineFile{
 		{path: "usr/local/bin/dagger-engine", src: filepath.Join(bin, "engine"), mode: 0o755},
-		// the engine's OCI worker binary; it execs /usr/local/bin/runc
-		{path: "usr/local/bin/dagger-shim", src: filepath.Join(bin, "shim"), mode: 0o755},
+		// the init process of every container the engine runs (distconsts.DaggerInitPath)
+		{path: "usr/local/bin/dagger-init", src: filepath.Join(bin, "init"), mode: 0o755},
 		{path: "usr/local/bin/runc", link: "/usr/sbin/runc"},
 		{path: "usr/bin/dial-stdio", src: filepath.Join(bin, "dialstdio"), mode: 0o755},
 		// docker-container:// runs `docker exec -i <ctr> buildctl dial-stdio`
@@ -40,7 +43,10 @@ func engineFiles(bin string) []engineFile {
 		{path: "opt/cni/bin/dnsname", src: filepath.Join(bin, "dnsname"), mode: 0o755},
 		{path: "etc/dagger", dir: true, mode: 0o755},
 		{path: "etc/dagger/engine.toml", body: engineTOML, mode: 0o644},
+		{path: "etc/dagger/engine.json", body: engineJSON, mode: 0o644},
 		{path: "var/lib/dagger", dir: true, mode: 0o755},
+		{path: "usr/local/share/dagger", dir: true, mode: 0o755},
+		{path: "usr/local/share/dagger/content", dir: true, mode: 0o755},
 		{path: "usr/local/bin/dagger-entrypoint.sh", body: engineEntrypoint, mode: 0o755},
 	}
 }
@@ -115,7 +121,7 @@ func (p *Provisioner) ensureEngineImage(ctx context.Context, hash, bin string) e
 	_, err = p.Run.Run(ctx, nil, pr, "docker", "import",
 		"--change", `ENTRYPOINT ["/usr/local/bin/dagger-entrypoint.sh"]`,
 		"--change", "ENV "+pathEnv,
-		"--change", "ENV _EXPERIMENTAL_DAGGER_RUNNER_HOST=unix:///run/buildkit/buildkitd.sock",
+		"--change", "ENV _EXPERIMENTAL_DAGGER_RUNNER_HOST=unix://"+engineSocket,
 		"--change", "VOLUME /var/lib/dagger",
 		"-", img)
 	pr.Close()
@@ -239,13 +245,13 @@ func (p *Provisioner) EnsureEngine(ctx context.Context, plan DaggerPlan, bin str
 func (p *Provisioner) waitEngine(ctx context.Context) error {
 	var err error
 	for i := 0; i < 120; i++ {
-		if _, err = p.Run.Run(ctx, nil, nil, "docker", "exec", EngineContainer, "test", "-S", "/run/buildkit/buildkitd.sock"); err == nil {
+		if _, err = p.Run.Run(ctx, nil, nil, "docker", "exec", EngineContainer, "test", "-S", engineSocket); err == nil {
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: buildkitd socket did not appear in 60s: see `docker logs %s`: %w", EngineContainer, EngineContainer, err)
+		return fmt.Errorf("%s: engine socket %s did not appear in 60s: see `docker logs %s`: %w", EngineContainer, engineSocket, EngineContainer, err)
 	}
 	// The registry must be reachable as 127.0.0.1:5000 from the engine too (publish).
 	for i := 0; i < 20; i++ {
