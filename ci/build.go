@@ -101,8 +101,9 @@ func (a *Archway) Build(platform string) (*dagger.Directory, error) {
 	return c.Directory("/out"), nil
 }
 
-// BuildAll builds every platform concurrently and waits for all of them.
-func (a *Archway) BuildAll(ctx context.Context) (map[string]*dagger.Directory, error) {
+// BuildAll builds every platform concurrently and waits for all of them; done, if
+// not nil, hears of each platform as it finishes.
+func (a *Archway) BuildAll(ctx context.Context, done func(platform string)) (map[string]*dagger.Directory, error) {
 	outs := map[string]*dagger.Directory{}
 	type res struct {
 		p   string
@@ -117,6 +118,9 @@ func (a *Archway) BuildAll(ctx context.Context) (map[string]*dagger.Directory, e
 		outs[p] = d
 		go func() {
 			_, err := d.Sync(ctx)
+			if err == nil && done != nil {
+				done(p)
+			}
 			ch <- res{p, err}
 		}()
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"dagger.io/dagger"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/archwayhq/archway/internal/provision"
 )
@@ -84,9 +85,14 @@ func runPipeline(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	prog := newProgress(s)
+	defer prog.stop()
 	run := func(name string, f func() error) error {
 		t := time.Now()
-		if err := f(); err != nil {
+		prog.start(name)
+		err := f()
+		prog.end(name)
+		if err != nil {
 			return err
 		}
 		s.say("%s ok (%.1fs)", name, time.Since(t).Seconds())
@@ -97,7 +103,7 @@ func runPipeline(ctx context.Context, o Options) error {
 	var outs map[string]*dagger.Directory
 	build := func() error {
 		return run(fmt.Sprintf("build (%d platforms × %d binaries)", len(o.Platforms), len(a.Binaries())), func() (err error) {
-			outs, err = a.BuildAll(ctx)
+			outs, err = a.BuildAll(ctx, prog.platformDone)
 			return err
 		})
 	}
@@ -113,23 +119,30 @@ func runPipeline(ctx context.Context, o Options) error {
 			return err
 		})
 	}
-	var steps []func() error
 	switch o.Stage {
 	case "lint":
-		steps = []func() error{lint}
+		err = lint()
 	case "test":
-		steps = []func() error{test}
+		err = test()
 	case "build":
-		steps = []func() error{build}
+		err = build()
 	case "publish":
-		steps = []func() error{build, publish}
-	case "all":
-		steps = []func() error{lint, test, build, publish}
-	}
-	for _, f := range steps {
-		if err := f(); err != nil {
-			return err
+		if err = build(); err == nil {
+			err = publish()
 		}
+	case "all":
+		// lint, test and build run at once (the engine schedules their execs on the
+		// CPUs); publish waits for all three, so a failing lint or test never publishes.
+		g, _ := errgroup.WithContext(ctx)
+		g.Go(lint)
+		g.Go(test)
+		g.Go(build)
+		if err = g.Wait(); err == nil {
+			err = publish()
+		}
+	}
+	if err != nil {
+		return err
 	}
 	s.say("%s done", o.Stage)
 	return nil

@@ -20,7 +20,9 @@ const (
 	// v0.19's API, which engines up to v0.21 still accept from clients >= v0.19.0.
 	MinDaggerVersion  = "v0.19.0"
 	EngineContainer   = "archway-buildkit"
-	EngineVolume      = "archway-buildkit-state"
+	// EngineVolume is the engine's state; per engine series, since a v0.19 engine does
+	// not read an older one's state.
+	EngineVolume = "archway-dagger-v0.19-state"
 	RegistryContainer = "archway-registry"
 	RegistryVolume    = "archway-registry-data"
 	RegistryAddr      = "127.0.0.1:5000"

@@ -360,6 +360,16 @@ func (p *Provisioner) BuildDaggerBinaries(ctx context.Context, plan DaggerPlan) 
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
 	}
+	stop := p.heartbeat("dagger", 10*time.Second, func() string {
+		n := 0
+		for _, pkg := range daggerBuild.Packages {
+			if _, err := os.Stat(filepath.Join(out, filepath.Base(pkg))); err == nil {
+				n++
+			}
+		}
+		return fmt.Sprintf("still compiling CLI+engine %s: %d of %d binaries linked", DaggerVersion, n, len(daggerBuild.Packages))
+	})
+	defer stop()
 	args := []string{"-C", wrapper, "build", "-o", out + "/", "-trimpath", "-ldflags", daggerLdflags()}
 	if daggerBuild.Tags != "" {
 		args = append(args, "-tags", daggerBuild.Tags)

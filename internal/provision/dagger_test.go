@@ -83,7 +83,7 @@ func TestEngineRunArgs(t *testing.T) {
 		t.Errorf("privileged args: %s", priv)
 	}
 	np := strings.Join(EngineRunArgs("h", false, "5000"), " ")
-	for _, want := range []string{"--name archway-buildkit", "--cap-drop SYS_RESOURCE", "systempaths=unconfined", "archway-buildkit-state:/var/lib/dagger", "/usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro", "ARCHWAY_REGISTRY_FORWARD=5000", "archway.recipe=h"} {
+	for _, want := range []string{"--name archway-buildkit", "--cap-drop SYS_RESOURCE", "systempaths=unconfined", "archway-dagger-v0.19-state:/var/lib/dagger", "/usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro", "ARCHWAY_REGISTRY_FORWARD=5000", "archway.recipe=h"} {
 		if !strings.Contains(np, want) {
 			t.Errorf("non-privileged args lack %q: %s", want, np)
 		}

@@ -227,6 +227,9 @@ func (p *Provisioner) EnsureEngine(ctx context.Context, plan DaggerPlan, bin str
 	if err := p.waitEngine(ctx); err != nil {
 		return err
 	}
+	if fresh {
+		p.removeStale(ctx, plan.Hash)
+	}
 	if err := p.installCLI(filepath.Join(bin, "dagger")); err != nil {
 		return err
 	}
@@ -287,4 +290,48 @@ func (p *Provisioner) installCLI(src string) error {
 		}
 	}
 	return nil
+}
+
+// staleVolumes are engine state volumes of earlier engine series (v0.11.4's).
+var staleVolumes = []string{"archway-buildkit-state"}
+
+// removeStale deletes what earlier recipes left: their build directories, SDK CLI
+// copies, engine images and state volumes. It only logs what it cannot remove.
+func (p *Provisioner) removeStale(ctx context.Context, hash string) {
+	keep := filepath.Base(p.Cfg.daggerDir(hash))
+	if entries, err := os.ReadDir(p.Cfg.path("dagger")); err == nil {
+		for _, e := range entries {
+			if e.IsDir() && e.Name() != keep {
+				if err := os.RemoveAll(p.Cfg.path("dagger", e.Name())); err == nil {
+					p.say("dagger", "removed the stale build %s", p.Cfg.path("dagger", e.Name()))
+				}
+			}
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Dir(p.Cfg.SDKCLIPath())); err == nil {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "dagger-") && e.Name() != filepath.Base(p.Cfg.SDKCLIPath()) {
+				_ = os.Remove(filepath.Join(filepath.Dir(p.Cfg.SDKCLIPath()), e.Name()))
+			}
+		}
+	}
+	if out, err := p.Run.Run(ctx, nil, nil, "docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "archway/dagger-engine"); err == nil {
+		for _, img := range strings.Fields(out) {
+			if img != EngineImage(hash) {
+				if _, err := p.Run.Run(ctx, nil, nil, "docker", "rmi", img); err == nil {
+					p.say("dagger engine", "removed the stale image %s", img)
+				}
+			}
+		}
+	}
+	for _, v := range staleVolumes {
+		if _, err := p.Run.Run(ctx, nil, nil, "docker", "volume", "inspect", v); err != nil {
+			continue
+		}
+		if _, err := p.Run.Run(ctx, nil, nil, "docker", "volume", "rm", v); err != nil {
+			p.say("dagger engine", "could not remove the stale state volume %s: %s", v, shortErr(err))
+			continue
+		}
+		p.say("dagger engine", "removed the stale state volume %s", v)
+	}
 }

@@ -119,3 +119,24 @@ func (p *Provisioner) state(plan DaggerPlan) *State {
 }
 
 func shortErr(err error) string { return strings.SplitN(err.Error(), "\n", 2)[0] }
+
+// heartbeat says every interval what a long step is doing (status()), so that a cold
+// build is never silent for minutes; the returned stop ends it.
+func (p *Provisioner) heartbeat(step string, interval time.Duration, status func() string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				p.say(step, "%s (%.0fs so far)", status(), time.Since(t0).Seconds())
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}

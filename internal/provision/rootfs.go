@@ -20,7 +20,10 @@ type Rootfs struct {
 
 // BaseRootfs is the build base: what the pipeline's lint/test/build steps need
 // (gcc + libc6-dev for -race, git, CA certificates) and what runs the registry.
-var BaseRootfs = Rootfs{Name: "base", Suite: "bookworm", Packages: []string{"ca-certificates", "git", "gcc", "libc6-dev"}}
+// nginx-light and haproxy are there for the unit tests that check the load bench's
+// generated configurations with `nginx -t` and `haproxy -c` (the images are scratch,
+// so nothing of the base reaches them).
+var BaseRootfs = Rootfs{Name: "base", Suite: "bookworm", Packages: []string{"ca-certificates", "git", "gcc", "libc6-dev", "nginx-light", "haproxy"}}
 
 // EngineRootfs carries the Dagger engine's runtime dependencies (runc from Debian)
 // plus socat, which forwards 127.0.0.1:5000 inside the engine to the registry.
