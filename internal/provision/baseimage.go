@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 const pathEnv = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -13,13 +15,19 @@ func (p *Provisioner) imageExists(ctx context.Context, ref string) bool {
 	return err == nil
 }
 
-// EnsureBaseImage makes archway/base:bookworm exist in the engine without pulling:
-// docker load of the saved tarball when there is one (keeps the image ID, hence the
-// Dagger cache keys, stable), else docker import of the debootstrap rootfs.
+// EnsureBaseImage makes archway/base:bookworm of the current recipe (BaseRootfs,
+// label archway.recipe) exist in the engine without pulling: docker load of the saved
+// tarball when there is one (keeps the image ID, hence the Dagger cache keys,
+// stable), else docker import of the debootstrap rootfs.
 func (p *Provisioner) EnsureBaseImage(ctx context.Context) error {
+	key := BaseRootfs.Key()
 	if p.imageExists(ctx, BaseImage) {
-		p.say("base image", "%s present", BaseImage)
-		return nil
+		label, _ := p.Run.Run(ctx, nil, nil, "docker", "image", "inspect", "--format", `{{index .Config.Labels "archway.recipe"}}`, BaseImage)
+		if strings.TrimSpace(label) == key {
+			p.say("base image", "%s present (recipe %s)", BaseImage, key)
+			return nil
+		}
+		p.say("base image", "%s is recipe %q, want %s (%s): rebuilding", BaseImage, strings.TrimSpace(label), key, strings.Join(BaseRootfs.Packages, ","))
 	}
 	if _, err := os.Stat(p.Cfg.BaseTarball()); err == nil {
 		if _, err := p.Run.Run(ctx, nil, nil, "docker", "load", "-i", p.Cfg.BaseTarball()); err != nil {
@@ -37,7 +45,7 @@ func (p *Provisioner) EnsureBaseImage(ctx context.Context) error {
 		return err
 	}
 	defer f.Close()
-	if _, err := p.Run.Run(ctx, nil, f, "docker", "import", "--change", "ENV "+pathEnv, "-", BaseImage); err != nil {
+	if _, err := p.Run.Run(ctx, nil, f, "docker", "import", "--change", "ENV "+pathEnv, "--change", "LABEL archway.recipe="+key, "-", BaseImage); err != nil {
 		return fmt.Errorf("docker import %s: %w", BaseImage, err)
 	}
 	p.say("base image", "%s imported from %s", BaseImage, tarball)
@@ -61,6 +69,14 @@ func (p *Provisioner) EnsureGoBase(ctx context.Context) error {
 	}
 	if err := os.Rename(out+".tmp", out); err != nil {
 		return err
+	}
+	// Tarballs of earlier base recipes are never loaded again.
+	if old, _ := filepath.Glob(p.Cfg.path("base", "archway-base-bookworm*.docker.tar")); len(old) > 0 {
+		for _, f := range old {
+			if f != out {
+				_ = os.Remove(f)
+			}
+		}
 	}
 	p.say("go base", "offline tarball %s written (host Go toolchain is mounted at run time)", out)
 	return nil

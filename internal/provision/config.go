@@ -18,11 +18,11 @@ const (
 	DaggerVersion = "v0.19.10"
 	// MinDaggerVersion is the oldest Dagger CLI (and engine) archway's SDK works with:
 	// v0.19's API, which engines up to v0.21 still accept from clients >= v0.19.0.
-	MinDaggerVersion  = "v0.19.0"
-	EngineContainer   = "archway-buildkit"
+	MinDaggerVersion = "v0.19.0"
+	EngineContainer  = "archway-buildkit"
 	// EngineVolume is the engine's state; per engine series, since a v0.19 engine does
 	// not read an older one's state.
-	EngineVolume = "archway-dagger-v0.19-state"
+	EngineVolume      = "archway-dagger-v0.19-state"
 	RegistryContainer = "archway-registry"
 	RegistryVolume    = "archway-registry-data"
 	RegistryAddr      = "127.0.0.1:5000"
@@ -93,7 +93,10 @@ func (c Config) path(elem ...string) string {
 }
 
 // BaseTarball is the docker-save tarball of BaseImage the pipeline imports.
-func (c Config) BaseTarball() string { return c.path("base", "archway-base-bookworm.docker.tar") }
+// Its name carries the base recipe, so a new recipe never loads an old tarball.
+func (c Config) BaseTarball() string {
+	return c.path("base", "archway-base-bookworm-"+BaseRootfs.Key()+".docker.tar")
+}
 
 // EnvFile is the shell file setup writes (`. $ARCHWAY_HOME/env`).
 func (c Config) EnvFile() string { return c.path("env") }

@@ -208,7 +208,7 @@ func (p *Provisioner) EnsureEngine(ctx context.Context, plan DaggerPlan, bin str
 		}
 	case EngineRecreate, EngineCreate:
 		if action == EngineRecreate {
-			p.say("dagger engine", "%s runs recipe %q, want %s: recreating (state volume kept)", EngineContainer, label, plan.Hash)
+			p.say("dagger engine", "%s runs recipe %q, want %s: recreating (state volume %s)", EngineContainer, label, plan.Hash, EngineVolume)
 			if _, err := p.Run.Run(ctx, nil, nil, "docker", "rm", "-f", EngineContainer); err != nil {
 				return err
 			}
