@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// Why this file exists: Dagger v0.11.4's Container.Publish passes the image exporter
+// Why this file exists: Dagger's Container.Publish (v0.11.4, and v0.19.10 has no option
+// for it either) passes the image exporter
 // only name/push/oci-mediatypes, never buildkit's "source-date-epoch" attribute. The
 // exporter then fills each config's history[].created from the time the layer's
 // snapshot was created in this engine and sets config.created from the last history
