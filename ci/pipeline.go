@@ -75,9 +75,16 @@ func runPipeline(ctx context.Context, o Options) error {
 		logw = os.Stderr
 	}
 	os.Setenv("DO_NOT_TRACK", "1")
+	runner := os.Getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST")
+	if os.Getenv("DAGGER_SESSION_PORT") == "" {
+		if err := checkRunner(ctx, runner); err != nil {
+			return err
+		}
+	}
+	// No deadline on Connect: its context also bounds the CLI session it starts.
 	client, err := dagger.Connect(ctx, dagger.WithLogOutput(logw))
 	if err != nil {
-		return fmt.Errorf("connect to the Dagger engine (%s): %w; run `go run ./ci setup`", os.Getenv("_EXPERIMENTAL_DAGGER_RUNNER_HOST"), err)
+		return fmt.Errorf("connect to the Dagger engine %s: %s; run `go run ./ci setup`, or -v for the engine log", runner, firstLineOf(err.Error()))
 	}
 	defer client.Close()
 	s.say("connected to Dagger engine; version %s, commit %.12s, created %s", info.Version, info.Commit, info.Created.Format(time.RFC3339))
