@@ -687,32 +687,42 @@ func (c *Config) parseTLS(lookup func(string, string) (string, string, bool)) er
 		return fmt.Errorf("%s=%q: want a duration >= 0 like 5s (0: only SIGHUP re-reads)", name, raw)
 	}
 	c.TLSReload = d
-	port := func(flagName, env string) (int, string, string, error) {
+	// redirectPort reads one of the redirect settings: 0 when unset; both need TLS.
+	redirectPort := func(flagName, env string) (int, string, error) {
 		raw, name, given := lookup(flagName, env)
 		if !given || strings.TrimSpace(raw) == "" {
-			return 0, raw, name, nil
+			return 0, "", nil
 		}
+		setting := fmt.Sprintf("%s=%q", name, raw)
 		n, err := strconv.Atoi(strings.TrimSpace(raw))
-		if err != nil || n < 1 || n > 65535 {
-			return 0, raw, name, fmt.Errorf("%s=%q: want a port number 1-65535", name, raw)
+		switch {
+		case err != nil || n < 1 || n > 65535:
+			return 0, "", fmt.Errorf("%s: want a port number 1-65535", setting)
+		case c.TLSCert == "":
+			return 0, "", fmt.Errorf("%s: redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE", setting)
 		}
-		if c.TLSCert == "" {
-			return 0, raw, name, fmt.Errorf("%s=%q: redirects to HTTPS, which needs TLS_CERT_FILE and TLS_KEY_FILE", name, raw)
-		}
-		return n, raw, name, nil
+		return n, setting, nil
 	}
-	n, raw, name, err := port("redirect-port", "REDIRECT_PORT")
-	if err != nil || n == 0 {
+	from, fromSetting, err := redirectPort("redirect-port", "REDIRECT_PORT")
+	if err != nil {
 		return err
 	}
-	c.RedirectAddr = ":" + strconv.Itoa(n)
+	to, toSetting, err := redirectPort("redirect-to-port", "REDIRECT_TO_PORT")
+	switch {
+	case err != nil:
+		return err
+	case from == 0 && to != 0:
+		return fmt.Errorf("%s: names the port redirects go to, but REDIRECT_PORT (the listener that redirects) is not set", toSetting)
+	case from == 0:
+		return nil
+	}
+	c.RedirectAddr = ":" + strconv.Itoa(from)
 	if c.RedirectAddr == c.Addr {
-		return fmt.Errorf("%s=%q: the same port as the HTTPS listener", name, raw)
+		return fmt.Errorf("%s: the same port as the HTTPS listener", fromSetting)
 	}
-	if c.RedirectTo, _, _, err = port("redirect-to-port", "REDIRECT_TO_PORT"); err != nil {
-		return err
-	}
-	if c.RedirectTo == 0 {
+	c.RedirectTo = to
+	if to == 0 {
+		// Addr is ":<port>" from ResolvePort.
 		c.RedirectTo, _ = strconv.Atoi(strings.TrimPrefix(c.Addr, ":"))
 	}
 	return nil

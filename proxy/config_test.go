@@ -169,6 +169,7 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=http"), `REDIRECT_PORT="http": want a port number 1-65535`},
 		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=8989"), `REDIRECT_PORT="8989": the same port as the HTTPS listener`},
 		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=80", "REDIRECT_TO_PORT=x"), `REDIRECT_TO_PORT="x": want a port number 1-65535`},
+		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_TO_PORT=443"), `REDIRECT_TO_PORT="443": names the port redirects go to, but REDIRECT_PORT (the listener that redirects) is not set`},
 	}
 	for _, c := range cases {
 		_, err := ParseConfig(c.args, c.env)

@@ -108,7 +108,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 				if certs != nil {
 					// Reload logs its own failure and keeps the served pair.
 					if certs.Reload() == nil {
-						log.Info("SIGHUP: certificate re-read", "subject", certs.Info().Subject, "not_after", certs.Info().NotAfter)
+						info := certs.Info()
+						log.Info("SIGHUP: certificate re-read", "subject", info.Subject, "not_after", info.NotAfter)
 					}
 				}
 				if cfg.Provider != proxy.DefaultProvider {
