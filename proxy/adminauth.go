@@ -58,43 +58,44 @@ func (a AdminAuth) authorize(log interface {
 }, next http.Handler) http.Handler {
 	token, read := digest(a.Token), digest(a.ReadToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		need := routeScope(r)
-		if need == scopeOpen {
-			next.ServeHTTP(w, r)
-			return
+		// refuse answers code with msg (and challenge as WWW-Authenticate, if any) and
+		// logs the one line every refusal gets.
+		refuse := func(code int, reason, challenge, msg string) {
+			if challenge != "" {
+				w.Header().Set("WWW-Authenticate", challenge)
+			}
+			log.Warn("admin request refused", "reason", reason, "host", r.Host, "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
+			adminError(w, code, msg)
 		}
-		if a.Token == "" && a.ReadToken == "" {
+		need := routeScope(r)
+		switch {
+		case need == scopeOpen:
+		case a.Token == "" && a.ReadToken == "":
 			if !loopbackHost(r.Host) {
-				log.Warn("admin request refused", "reason", "non-loopback Host without a token", "host", r.Host, "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
-				adminError(w, http.StatusForbidden, fmt.Sprintf("Host %q: the admin API without a token answers only localhost (set ADMIN_TOKEN_FILE to reach it by another name)", r.Host))
+				refuse(http.StatusForbidden, "non-loopback Host without a token", "",
+					fmt.Sprintf("Host %q: the admin API without a token answers only localhost (set ADMIN_TOKEN_FILE to reach it by another name)", r.Host))
 				return
 			}
-			next.ServeHTTP(w, r)
-			return
-		}
-		given, ok := bearer(r.Header.Get("Authorization"))
-		if !ok {
-			w.Header().Set("WWW-Authenticate", adminRealm)
-			log.Warn("admin request refused", "reason", "no bearer token", "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
-			adminError(w, http.StatusUnauthorized, "missing token: send Authorization: Bearer <token> (ADMIN_TOKEN_FILE)")
-			return
-		}
-		g := digest(given)
-		// Both comparisons always run, on fixed-length digests: the time taken says
-		// nothing about either token.
-		isWrite := a.Token != "" && subtle.ConstantTimeCompare(g[:], token[:]) == 1
-		isRead := a.ReadToken != "" && subtle.ConstantTimeCompare(g[:], read[:]) == 1
-		switch {
-		case !isWrite && !isRead:
-			w.Header().Set("WWW-Authenticate", adminRealm+`, error="invalid_token"`)
-			log.Warn("admin request refused", "reason", "wrong token", "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
-			adminError(w, http.StatusUnauthorized, "wrong token")
-			return
-		case need == scopeWrite && !isWrite:
-			w.Header().Set("WWW-Authenticate", adminRealm+`, error="insufficient_scope"`)
-			log.Warn("admin request refused", "reason", "read-only token on a change", "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
-			adminError(w, http.StatusForbidden, "the read-only token (ADMIN_READ_TOKEN_FILE) cannot change anything; use ADMIN_TOKEN_FILE's token")
-			return
+		default:
+			given, ok := bearer(r.Header.Get("Authorization"))
+			if !ok {
+				refuse(http.StatusUnauthorized, "no bearer token", adminRealm, "missing token: send Authorization: Bearer <token> (ADMIN_TOKEN_FILE)")
+				return
+			}
+			g := digest(given)
+			// Both comparisons always run, on fixed-length digests: the time taken
+			// says nothing about either token.
+			isWrite := a.Token != "" && subtle.ConstantTimeCompare(g[:], token[:]) == 1
+			isRead := a.ReadToken != "" && subtle.ConstantTimeCompare(g[:], read[:]) == 1
+			switch {
+			case !isWrite && !isRead:
+				refuse(http.StatusUnauthorized, "wrong token", adminRealm+`, error="invalid_token"`, "wrong token")
+				return
+			case need == scopeWrite && !isWrite:
+				refuse(http.StatusForbidden, "read-only token on a change", adminRealm+`, error="insufficient_scope"`,
+					"the read-only token (ADMIN_READ_TOKEN_FILE) cannot change anything; use ADMIN_TOKEN_FILE's token")
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
