@@ -48,21 +48,11 @@ func verifyImageContent(ctx context.Context, rc *registryClient, repo, manifest,
 	if !ok {
 		return fmt.Errorf("%s: no ELF target known for this platform", platform)
 	}
-	mbody, _, err := rc.Manifest(ctx, repo, manifest)
+	man, _, err := readManifest(ctx, rc, repo, manifest)
 	if err != nil {
 		return fmt.Errorf("%s: %w", platform, err)
 	}
-	var man struct {
-		Config descriptor
-		Layers []descriptor
-	}
-	if err := json.Unmarshal(mbody, &man); err != nil {
-		return fmt.Errorf("%s: manifest: %w", platform, err)
-	}
-	size := man.Config.Size
-	for _, l := range man.Layers {
-		size += l.Size
-	}
+	size := man.compressed()
 	switch {
 	case len(man.Layers) != 1:
 		return fmt.Errorf("%s: %d layers (%.1f MB), want exactly 1: something besides the image's own files was published", platform, len(man.Layers), float64(size)/1e6)

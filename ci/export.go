@@ -33,18 +33,11 @@ func exportLayout(ctx context.Context, rc *registryClient, repo, indexDigest, ve
 		return 0, err
 	}
 	for _, d := range idx.Manifests {
-		mbody, _, err := rc.Manifest(ctx, repo, d.Digest)
+		man, mbody, err := readManifest(ctx, rc, repo, d.Digest)
 		if err != nil {
 			return 0, err
 		}
 		blobs[d.Digest] = mbody
-		var man struct {
-			Config descriptor
-			Layers []descriptor
-		}
-		if err := json.Unmarshal(mbody, &man); err != nil {
-			return 0, err
-		}
 		for _, b := range append([]descriptor{man.Config}, man.Layers...) {
 			if _, ok := blobs[b.Digest]; ok {
 				continue

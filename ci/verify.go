@@ -36,6 +36,34 @@ type descriptor struct {
 	Platform  *platformSpec `json:"platform,omitempty"`
 }
 
+// imageManifest is one platform image's manifest: its config and layers.
+type imageManifest struct {
+	Config descriptor
+	Layers []descriptor
+}
+
+// compressed is the image's size as stored in the registry: config + layer blobs.
+func (m imageManifest) compressed() int64 {
+	size := m.Config.Size
+	for _, l := range m.Layers {
+		size += l.Size
+	}
+	return size
+}
+
+// readManifest fetches and decodes the platform manifest dgst; raw is its body as the
+// registry serves it.
+func readManifest(ctx context.Context, rc *registryClient, repo, dgst string) (man imageManifest, raw []byte, err error) {
+	raw, _, err = rc.Manifest(ctx, repo, dgst)
+	if err != nil {
+		return man, nil, err
+	}
+	if err := json.Unmarshal(raw, &man); err != nil {
+		return man, raw, fmt.Errorf("manifest: %w", err)
+	}
+	return man, raw, nil
+}
+
 // PlatformImage is one verified entry of an index.
 type PlatformImage struct {
 	Platform   string
@@ -72,17 +100,9 @@ func verifyIndex(ctx context.Context, rc *registryClient, repo, tag string, want
 			problems = append(problems, w+": missing from the index")
 			continue
 		}
-		mbody, _, err := rc.Manifest(ctx, repo, found.Digest)
+		man, _, err := readManifest(ctx, rc, repo, found.Digest)
 		if err != nil {
 			problems = append(problems, w+": "+err.Error())
-			continue
-		}
-		var man struct {
-			Config descriptor
-			Layers []descriptor
-		}
-		if err := json.Unmarshal(mbody, &man); err != nil {
-			problems = append(problems, w+": manifest: "+err.Error())
 			continue
 		}
 		cbody, err := rc.Blob(ctx, repo, man.Config.Digest)
@@ -99,11 +119,7 @@ func verifyIndex(ctx context.Context, rc *registryClient, repo, tag string, want
 			problems = append(problems, fmt.Sprintf("%s: config says %s", w, cfg))
 			continue
 		}
-		size := man.Config.Size
-		for _, l := range man.Layers {
-			size += l.Size
-		}
-		out = append(out, PlatformImage{Platform: w, Manifest: found.Digest, Compressed: size})
+		out = append(out, PlatformImage{Platform: w, Manifest: found.Digest, Compressed: man.compressed()})
 	}
 	if len(idx.Manifests) != len(want) {
 		problems = append(problems, fmt.Sprintf("index has %d manifests, want %d", len(idx.Manifests), len(want)))
