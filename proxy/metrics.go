@@ -42,34 +42,13 @@ func (s *memberStats) record(status int, d time.Duration) {
 	s.sumNanos.Add(uint64(d))
 }
 
-// quantile estimates the q-quantile latency (seconds) from the histogram by linear
-// interpolation inside the bucket, as Prometheus' histogram_quantile does.
+// quantile estimates the q-quantile latency (seconds) from the histogram.
 func (s *memberStats) quantile(q float64) float64 {
 	var counts [len(latencyBuckets) + 1]uint64
-	var total uint64
 	for i := range counts {
 		counts[i] = s.buckets[i].Load()
-		total += counts[i]
 	}
-	if total == 0 {
-		return 0
-	}
-	rank := q * float64(total)
-	var cum uint64
-	for i, c := range counts {
-		if float64(cum+c) >= rank && c > 0 {
-			lo := 0.0
-			if i > 0 {
-				lo = latencyBuckets[i-1]
-			}
-			if i == len(latencyBuckets) {
-				return latencyBuckets[len(latencyBuckets)-1]
-			}
-			return lo + (latencyBuckets[i]-lo)*(rank-float64(cum))/float64(c)
-		}
-		cum += c
-	}
-	return latencyBuckets[len(latencyBuckets)-1]
+	return HistogramQuantile(latencyBuckets[:], counts[:], q)
 }
 
 // globalStats are proxy-wide counters.

@@ -127,24 +127,8 @@ func envOr(k, def string) string {
 	return def
 }
 
-// dockerHost is DOCKER_HOST, else the lab's manager.
-func dockerHost() (string, error) {
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		return h, nil
-	}
-	home, err := lab.Home()
-	if err != nil {
-		return "", err
-	}
-	st, err := lab.LoadState(home)
-	if err != nil {
-		return "", fmt.Errorf("no cluster: DOCKER_HOST is unset and %w", err)
-	}
-	return st.DockerHost, nil
-}
-
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	host, err := dockerHost()
+	host, err := lab.ClusterHost()
 	if err != nil {
 		return err
 	}
