@@ -1,10 +1,15 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"math"
+	"math/bits"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -213,4 +218,115 @@ func (f Faults) String() string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// faulter injects the faults in force in front of a route. Its counter is shared by
+// all the routes it wraps and by concurrent requests.
+type faulter struct {
+	// perBillion is FailRate in units of 1e-9. The failure test is done in integers
+	// because the decimal rates people write are not float64 numbers: 0.29 is stored a
+	// little below 29/100, and floor(100·0.29) in float64 is 28, not 29.
+	perBillion uint64
+	status     int
+	// body names the fault, so a failure seen in curl or a proxy log explains itself.
+	body  string
+	delay time.Duration
+	// n counts the requests that reached the failure test.
+	n atomic.Uint64
+}
+
+// newFaulter returns the faulter for f as it applies to platform, nil when nothing applies.
+func newFaulter(f Faults, platform string) *faulter {
+	f = f.On(platform)
+	if !f.Active() {
+		return nil
+	}
+	return &faulter{
+		perBillion: uint64(math.Round(f.FailRate * rateScale)),
+		status:     f.status(),
+		body:       "injected fault: FAIL_RATE=" + strconv.FormatFloat(f.FailRate, 'g', -1, 64) + " on " + platform + "\n",
+		delay:      f.Delay,
+	}
+}
+
+// wrap puts the faults in front of next; with a nil faulter next is returned as is.
+func (f *faulter) wrap(next http.HandlerFunc) http.Handler {
+	if f == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.delay > 0 && !sleep(r.Context(), f.delay) {
+			// The client is gone: nobody reads an answer. Returning without counting keeps
+			// the failure share exact over the requests that are answered.
+			return
+		}
+		if f.fail() {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(f.status)
+			_, _ = io.WriteString(w, f.body)
+			return
+		}
+		next(w, r)
+	})
+}
+
+// fail counts a request and reports whether it is one of the failures: request n fails
+// when floor(n·rate) > floor((n−1)·rate), so every run of N requests from the start
+// holds exactly floor(N·rate) of them, however requests interleave.
+func (f *faulter) fail() bool {
+	if f.perBillion == 0 {
+		return false
+	}
+	n := f.n.Add(1)
+	return f.floorScaled(n) > f.floorScaled(n-1)
+}
+
+// floorScaled is floor(n·rate) computed as n·perBillion/1e9 in 128 bits: the 64-bit
+// product would overflow after some 18 billion requests.
+func (f *faulter) floorScaled(n uint64) uint64 {
+	hi, lo := bits.Mul64(n, f.perBillion)
+	// perBillion ≤ 1e9, so hi < 1e9 and the quotient fits: Div64 cannot panic.
+	q, _ := bits.Div64(hi, lo, rateScale)
+	return q
+}
+
+// sleep waits for d or until ctx ends (the client closed the connection), whichever is
+// first, and reports whether the whole delay passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// FaultInfo is the "faults" member of /api/info: the faults this process injects.
+type FaultInfo struct {
+	FailRate      float64 `json:"fail_rate,omitempty"`
+	FailStatus    int     `json:"fail_status,omitempty"`
+	FailPlatform  string  `json:"fail_platform,omitempty"`
+	DelayMS       float64 `json:"delay_ms,omitempty"`
+	DelayPlatform string  `json:"delay_platform,omitempty"`
+	// Summary is Faults.String(), as in the start log line.
+	Summary string `json:"summary"`
+}
+
+// faultInfo describes the faults in force on platform, nil (omitted) when there are none.
+func faultInfo(f Faults, platform string) *FaultInfo {
+	f = f.On(platform)
+	if !f.Active() {
+		return nil
+	}
+	fi := &FaultInfo{Summary: f.String()}
+	if f.FailRate > 0 {
+		fi.FailRate, fi.FailStatus, fi.FailPlatform = f.FailRate, f.status(), f.FailPlatform
+	}
+	if f.Delay > 0 {
+		fi.DelayMS, fi.DelayPlatform = float64(f.Delay)/float64(time.Millisecond), f.DelayPlatform
+	}
+	return fi
 }
