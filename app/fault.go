@@ -197,6 +197,18 @@ func (f Faults) On(platform string) Faults {
 	return f
 }
 
+// elsewhere returns the faults that On(platform) switches off: those limited to
+// another platform.
+func (f Faults) elsewhere(platform string) Faults {
+	if f.FailPlatform == "" || f.FailPlatform == platform {
+		f.FailRate = 0
+	}
+	if f.DelayPlatform == "" || f.DelayPlatform == platform {
+		f.Delay = 0
+	}
+	return f
+}
+
 // Active reports whether f injects anything.
 func (f Faults) Active() bool { return f.FailRate > 0 || f.Delay > 0 }
 
