@@ -28,6 +28,11 @@ type Options struct {
 	Ready *server.Readiness
 	// Now is the clock for served_at; time.Now when nil.
 	Now func() time.Time
+	// Faults are injected in front of /, /api/info and /ui where their platform limits
+	// match Platform; health and readiness are never affected.
+	Faults Faults
+	// Release is reported as "release" in /api/info.
+	Release string
 }
 
 type handler struct {
@@ -35,6 +40,9 @@ type handler struct {
 	hostname string
 	platform Platform
 	now      func() time.Time
+	release  string
+	// faults is the /api/info description of the faults in force, nil for none.
+	faults *FaultInfo
 	// line is the constant tail of the text line, built once: the text endpoint is the
 	// proxy benchmark's backend and should not be the bottleneck.
 	line string
@@ -46,8 +54,12 @@ type handler struct {
 //	GET /api/info  Info JSON
 //	GET /ui        the HTML page, regardless of V2
 //	GET /healthz   liveness; GET /readyz readiness
+//
+// The first three carry the injected faults (o.Faults); health and readiness never
+// fail or wait: a bad release that passes its health checks is what canary analysis
+// must catch, so the faults must not get it ejected or restarted instead.
 func NewHandler(o Options) http.Handler {
-	h := &handler{v2: o.V2, hostname: o.Hostname, platform: o.Platform, now: o.Now}
+	h := &handler{v2: o.V2, hostname: o.Hostname, platform: o.Platform, now: o.Now, release: o.Release}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -57,10 +69,13 @@ func NewHandler(o Options) http.Handler {
 		ready = &server.Readiness{}
 		ready.Set(true)
 	}
+	platform := h.platform.String()
+	h.faults = faultInfo(o.Faults, platform)
+	f := newFaulter(o.Faults, platform)
 	r := mux.NewRouter()
-	r.HandleFunc("/", h.root).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/api/info", h.apiInfo).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/ui", h.ui).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/", f.wrap(h.root)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/api/info", f.wrap(h.apiInfo)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/ui", f.wrap(h.ui)).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", server.Healthz).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", ready.Readyz()).Methods(http.MethodGet, http.MethodHead)
 	return r

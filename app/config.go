@@ -34,6 +34,12 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// ShowVersion asks main to print the version and exit.
 	ShowVersion bool
+	// Faults are the injected faults (FAIL_RATE, FAIL_STATUS, FAIL_PLATFORM, DELAY,
+	// DELAY_PLATFORM), before the platform limits are applied.
+	Faults Faults
+	// Release is ARCHWAY_RELEASE, reported in /api/info so a deploying tool can tell
+	// which release a task answers with.
+	Release string
 }
 
 // ParseConfig reads flags from args and the environment through getenv. Flags win
@@ -50,7 +56,7 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(usage)
-			fmt.Fprintln(usage, "Usage: archway-app [flags]  (env: PORT, V2, DRAIN)")
+			fmt.Fprintln(usage, "Usage: archway-app [flags]  (env: PORT, V2, DRAIN, FAIL_RATE, FAIL_STATUS, FAIL_PLATFORM, DELAY, DELAY_PLATFORM, ARCHWAY_RELEASE)")
 			fs.PrintDefaults()
 		}
 		return Config{}, err
@@ -74,6 +80,12 @@ func ParseConfig(args []string, getenv func(string) string, usage io.Writer) (Co
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		return Config{}, fmt.Errorf("-shutdown-timeout=%s: want a positive duration", cfg.ShutdownTimeout)
+	}
+	if cfg.Faults, err = ParseFaults(getenv); err != nil {
+		return Config{}, err
+	}
+	if cfg.Release, err = ParseRelease(getenv("ARCHWAY_RELEASE")); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }

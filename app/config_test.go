@@ -30,6 +30,11 @@ func TestParseConfig(t *testing.T) {
 			want: Config{Addr: ":8080", Drain: DefaultDrain, ShutdownTimeout: DefaultShutdownTimeout}},
 		{name: "drain zero", env: map[string]string{"DRAIN": "0s"},
 			want: Config{Addr: ":8080", ShutdownTimeout: DefaultShutdownTimeout}},
+		{name: "faults and release", env: map[string]string{"FAIL_RATE": "0.3", "DELAY": "5ms", "ARCHWAY_RELEASE": "r-20261201-143015"},
+			want: Config{Addr: ":8080", Drain: DefaultDrain, ShutdownTimeout: DefaultShutdownTimeout,
+				Faults: Faults{FailRate: 0.3, FailStatus: 500, Delay: 5 * time.Millisecond}, Release: "r-20261201-143015"}},
+		{name: "bad FAIL_RATE", env: map[string]string{"FAIL_RATE": "1.5"}, wantErr: `FAIL_RATE="1.5": want a number from 0 to 1`},
+		{name: "bad ARCHWAY_RELEASE", env: map[string]string{"ARCHWAY_RELEASE": "r1\n"}, wantErr: `ARCHWAY_RELEASE="r1\n": want at most 64 printable characters`},
 		{name: "bad PORT", env: map[string]string{"PORT": "http"}, wantErr: `PORT="http": want a port number 1-65535`},
 		{name: "PORT out of range", env: map[string]string{"PORT": "65536"}, wantErr: `PORT="65536"`},
 		{name: "bad -port", args: []string{"-port", "0"}, wantErr: `-port="0"`},
@@ -70,7 +75,7 @@ func TestParseConfigHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"-port", "-drain", "PORT, V2, DRAIN"} {
+	for _, want := range []string{"-port", "-drain", "PORT, V2, DRAIN", "FAIL_RATE", "ARCHWAY_RELEASE"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

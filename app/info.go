@@ -34,6 +34,11 @@ type Info struct {
 	V2            bool                `json:"v2"`
 	Headers       map[string][]string `json:"headers"`
 	ServedAt      time.Time           `json:"served_at"`
+	// Release is ARCHWAY_RELEASE ("" when unset), so a deploying tool can tell which
+	// release a task answers with.
+	Release string `json:"release"`
+	// Faults are the injected faults in force on this platform, omitted when none.
+	Faults *FaultInfo `json:"faults,omitempty"`
 }
 
 // unknownColor is what sillyproxy's myapp prints without a Color header.
@@ -83,5 +88,7 @@ func (h *handler) info(r *http.Request) Info {
 		V2:             h.v2,
 		Headers:        headers,
 		ServedAt:       h.now().UTC(),
+		Release:        h.release,
+		Faults:         h.faults,
 	}
 }

@@ -31,14 +31,31 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 		log = slog.Default()
 	}
 	p := DetectPlatform()
-	log.Info("archway-app", "platform", p.String(), "machine", p.Machine, "execution", string(p.Exec.Mode), "v2", cfg.V2)
+	log.Info("archway-app", startAttrs(p, cfg)...)
 	var ready server.Readiness
 	// The listener exists, so requests queue in the kernel until Serve accepts them:
 	// ready from here on.
 	ready.Set(true)
-	h := NewHandler(Options{V2: cfg.V2, Hostname: host, Platform: p, Ready: &ready})
+	h := NewHandler(Options{V2: cfg.V2, Hostname: host, Platform: p, Ready: &ready, Faults: cfg.Faults, Release: cfg.Release})
 	return server.Serve(ctx, ln, server.Config{
 		Name: "app", Handler: h, Ready: &ready,
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTimeout, Logger: log,
 	})
+}
+
+// startAttrs are the attributes of the start line: platform, release and the faults in
+// force ("none" when none, so a demo's log always says). Faults that the platform limits
+// switch off here are listed too, so a FAIL_PLATFORM that matches no task is visible.
+func startAttrs(p Platform, cfg Config) []any {
+	platform := p.String()
+	faults := cfg.Faults.On(platform).String()
+	if faults == "" {
+		faults = "none"
+	}
+	attrs := []any{"platform", platform, "machine", p.Machine, "execution", string(p.Exec.Mode), "v2", cfg.V2,
+		"release", cfg.Release, "faults", faults}
+	if off := cfg.Faults.elsewhere(platform).String(); off != "" {
+		attrs = append(attrs, "faults_other_platforms", off)
+	}
+	return attrs
 }

@@ -1,6 +1,8 @@
 // Command archway-app is the demo service: it answers with its colour, hostname and
 // platform so a weighted rollout through archway-proxy can be watched from curl or a
-// browser. Configuration: PORT/-port, V2, DRAIN/-drain; see the README.
+// browser. Configuration: PORT/-port, V2, DRAIN/-drain, and for demonstrations and
+// tests of canary analysis the injected faults FAIL_RATE, FAIL_STATUS, FAIL_PLATFORM,
+// DELAY, DELAY_PLATFORM and the release id ARCHWAY_RELEASE; see the README.
 package main
 
 import (

@@ -47,6 +47,13 @@ func TestBadInputExit2(t *testing.T) {
 		{[]string{"DRAIN=soon"}, nil, `archway-app: DRAIN="soon": want a duration ≥ 0 such as 3s or 500ms`},
 		{nil, []string{"-drain", "-2s"}, `archway-app: -drain="-2s": want a duration ≥ 0 such as 3s or 500ms`},
 		{nil, []string{"-nope"}, `archway-app: flag provided but not defined: -nope`},
+		{[]string{"FAIL_RATE=1.5"}, nil, `archway-app: FAIL_RATE="1.5": want a number from 0 to 1`},
+		{[]string{"FAIL_RATE=1", "FAIL_STATUS=404"}, nil, `archway-app: FAIL_STATUS="404": want an HTTP status from 500 to 599`},
+		{[]string{"FAIL_PLATFORM=linux/arm/v7"}, nil, `archway-app: FAIL_PLATFORM="linux/arm/v7": needs FAIL_RATE (it limits where FAIL_RATE applies)`},
+		{[]string{"FAIL_RATE=1", "FAIL_PLATFORM=armv7l"}, nil, `archway-app: FAIL_PLATFORM="armv7l": want os/arch[/variant] such as linux/arm/v7`},
+		{[]string{"DELAY=90s"}, nil, `archway-app: DELAY="90s": want a duration from 0 to 1m0s such as 200ms`},
+		{[]string{"DELAY_PLATFORM=linux/386"}, nil, `archway-app: DELAY_PLATFORM="linux/386": needs DELAY (it limits where DELAY applies)`},
+		{[]string{"ARCHWAY_RELEASE=r1\nr2"}, nil, `archway-app: ARCHWAY_RELEASE="r1\nr2": want at most 64 printable characters`},
 	}
 	for _, c := range cases {
 		var stderr strings.Builder
