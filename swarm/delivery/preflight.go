@@ -73,7 +73,7 @@ func nodePlatforms(ctx context.Context, api ClusterAPI) (map[string]string, int,
 			continue
 		}
 		count++
-		p := platform.FromUname(n.Description.Platform.OS, n.Description.Platform.Architecture)
+		p := platform.OfNode(n.Spec.Labels, n.Description.Platform.OS, n.Description.Platform.Architecture)
 		if p == "" {
 			return nil, 0, fmt.Errorf("node %s: platform %s/%s is not one archway knows", n.Description.Hostname, n.Description.Platform.OS, n.Description.Platform.Architecture)
 		}
