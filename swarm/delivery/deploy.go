@@ -77,11 +77,12 @@ func (r *Releaser) updateCanary(ctx context.Context, spec Spec, st State) (bool,
 		cs.Image, cs.Env = spec.Image, env
 		s.TaskTemplate.ContainerSpec = &cs
 		// Nobody uses the idle colour: replace all its tasks at once.
+		uc := swarm.UpdateConfig{}
 		if s.UpdateConfig != nil {
-			uc := *s.UpdateConfig
-			uc.Parallelism, uc.Delay = 0, 0
-			s.UpdateConfig = &uc
+			uc = *s.UpdateConfig
 		}
+		uc.Parallelism, uc.Delay = 0, 0
+		s.UpdateConfig = &uc
 		_, err = r.API.ServiceUpdate(ctx, r.svcID, svc.Version, s, swarm.ServiceUpdateOptions{QueryRegistry: true})
 		if err == nil {
 			return true, nil
