@@ -129,3 +129,18 @@ func oneLine(err error) error {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return fmt.Errorf("%s", s)
 }
+
+// PlatformCounts counts the ready, active nodes per platform.
+func PlatformCounts(ctx context.Context, api ClusterAPI) (map[string]int, error) {
+	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	out := map[string]int{}
+	for _, n := range nodes {
+		if n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive {
+			out[platform.OfNode(n.Spec.Labels, n.Description.Platform.OS, n.Description.Platform.Architecture)]++
+		}
+	}
+	return out, nil
+}

@@ -35,7 +35,7 @@ type options struct {
 	proxyURL, adminURL                string
 	n                                 int
 	timeout                           time.Duration
-	deploy, tls                       bool
+	deploy, tls, releases             bool
 	tlsFile                           string
 	cmd                               string
 	weights                           rollout.Weights
@@ -44,7 +44,8 @@ type options struct {
 const usage = `usage: demo [flags] [command]
 
 commands:
-  run       deploy (unless -deploy=false), show, canary → promote → rollback under load (default)
+  run       deploy (unless -deploy=false), show, canary → promote → rollback under load, then two
+            progressive releases (unless -releases=false): one promoted, one rolled back (default)
   deploy    docker stack deploy swarm/stack.yml and wait until it serves
   show      N requests through the proxy: platform × colour table
   canary    weights blue=4,green=1      promote   blue=0,green=1      rollback   blue=1,green=0
@@ -71,6 +72,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.n, "n", 1000, "requests per measurement (a multiple of every weight sum: 1000)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound for each wait")
 	fs.BoolVar(&o.deploy, "deploy", true, "run: deploy the stack first")
+	fs.BoolVar(&o.releases, "releases", true, "run: end with two progressive releases (a good one promoted, one failing on one architecture rolled back)")
 	fs.BoolVar(&o.tls, "tls", false, "HTTPS on the proxy's data port: a demo CA and certificate for the nodes' addresses ($ARCHWAY_HOME/tls), the secrets, and -tls-file")
 	fs.StringVar(&o.tlsFile, "tls-file", "swarm/stack.tls.yml", "stack file adding TLS to the proxy (with -tls)")
 	if err := fs.Parse(args); err != nil {
@@ -175,6 +177,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		if _, err := s.Demo(ctx, o.n); err != nil {
 			return err
+		}
+		if o.releases {
+			if err := releases(ctx, s, cli, o.registry+"/archway/app:"+o.tag); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "\napp page through the proxy:  %s/\nproxy status (JSON):         curl -H \"Authorization: Bearer $(cat %s)\" %s/status\nproxy metrics:               … %s/metrics\n",
 			s.ProxyURL, o.tokenFile, s.AdminURL, s.AdminURL)
