@@ -48,6 +48,8 @@ type ColourStatus struct {
 type MemberStatus struct {
 	URL                 string            `json:"url"`
 	Origin              string            `json:"origin"`
+	Node                string            `json:"node"`     // the provider's MemberInfo.Node, "" unknown
+	Platform            string            `json:"platform"` // OCI platform of the node, "" unknown
 	Up                  bool              `json:"up"`
 	ActiveHealthy       bool              `json:"active_healthy"`
 	Ejected             bool              `json:"ejected"`
@@ -100,8 +102,8 @@ func (p *Proxy) Status() Status {
 		for _, m := range c.members {
 			m.mu.Lock()
 			ms := MemberStatus{
-				URL: m.URL(), Origin: m.origin, Up: m.up.Load(), ActiveHealthy: !m.activeDown,
-				Ejected: m.ejected, LastCheck: m.lastCheck,
+				URL: m.URL(), Origin: m.origin, Node: m.info.Node, Platform: m.info.Platform,
+				Up: m.up.Load(), ActiveHealthy: !m.activeDown, Ejected: m.ejected, LastCheck: m.lastCheck,
 			}
 			m.mu.Unlock()
 			ms.ConsecutiveFailures = m.fails.Load()
