@@ -49,6 +49,9 @@ type Member struct {
 	// key of the open-connection gauge.
 	dialAddr string
 	attached atomic.Pointer[attachment]
+	// group is the (colour, platform) statistics EndAt adds to, set by buildLocked
+	// (the platform may change on the same address); never nil once built.
+	group atomic.Pointer[groupStats]
 
 	up    atomic.Bool  // routable: active check passing and not ejected
 	fails atomic.Int32 // consecutive passive failures
@@ -218,6 +221,7 @@ func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 					m = p.newMember(key, c.header, target, origin.Redacted())
 				}
 				m.setInfo(info)
+				m.group.Store(p.groups.get(c.header, info.Platform))
 				live[key] = m
 				c.members = append(c.members, m)
 			}

@@ -26,30 +26,46 @@ type memberStats struct {
 	ejects   atomic.Uint64
 }
 
-func (s *memberStats) record(status int, d time.Duration) {
+// record counts one attempt with the status judge recorded; bucket is
+// bucketIndex(d), computed once for the member's and the group's histogram.
+func (s *memberStats) record(status, bucket int, d time.Duration) {
 	s.requests.Add(1)
 	cls := status / 100
 	if cls < 0 || cls > 5 {
 		cls = 0
 	}
 	s.classes[cls].Add(1)
+	s.buckets[bucket].Add(1)
+	s.sumNanos.Add(uint64(d))
+}
+
+// bucketIndex is the latency histogram bucket of d: the first bound d does not exceed,
+// len(latencyBuckets) above the last.
+func bucketIndex(d time.Duration) int {
 	sec := d.Seconds()
 	i := 0
 	for i < len(latencyBuckets) && sec > latencyBuckets[i] {
 		i++
 	}
-	s.buckets[i].Add(1)
-	s.sumNanos.Add(uint64(d))
+	return i
 }
 
-// quantile estimates the q-quantile latency (seconds) from the histogram by linear
-// interpolation inside the bucket, as Prometheus' histogram_quantile does.
+// quantile estimates the member's q-quantile latency (seconds).
 func (s *memberStats) quantile(q float64) float64 {
 	var counts [len(latencyBuckets) + 1]uint64
-	var total uint64
 	for i := range counts {
 		counts[i] = s.buckets[i].Load()
-		total += counts[i]
+	}
+	return histQuantile(counts[:], q)
+}
+
+// histQuantile estimates the q-quantile (seconds) of per-bucket counts over
+// latencyBuckets by linear interpolation inside the bucket, as Prometheus'
+// histogram_quantile does; above the last bound it answers the last bound.
+func histQuantile(counts []uint64, q float64) float64 {
+	var total uint64
+	for _, c := range counts {
+		total += c
 	}
 	if total == 0 {
 		return 0

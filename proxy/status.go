@@ -31,6 +31,9 @@ type Status struct {
 	// without TLS.
 	TLS      *tlsterm.Info  `json:"tls,omitempty"`
 	Backends []ColourStatus `json:"backends"`
+	// Groups are the statistics per colour and platform (groupstats.go), sorted by
+	// colour, then platform; every group seen since start, members or not.
+	Groups []GroupStatus `json:"groups"`
 }
 
 // ColourStatus is one colour in /status.
@@ -86,6 +89,7 @@ func (p *Proxy) Status() Status {
 		st.Engine[c.Name] = c.Value()
 	}
 	s := p.snap.Load()
+	st.Groups = p.groupStatuses(s, time.Now())
 	if s == nil {
 		return st
 	}
