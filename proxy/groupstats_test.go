@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -349,4 +351,42 @@ func BenchmarkEndAtParallel(b *testing.B) {
 			p.EndAt(m, start, start.Add(time.Millisecond), o, true)
 		}
 	})
+}
+
+// TestGroupMetrics: /metrics has the per colour × platform counters, histogram and
+// recent-window gauges.
+func TestGroupMetrics(t *testing.T) {
+	p := quietProxy(Options{})
+	if err := p.Apply([]BackendSpec{infoSpec("GREEN", 1, map[string]MemberInfo{"g:1": armInfo}, "g:1")}); err != nil {
+		t.Fatal(err)
+	}
+	attempt(t, p, "GREEN", "g:1", Outcome{Status: 200}, 3*time.Millisecond)
+	attempt(t, p, "GREEN", "g:1", Outcome{Status: 200}, 3*time.Millisecond)
+	attempt(t, p, "GREEN", "g:1", Outcome{Status: 503}, 3*time.Millisecond)
+	attempt(t, p, "GREEN", "g:1", Outcome{Err: syscall.ECONNREFUSED}, 3*time.Millisecond)
+	rec := httptest.NewRecorder()
+	p.serveMetrics(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	l := `color="green",platform="linux/arm/v7"`
+	for _, want := range []string{
+		"# TYPE archway_group_responses_total counter",
+		"archway_group_responses_total{" + l + `,code="2xx"} 2`,
+		"archway_group_responses_total{" + l + `,code="5xx"} 1`,
+		"archway_group_responses_total{" + l + `,code="failed"} 1`,
+		"archway_group_responses_total{" + l + `,code="4xx"} 0`,
+		"# TYPE archway_group_request_duration_seconds histogram",
+		"archway_group_request_duration_seconds_bucket{" + l + `,le="0.0025"} 0`,
+		"archway_group_request_duration_seconds_bucket{" + l + `,le="0.005"} 4`,
+		"archway_group_request_duration_seconds_bucket{" + l + `,le="+Inf"} 4`,
+		"archway_group_request_duration_seconds_count{" + l + "} 4",
+		"archway_group_recent_requests{" + l + "} 4",
+		"archway_group_recent_success_ratio{" + l + "} 0.5",
+		"archway_group_recent_latency_seconds{" + l + `,quantile="0.99"} 0.00`,
+		"archway_group_recent_latency_seconds{" + l + `,quantile="0.5"} 0.00`,
+		"# TYPE archway_stats_recent_window_seconds gauge",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 }
