@@ -132,12 +132,12 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 		lastProblems = now
 
 		key := specsKey(specs)
-		if applied && key == lastKey {
+		if applied && key+infoKey(specs) == lastKey {
 			continue
 		}
 		// Whatever apply says, don't offer the same set again: apply is deterministic
 		// validation, and a rejected set would otherwise be logged every resync.
-		lastKey, applied = key, true
+		lastKey, applied = key+infoKey(specs), true
 		if err := apply(specs); err != nil {
 			p.log.Error("backend set rejected by the proxy", "backends", key, "err", err)
 			continue
@@ -217,6 +217,21 @@ func (p *Provider) watch(ctx context.Context, kick chan<- struct{}) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// infoKey renders where the members of a backend set run, so that a node changing its
+// name or platform is a change to apply (specsKey, which the log shows, leaves it out).
+func infoKey(specs []proxy.BackendSpec) string {
+	var parts []string
+	for _, s := range specs {
+		for _, u := range s.Members {
+			if mi, ok := s.Info[u.String()]; ok {
+				parts = append(parts, s.Name+" "+u.String()+" "+mi.Node+" "+mi.Platform)
+			}
+		}
+	}
+	slices.Sort(parts)
+	return " |" + strings.Join(parts, "|")
 }
 
 // specsKey is a stable one-line rendering of a backend set: equal sets, equal keys.

@@ -263,3 +263,18 @@ func TestConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestRunAppliesInfoChanges: the same addresses on a node whose platform changed (a
+// re-joined node) is a new backend set for the proxy.
+func TestRunAppliesInfoChanges(t *testing.T) {
+	cl := baseCluster()
+	cl.nodes[0].Description.Platform = swarm.Platform{OS: "linux", Architecture: "aarch64"}
+	api := &fakeAPI{cl: cl, events: make(chan events.Message, 1)}
+	rec, _ := startProvider(t, api, Config{Resync: 20 * time.Millisecond})
+	first := rec.next(t, 2*time.Second)
+	api.edit(func(c *cluster) { c.nodes[0].Description.Platform.Architecture = "x86_64" })
+	if got := rec.next(t, 2*time.Second); got != first {
+		t.Fatalf("applied %s, want the same addresses %s", got, first)
+	}
+	rec.none(t, 100*time.Millisecond)
+}
