@@ -82,7 +82,9 @@ type Proxy struct {
 
 	stats  globalStats
 	groups *groupSet // per (colour, platform) statistics: groupstats.go
-	start  time.Time
+	// rollout is what the release tool reports (SetRollout); shown, never acted on.
+	rollout atomic.Pointer[Rollout]
+	start   time.Time
 }
 
 // New returns a Proxy with no backends (every request gets 503 until Apply).

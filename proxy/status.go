@@ -34,6 +34,9 @@ type Status struct {
 	// Groups are the statistics per colour and platform (groupstats.go), sorted by
 	// colour, then platform; every group seen since start, members or not.
 	Groups []GroupStatus `json:"groups"`
+	// Rollout is the release in progress as the deploying tool reports it
+	// (SetRollout); absent when none.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // ColourStatus is one colour in /status.
@@ -81,6 +84,7 @@ func (p *Proxy) Status() Status {
 		Ready:         p.Ready() == nil, Requests: p.stats.requests.Load(),
 		NoBackend: p.stats.noBackend.Load(), Retries: p.stats.retries.Load(), ClientFaults: p.stats.clientFaults.Load(),
 		OpenConnections: p.stats.openConns.Load(), Backends: []ColourStatus{}, TLS: p.certInfo(),
+		Rollout: p.Rollout(),
 	}
 	for _, c := range p.engineCounters() {
 		if st.Engine == nil {
