@@ -118,8 +118,16 @@ func (r *recorder) none(t *testing.T, during time.Duration) {
 
 func startProvider(t *testing.T, api *fakeAPI, cfg Config) (*recorder, *testutil.SyncBuffer) {
 	t.Helper()
+	logs, rec := startProviderWith(t, api, cfg, nil)
+	return rec, logs
+}
+
+// startProviderWith is startProvider with an OnRollout hook.
+func startProviderWith(t *testing.T, api *fakeAPI, cfg Config, onRollout func(*proxy.Rollout)) (*testutil.SyncBuffer, *recorder) {
+	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	p := NewWithAPI(api, cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	p.OnRollout = onRollout
 	p.debounce = 10 * time.Millisecond
 	rec := &recorder{calls: make(chan string, 16)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,7 +144,7 @@ func startProvider(t *testing.T, api *fakeAPI, cfg Config) (*recorder, *testutil
 			t.Errorf("Run did not return after cancel")
 		}
 	})
-	return rec, logs
+	return logs, rec
 }
 
 func baseCluster() cluster {
