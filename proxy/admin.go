@@ -29,7 +29,8 @@ import (
 //	GET    /healthz          liveness of the admin listener (needs no token)
 //
 // Every route but /healthz needs Options.AdminAuth's token (GET routes also take the
-// read-only token): 401 with WWW-Authenticate without it, before anything runs. A
+// read-only token), as a bearer token or as a Basic password (what a browser opening
+// /ui sends): 401 with WWW-Authenticate without it, before anything runs. A
 // member URL on a link-local address (169.254.0.0/16, fe80::/10: cloud metadata
 // services) is refused. Every accepted change is logged in one line: route, colour,
 // old and new weight and URLs, client address.
