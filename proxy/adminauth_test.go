@@ -59,6 +59,7 @@ func TestAdminAuthEveryRoute(t *testing.T) {
 		{"GET", "/backends", "", false, 200},
 		{"GET", "/backends/blue", "", false, 200},
 		{"GET", "/metrics", "", false, 200},
+		{"GET", "/ui", "", false, 200},
 		{"PUT", "/backends/green", `{"weight": 2}`, true, 200},
 		{"PUT", "/backends/canary", `{"url": "http://` + b.Addr + `"}`, true, 200},
 		{"DELETE", "/backends/canary", "", true, 200},
@@ -227,6 +228,8 @@ func TestAdminBasicAuth(t *testing.T) {
 	}{
 		{"read token, GET /status", "GET", "/status", "", "operator", readToken, 200},
 		{"read token, no user name", "GET", "/status", "", "", readToken, 200},
+		{"read token, GET /ui", "GET", "/ui", "", "operator", readToken, 200},
+		{"admin token, GET /ui", "GET", "/ui", "", "operator", writeToken, 200},
 		{"admin token, GET /status", "GET", "/status", "", "x", writeToken, 200},
 		{"admin token, PUT", "PUT", "/backends/green", `{"weight": 2}`, "x", writeToken, 200},
 		{"read token, PUT", "PUT", "/backends/green", `{"weight": 3}`, "x", readToken, 403},
