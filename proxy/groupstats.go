@@ -160,9 +160,10 @@ func (gs *groupSet) oldestLocked() *windowCopy {
 	return &gs.ring[gs.next]
 }
 
-// statsLoop takes a window copy every window/windowCopies until ctx ends.
+// statsLoop takes a window copy every window/windowCopies until ctx ends. ParseConfig
+// bounds the window; Options from elsewhere are only kept from a zero period.
 func (p *Proxy) statsLoop(ctx context.Context) {
-	t := time.NewTicker(p.groups.window / windowCopies)
+	t := time.NewTicker(max(p.groups.window/windowCopies, time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -215,14 +216,12 @@ type Histogram struct {
 	Counts    []uint64  `json:"counts"`
 }
 
-// groupBounds is the histogram's bounds as /status shows them (shared, never modified).
-var groupBounds = latencyBuckets[:]
-
 // status turns a reading over span into its JSON form.
 func (c groupCounts) status(span time.Duration) GroupCounts {
 	out := GroupCounts{
 		Failed: c.classes[failedClass], Errors5xx: c.classes[5], Codes: map[string]uint64{},
-		Histogram:     Histogram{LeSeconds: groupBounds, Counts: slices.Clone(c.buckets[:])},
+		// Copies: a Status is the caller's to change, latencyBuckets is not.
+		Histogram:     Histogram{LeSeconds: slices.Clone(latencyBuckets[:]), Counts: slices.Clone(c.buckets[:])},
 		WindowSeconds: span.Round(time.Millisecond).Seconds(),
 	}
 	for cls, n := range c.classes {
