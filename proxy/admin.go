@@ -26,10 +26,12 @@ import (
 //	                         existing colour; a new colour needs "url" (weight default 1)
 //	DELETE /backends/{name}  remove a colour
 //	GET    /metrics          Prometheus text format
+//	GET    /ui               the status page a person watches (statuspage.go)
 //	GET    /healthz          liveness of the admin listener (needs no token)
 //
 // Every route but /healthz needs Options.AdminAuth's token (GET routes also take the
-// read-only token): 401 with WWW-Authenticate without it, before anything runs. A
+// read-only token), as a bearer token or as a Basic password (what a browser opening
+// /ui sends): 401 with WWW-Authenticate without it, before anything runs. A
 // member URL on a link-local address (169.254.0.0/16, fe80::/10: cloud metadata
 // services) is refused. Every accepted change is logged in one line: route, colour,
 // old and new weight and URLs, client address.
@@ -45,6 +47,7 @@ func (p *Proxy) AdminHandler() http.Handler {
 	r.HandleFunc("/backends/{name}", p.putBackend).Methods(http.MethodPut)
 	r.HandleFunc("/backends/{name}", p.serveDelete).Methods(http.MethodDelete)
 	r.HandleFunc("/metrics", p.serveMetrics).Methods(http.MethodGet)
+	r.HandleFunc(uiPath, p.serveUI).Methods(http.MethodGet)
 	r.HandleFunc("/healthz", server.Healthz).Methods(http.MethodGet)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		adminError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint %s %s", r.Method, r.URL.Path))

@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -16,9 +17,9 @@ import (
 type AdminAuth struct {
 	// Token grants every admin route (ADMIN_TOKEN_FILE / ADMIN_TOKEN).
 	Token string
-	// ReadToken grants the read-only routes only — GET /status, /backends and
-	// /metrics — e.g. for a Prometheus scraper (ADMIN_READ_TOKEN_FILE /
-	// ADMIN_READ_TOKEN). Empty: no read-only token.
+	// ReadToken grants the read-only routes only — GET /status, /backends, /metrics
+	// and the /ui page — e.g. for a Prometheus scraper or a person's browser
+	// (ADMIN_READ_TOKEN_FILE / ADMIN_READ_TOKEN). Empty: no read-only token.
 	ReadToken string
 }
 
@@ -26,15 +27,22 @@ type AdminAuth struct {
 // guessing over the network; shorter ones are typos or placeholders.
 const MinTokenLen = 16
 
-// adminRealm is the WWW-Authenticate realm of the admin API.
-const adminRealm = `Bearer realm="archway-proxy admin"`
+// adminRealm is the WWW-Authenticate challenge of the admin API; basicRealm is added
+// on the page a browser opens (/ui), so that it asks for the token.
+const (
+	adminRealm = `Bearer realm="archway-proxy admin"`
+	basicRealm = `Basic realm="archway-proxy admin"`
+)
+
+// uiPath is the admin route a person opens in a browser (statuspage.go).
+const uiPath = "/ui"
 
 // scope is what a route needs.
 type scope int
 
 const (
 	scopeOpen  scope = iota // /healthz: liveness, tells nothing
-	scopeRead               // GET /status, /backends, /metrics
+	scopeRead               // GET /status, /backends, /metrics, /ui
 	scopeWrite              // every change
 )
 
@@ -64,6 +72,10 @@ func (a AdminAuth) authorize(log interface {
 			if challenge != "" {
 				w.Header().Set("WWW-Authenticate", challenge)
 			}
+			if code == http.StatusUnauthorized && r.URL.Path == uiPath {
+				// A browser cannot send a bearer token, but asks for Basic credentials.
+				w.Header().Add("WWW-Authenticate", basicRealm)
+			}
 			log.Warn("admin request refused", "reason", reason, "host", r.Host, "route", r.Method+" "+r.URL.Path, "client", r.RemoteAddr)
 			adminError(w, code, msg)
 		}
@@ -77,9 +89,10 @@ func (a AdminAuth) authorize(log interface {
 				return
 			}
 		default:
-			given, ok := bearer(r.Header.Get("Authorization"))
+			given, ok := credentials(r.Header.Get("Authorization"))
 			if !ok {
-				refuse(http.StatusUnauthorized, "no bearer token", adminRealm, "missing token: send Authorization: Bearer <token> (ADMIN_TOKEN_FILE)")
+				refuse(http.StatusUnauthorized, "no token", adminRealm,
+					"missing token: send Authorization: Bearer <token> (ADMIN_TOKEN_FILE), or Basic with the token as the password")
 				return
 			}
 			g := digest(given)
@@ -103,15 +116,36 @@ func (a AdminAuth) authorize(log interface {
 
 func digest(s string) [sha256.Size]byte { return sha256.Sum256([]byte(s)) }
 
-// bearer extracts the token of an "Authorization: Bearer <token>" header (the scheme
-// is case-insensitive, RFC 6750).
-func bearer(h string) (string, bool) {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+// credentials extracts the token an Authorization header presents: "Bearer <token>"
+// (RFC 6750), or "Basic" (RFC 7617) with the token as the password and any user name,
+// which is all a browser opening /ui can send. Schemes are case-insensitive. ok is
+// false when the header presents neither; Basic credentials that do not decode present
+// "", which matches no token.
+//
+// A browser then sends the credentials with every request to the admin origin, also
+// ones another site's page makes it send. That grants such a page nothing: every change
+// is a PUT or DELETE, which a cross-site page can only send after a CORS preflight the
+// admin API never approves, and the answers to its GETs are not readable to it.
+func credentials(h string) (string, bool) {
+	scheme, rest, ok := strings.Cut(strings.TrimSpace(h), " ")
+	rest = strings.TrimSpace(rest)
+	switch {
+	case !ok || rest == "":
 		return "", false
+	case strings.EqualFold(scheme, "Bearer"):
+		return rest, true
+	case strings.EqualFold(scheme, "Basic"):
+		raw, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return "", true
+		}
+		_, password, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return "", true
+		}
+		return password, true
 	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
+	return "", false
 }
 
 // loopbackHost reports whether a Host header names this machine's loopback

@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -58,6 +59,7 @@ func TestAdminAuthEveryRoute(t *testing.T) {
 		{"GET", "/backends", "", false, 200},
 		{"GET", "/backends/blue", "", false, 200},
 		{"GET", "/metrics", "", false, 200},
+		{"GET", "/ui", "", false, 200},
 		{"PUT", "/backends/green", `{"weight": 2}`, true, 200},
 		{"PUT", "/backends/canary", `{"url": "http://` + b.Addr + `"}`, true, 200},
 		{"DELETE", "/backends/canary", "", true, 200},
@@ -100,7 +102,8 @@ func TestAdminAuthEveryRoute(t *testing.T) {
 	if resp, _ := adminRequest(t, admin, "GET", "/healthz", "", ""); resp.StatusCode != 200 {
 		t.Errorf("GET /healthz without a token: %d; want 200", resp.StatusCode)
 	}
-	// "bearer" is case-insensitive (RFC 6750); Basic is not a bearer token.
+	// "bearer" is case-insensitive (RFC 6750); Basic credentials that do not decode
+	// present no token.
 	req, _ := http.NewRequestWithContext(t.Context(), "GET", admin.URL+"/status", nil)
 	req.Header.Set("Authorization", "bearer "+readToken)
 	if resp, err := admin.Client().Do(req); err != nil || resp.StatusCode != 200 {
@@ -110,7 +113,7 @@ func TestAdminAuthEveryRoute(t *testing.T) {
 	}
 	req.Header.Set("Authorization", "Basic "+writeToken)
 	if resp, err := admin.Client().Do(req); err != nil || resp.StatusCode != 401 {
-		t.Errorf("Basic scheme: %v %v; want 401", resp, err)
+		t.Errorf("Basic scheme without base64: %v %v; want 401", resp, err)
 	} else {
 		resp.Body.Close()
 	}
@@ -187,5 +190,102 @@ func TestAdminRefusesLinkLocalMembers(t *testing.T) {
 		if code != 400 || !strings.Contains(body, "link-local address") {
 			t.Errorf("PUT url %s: %d %s; want 400 naming the link-local address", u, code, body)
 		}
+	}
+}
+
+// basicRequest is adminRequest with Basic credentials (user, password).
+func basicRequest(t *testing.T, srv *httptest.Server, method, path, body, user, password string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(user, password)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// TestAdminBasicAuth: a browser's Basic credentials with the token as the password
+// (any user name) get exactly the token's scope; a 401 on /ui asks the browser for them.
+func TestAdminBasicAuth(t *testing.T) {
+	b := proxytest.NewBackend(t, "b")
+	var logs testutil.SyncBuffer
+	p := proxytest.NewProxy(t, proxy.Options{
+		AdminAuth: proxy.AdminAuth{Token: writeToken, ReadToken: readToken},
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+	}, proxytest.Spec("BLUE", 1, b), proxytest.Spec("GREEN", 1, b))
+	admin := httptest.NewServer(p.AdminHandler())
+	defer admin.Close()
+
+	for _, c := range []struct {
+		name, method, path, body, user, password string
+		code                                     int
+	}{
+		{"read token, GET /status", "GET", "/status", "", "operator", readToken, 200},
+		{"read token, no user name", "GET", "/status", "", "", readToken, 200},
+		{"read token, GET /ui", "GET", "/ui", "", "operator", readToken, 200},
+		{"admin token, GET /ui", "GET", "/ui", "", "operator", writeToken, 200},
+		{"admin token, GET /status", "GET", "/status", "", "x", writeToken, 200},
+		{"admin token, PUT", "PUT", "/backends/green", `{"weight": 2}`, "x", writeToken, 200},
+		{"read token, PUT", "PUT", "/backends/green", `{"weight": 3}`, "x", readToken, 403},
+		{"read token, DELETE", "DELETE", "/backends/green", "", "x", readToken, 403},
+		{"wrong password", "GET", "/status", "", "x", readToken + "x", 401},
+		{"token as user name", "GET", "/status", "", readToken, "", 401},
+		{"empty credentials", "GET", "/status", "", "", "", 401},
+	} {
+		before := fmt.Sprint(p.Backends())
+		resp, body := basicRequest(t, admin, c.method, c.path, c.body, c.user, c.password)
+		if resp.StatusCode != c.code {
+			t.Errorf("%s: %d %s; want %d", c.name, resp.StatusCode, body, c.code)
+		}
+		if c.code != 200 && fmt.Sprint(p.Backends()) != before {
+			t.Fatalf("%s: a refused request changed the backends", c.name)
+		}
+		if c.code == 401 && resp.Header.Values("WWW-Authenticate")[0] != `Bearer realm="archway-proxy admin", error="invalid_token"` {
+			t.Errorf("%s: challenge %q", c.name, resp.Header.Values("WWW-Authenticate"))
+		}
+	}
+	if got := p.Backends()[1].Weight; got != 2 {
+		t.Errorf("GREEN weight %d; want 2 from the admin token's PUT only", got)
+	}
+	// Basic without a colon in the decoded credentials is no token.
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", admin.URL+"/status", nil)
+	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(readToken)))
+	if resp, err := admin.Client().Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("Basic without a colon: %v %v; want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// A browser opening /ui without credentials, or with wrong ones, is asked for Basic
+	// ones; the JSON routes only name Bearer.
+	for _, c := range []struct {
+		path, password string
+		want           []string
+	}{
+		{"/ui", "", []string{`Bearer realm="archway-proxy admin"`, `Basic realm="archway-proxy admin"`}},
+		{"/ui", "wrong-password-0123456789", []string{`Bearer realm="archway-proxy admin", error="invalid_token"`, `Basic realm="archway-proxy admin"`}},
+		{"/status", "", []string{`Bearer realm="archway-proxy admin"`}},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", admin.URL+c.path, nil)
+		if c.password != "" {
+			req.SetBasicAuth("x", c.password)
+		}
+		resp, err := admin.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Values("WWW-Authenticate"); resp.StatusCode != 401 || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("GET %s password %q: %d %q; want 401 %q", c.path, c.password, resp.StatusCode, got, c.want)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, readToken) || strings.Contains(out, writeToken) {
+		t.Errorf("a token reached the log:\n%s", out)
 	}
 }

@@ -26,17 +26,35 @@ func (p *Proxy) End(m *Member, start time.Time, o Outcome, replayable bool) Verd
 // EndAt is End with the caller's clock (an event loop reads it once per turn).
 func (p *Proxy) EndAt(m *Member, start, now time.Time, o Outcome, replayable bool) Verdict {
 	v := judge(o, replayable)
+	d := now.Sub(start)
+	bucket := bucketIndex(d)
 	m.stats.inflight.Add(-1)
-	m.stats.record(v.Status, now.Sub(start))
-	switch v.Fault {
-	case FaultBackend:
-		p.passiveFailure(m)
-	case FaultClient:
+	m.stats.record(v.Status, bucket, d)
+	if v.Fault == FaultClient {
+		// The client's doing: neither the member's health nor its group's record.
 		p.stats.clientFaults.Add(1)
-	default:
+		return v
+	}
+	if g := m.group.Load(); g != nil {
+		g.record(groupClass(o, v), bucket, d)
+	}
+	if v.Fault == FaultBackend {
+		p.passiveFailure(m)
+	} else {
 		p.passiveSuccess(m)
 	}
 	return v
+}
+
+// groupClass is the class an attempt counts under in its group: failedClass when the
+// backend gave no usable response (o.Err: refused, reset, deadline, truncated — the
+// 502/504 in v.Status is the proxy's, not the backend's), else the backend's status/100.
+func groupClass(o Outcome, v Verdict) int {
+	cls := v.Status / 100
+	if o.Err != nil || cls < 1 || cls > 5 {
+		return failedClass
+	}
+	return cls
 }
 
 // RetryTarget is the member a request that failed on m goes to next: another

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // snapshot is the routing table the hot path reads through Proxy.snap. Its colour
@@ -47,6 +49,9 @@ type Member struct {
 	// key of the open-connection gauge.
 	dialAddr string
 	attached atomic.Pointer[attachment]
+	// group is the (colour, platform) statistics EndAt adds to, set by buildLocked
+	// (the platform may change on the same address); never nil once built.
+	group atomic.Pointer[groupStats]
 
 	up    atomic.Bool  // routable: active check passing and not ejected
 	fails atomic.Int32 // consecutive passive failures
@@ -56,6 +61,7 @@ type Member struct {
 	ejected    bool
 	ejectTimer *time.Timer
 	lastCheck  string // last active check result, for /status
+	info       MemberInfo
 
 	stats memberStats
 }
@@ -96,6 +102,14 @@ func (m *Member) Attach(v any) any {
 	return m.attached.Load().v
 }
 
+// setInfo records where m runs (the provider may learn it after m exists, or the
+// node may change its platform, e.g. re-joined). Callers hold p.mu.
+func (m *Member) setInfo(info MemberInfo) {
+	m.mu.Lock()
+	m.info = info
+	m.mu.Unlock()
+}
+
 // setState recomputes up from activeDown/ejected; callers hold m.mu. It returns
 // whether up changed.
 func (m *Member) setStateLocked() bool {
@@ -126,6 +140,7 @@ func normalizeSpecs(specs []BackendSpec) ([]BackendSpec, error) {
 		}
 		positive = positive || s.Weight > 0
 		members := make([]*url.URL, 0, len(s.Members))
+		var info map[string]MemberInfo
 		for _, u := range s.Members {
 			if u == nil {
 				return nil, fmt.Errorf("backend %s: nil member URL", name)
@@ -135,14 +150,53 @@ func normalizeSpecs(specs []BackendSpec) ([]BackendSpec, error) {
 				return nil, err
 			}
 			members = append(members, v)
+			if mi, ok := s.Info[u.String()]; ok {
+				if mi, err = cleanInfo(name, u.Redacted(), mi); err != nil {
+					return nil, err
+				}
+				if info == nil {
+					info = map[string]MemberInfo{}
+				}
+				// Keyed by the normalised URL: the key buildLocked looks it up by.
+				info[v.String()] = mi
+			}
 		}
-		out = append(out, BackendSpec{Name: name, Weight: s.Weight, Members: members})
+		out = append(out, BackendSpec{Name: name, Weight: s.Weight, Members: members, Info: info})
 	}
 	if len(out) > 0 && !positive {
 		return nil, fmt.Errorf("%w (%s)", errAllZero, weightList(out))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// platformRe is an OCI platform string: os/arch with an optional variant.
+var platformRe = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_.-]+(/[a-z0-9_.-]+)?$`)
+
+// maxNodeName bounds a node name kept for /status, the page and logs (a DNS name's limit).
+const maxNodeName = 253
+
+// cleanInfo checks a member's info. A platform that is no OCI platform string is an
+// error (it becomes a metric label; providers derive it from internal/platform, so a bad
+// one is a provider's bug). A node name is only made safe — valid UTF-8, no control
+// characters, at most maxNodeName bytes — since it comes from the cluster, where one odd
+// host name must not reject the whole backend set.
+func cleanInfo(colour, member string, mi MemberInfo) (MemberInfo, error) {
+	if mi.Platform != "" && (len(mi.Platform) > 64 || !platformRe.MatchString(mi.Platform)) {
+		return mi, fmt.Errorf("backend %s member %s: platform %q: want an OCI platform like linux/arm/v7", colour, member, mi.Platform)
+	}
+	node := strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(strings.TrimSpace(mi.Node), "?"))
+	for len(node) > maxNodeName {
+		_, size := utf8.DecodeLastRuneInString(node)
+		node = node[:len(node)-size]
+	}
+	mi.Node = node
+	return mi, nil
 }
 
 // errAllZero marks a backend set that would route nothing; the admin API answers 409.
@@ -156,6 +210,7 @@ func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 	for _, spec := range specs {
 		c := &colour{name: spec.Name, header: strings.ToLower(spec.Name), weight: spec.Weight}
 		for _, origin := range spec.Members {
+			info := spec.Info[origin.String()]
 			for _, target := range p.dns.expand(origin) {
 				key := spec.Name + " " + target.String()
 				if live[key] != nil {
@@ -165,6 +220,8 @@ func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 				if m == nil {
 					m = p.newMember(key, c.header, target, origin.Redacted())
 				}
+				m.setInfo(info)
+				m.group.Store(p.groups.get(c.header, info.Platform))
 				live[key] = m
 				c.members = append(c.members, m)
 			}

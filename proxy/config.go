@@ -96,7 +96,8 @@ type Config struct {
 	PreserveHost   bool
 	AttemptTimeout time.Duration
 	BodyTimeout    time.Duration
-	MaxBody        int64  // bytes; 0: no limit
+	MaxBody        int64 // bytes; 0: no limit
+	StatsWindow    time.Duration
 	Engine         string // EngineNetHTTP or EngineEpoll
 	Loops          int    // event loops of EngineEpoll; 0 means GOMAXPROCS
 	Drain          time.Duration
@@ -113,6 +114,7 @@ var settings = []string{
 	"PORT", "ADMIN_ADDR", "PROVIDER", "CONFIG", "PROXY_TARGET_URL", "COLORS",
 	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
 	"DNS_REFRESH", "ATTEMPT_TIMEOUT", "BODY_TIMEOUT", "MAX_BODY", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE", "LOOPS",
+	"STATS_WINDOW",
 	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
 	"ADMIN_TOKEN_FILE", "ADMIN_TOKEN", "ADMIN_READ_TOKEN_FILE", "ADMIN_READ_TOKEN",
 	"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_RELOAD_INTERVAL", "REDIRECT_PORT", "REDIRECT_TO_PORT",
@@ -171,6 +173,7 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 		{"max-body", "0", "largest request body forwarded, bytes or with a K/M/G suffix (KiB/MiB/GiB); larger gets 413; 0 no limit (env MAX_BODY)"},
 		{"sticky-cookie", "", "cookie name pinning a client to its colour; empty disables (env STICKY_COOKIE)"},
 		{"override-header", "", "request header selecting a colour, e.g. X-Archway-Color; empty disables (env OVERRIDE_HEADER)"},
+		{"stats-window", "60s", "span of the recent statistics per colour and platform in /status, /metrics and /ui, 10s-1h (env STATS_WINDOW)"},
 		{"engine", DefaultEngine, "HTTP engine: nethttp (net/http + httputil.ReverseProxy) or epoll (event loops, least CPU; Linux) (env ENGINE)"},
 		{"loops", "0", "event loops of -engine epoll; 0 means GOMAXPROCS (env LOOPS)"},
 		{"drain", DefaultDrain.String(), "keep serving this long after SIGTERM with /readyz failing (env DRAIN)"},
@@ -316,6 +319,11 @@ func ParseConfig(args, environ []string) (*Config, error) {
 	c.MaxFails = n
 	raw, name, _ = lookup("max-body", "MAX_BODY")
 	if c.MaxBody, err = parseSize(raw); err != nil {
+		return nil, fmt.Errorf("%s=%q: %w", name, raw, err)
+	}
+
+	raw, name, _ = lookup("stats-window", "STATS_WINDOW")
+	if c.StatsWindow, err = parseStatsWindow(raw); err != nil {
 		return nil, fmt.Errorf("%s=%q: %w", name, raw, err)
 	}
 
@@ -547,6 +555,17 @@ func parseSize(raw string) (int64, error) {
 		return 0, errors.New("want a size in bytes like 1048576, 512K, 10M or 1G (0: no limit)")
 	}
 	return n << shift, nil
+}
+
+// parseStatsWindow reads STATS_WINDOW: a duration from MinStatsWindow to MaxStatsWindow.
+// Shorter windows hold too few requests to judge a canary by; longer ones react to a
+// bad release too late.
+func parseStatsWindow(raw string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(raw))
+	if err != nil || d < MinStatsWindow || d > MaxStatsWindow {
+		return 0, errors.New("want a duration from 10s to 1h, like 60s")
+	}
+	return d, nil
 }
 
 // parseWeight parses a colour weight: an integer 0..MaxWeight.

@@ -32,7 +32,8 @@ func TestParseConfigSillyproxyEnv(t *testing.T) {
 		t.Errorf("orphan weight: %v %+v", err, c2)
 	}
 	if c.Addr != ":8989" || c.AdminAddr != DefaultAdminAddr || c.Provider != "static" || c.HealthPath != "/healthz" ||
-		c.HealthInterval != 5*time.Second || c.MaxFails != 3 || c.Drain != 5*time.Second || c.StickyCookie != "" || c.OverrideHeader != "" {
+		c.HealthInterval != 5*time.Second || c.MaxFails != 3 || c.Drain != 5*time.Second || c.StickyCookie != "" || c.OverrideHeader != "" ||
+		c.StatsWindow != DefaultStatsWindow {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -45,12 +46,13 @@ func TestParseConfigPrecedenceAndForms(t *testing.T) {
 	}
 	c, err := ParseConfig(
 		[]string{"-port", "9000", "-backend", "blue=http://b:1,http://b2:1", "-weight", "Blue=7", "-config", file, "-sticky-cookie", "archway", "-override-header", "X-Archway-Color", "-admin-addr", "off"},
-		[]string{"PORT=8084", "BLUE=http://ignored:1", "BLUE_WEIGHT=3", "DRAIN=9s", "PROXY_TARGET_URL=http://s3.example/maint/", "LOG_FORMAT=json"},
+		[]string{"PORT=8084", "BLUE=http://ignored:1", "BLUE_WEIGHT=3", "DRAIN=9s", "STATS_WINDOW=2m", "PROXY_TARGET_URL=http://s3.example/maint/", "LOG_FORMAT=json"},
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":9000" || c.AdminAddr != "" || c.Drain != time.Second || c.LogFormat != "json" || c.StickyCookie != "archway" {
+	if c.Addr != ":9000" || c.AdminAddr != "" || c.Drain != time.Second || c.LogFormat != "json" || c.StickyCookie != "archway" ||
+		c.StatsWindow != 2*time.Minute {
 		t.Errorf("settings: %+v", c)
 	}
 	if got := weightList(c.Backends); got != "BLUE=7 CANARY=1 DEFAULT=1" {
@@ -144,6 +146,9 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, append(ok, "ENGINE=epoll", "LOOPS=-1"), `LOOPS="-1": want an integer 0-256`},
 		{[]string{"-loops", "many"}, append(ok, "ENGINE=epoll"), `-loops="many": want an integer 0-256`},
 		{nil, append(ok, "ENGINE=nethttp", "LOOPS=2"), `LOOPS="2": only ENGINE=epoll has event loops (ENGINE=nethttp)`},
+		{nil, append(ok, "STATS_WINDOW=5s"), `STATS_WINDOW="5s": want a duration from 10s to 1h, like 60s`},
+		{[]string{"-stats-window", "2h"}, ok, `-stats-window="2h": want a duration from 10s to 1h, like 60s`},
+		{nil, append(ok, "STATS_WINDOW=a minute"), `STATS_WINDOW="a minute": want a duration from 10s to 1h, like 60s`},
 		{nil, append(ok, "LOG_FORMAT=xml"), `LOG_FORMAT="xml": want text or json`},
 		{nil, append(ok, "LOG_LEVEL=loud"), `LOG_LEVEL="loud": want debug, info, warn or error`},
 		{nil, []string{"COLORS=blue,purple", "BLUE=http://b:1"}, `COLORS="blue,purple": colour PURPLE has no URL: set PURPLE=<url>`},

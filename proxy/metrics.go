@@ -26,20 +26,28 @@ type memberStats struct {
 	ejects   atomic.Uint64
 }
 
-func (s *memberStats) record(status int, d time.Duration) {
+// record counts one attempt with the status judge recorded; bucket is
+// bucketIndex(d), computed once for the member's and the group's histogram.
+func (s *memberStats) record(status, bucket int, d time.Duration) {
 	s.requests.Add(1)
 	cls := status / 100
 	if cls < 0 || cls > 5 {
 		cls = 0
 	}
 	s.classes[cls].Add(1)
+	s.buckets[bucket].Add(1)
+	s.sumNanos.Add(uint64(d))
+}
+
+// bucketIndex is the latency histogram bucket of d: the first bound d does not exceed,
+// len(latencyBuckets) above the last.
+func bucketIndex(d time.Duration) int {
 	sec := d.Seconds()
 	i := 0
 	for i < len(latencyBuckets) && sec > latencyBuckets[i] {
 		i++
 	}
-	s.buckets[i].Add(1)
-	s.sumNanos.Add(uint64(d))
+	return i
 }
 
 // quantile estimates the q-quantile latency (seconds) from the histogram.
@@ -203,6 +211,7 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	help("archway_config_reloads_total", "counter", "Backend set changes by result.")
 	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"ok\"} %d\n", p.stats.reloadsOK.Load())
 	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"error\"} %d\n", p.stats.reloadsBad.Load())
+	p.groupMetrics(bw, help)
 	if s == nil {
 		return
 	}
@@ -255,6 +264,56 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(bw, "archway_backend_request_duration_seconds_sum{%s} %g\n", lbl(r), float64(r.m.stats.sumNanos.Load())/1e9)
 		fmt.Fprintf(bw, "archway_backend_request_duration_seconds_count{%s} %d\n", lbl(r), cum)
 	}
+}
+
+// groupMetrics writes the statistics per colour and platform: counters and the
+// histogram since start, gauges over the recent window (STATS_WINDOW). Every group
+// seen since start is listed, so its series never vanish while the proxy runs.
+func (p *Proxy) groupMetrics(bw *bufio.Writer, help func(name, typ, text string)) {
+	groups := p.readGroups(time.Now())
+	if len(groups) == 0 {
+		return
+	}
+	lbl := func(g *groupStats) string { return fmt.Sprintf("color=%q,platform=%q", g.colour, g.platform) }
+	help("archway_group_responses_total", "counter", "Attempts per colour and platform by class: 1xx-5xx, or failed (no usable response). Client faults are not counted.")
+	for _, r := range groups {
+		for cls := range r.total.classes {
+			fmt.Fprintf(bw, "archway_group_responses_total{%s,code=%q} %d\n", lbl(r.g), groupClassLabel(cls), r.total.classes[cls])
+		}
+	}
+	help("archway_group_request_duration_seconds", "histogram", "Time to serve an attempt, per colour and platform.")
+	for _, r := range groups {
+		var cum uint64
+		for i, ub := range latencyBuckets {
+			cum += r.total.buckets[i]
+			fmt.Fprintf(bw, "archway_group_request_duration_seconds_bucket{%s,le=\"%g\"} %d\n", lbl(r.g), ub, cum)
+		}
+		cum += r.total.buckets[len(latencyBuckets)]
+		fmt.Fprintf(bw, "archway_group_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", lbl(r.g), cum)
+		fmt.Fprintf(bw, "archway_group_request_duration_seconds_sum{%s} %g\n", lbl(r.g), float64(r.total.sumNanos)/1e9)
+		fmt.Fprintf(bw, "archway_group_request_duration_seconds_count{%s} %d\n", lbl(r.g), cum)
+	}
+	recent := make([]GroupCounts, len(groups))
+	for i, r := range groups {
+		recent[i] = r.recent.status(r.window)
+	}
+	help("archway_group_recent_requests", "gauge", "Attempts per colour and platform over the recent window (archway_stats_recent_window_seconds).")
+	for i, r := range groups {
+		fmt.Fprintf(bw, "archway_group_recent_requests{%s} %d\n", lbl(r.g), recent[i].Requests)
+	}
+	help("archway_group_recent_success_ratio", "gauge", "Share of attempts answered 1xx-4xx over the recent window, per colour and platform (0 without attempts).")
+	for i, r := range groups {
+		fmt.Fprintf(bw, "archway_group_recent_success_ratio{%s} %g\n", lbl(r.g), recent[i].SuccessRate)
+	}
+	// A gauge per quantile, as a Prometheus summary names them: the proxy estimates
+	// them from its histogram, so a dashboard needs no histogram_quantile over a window.
+	help("archway_group_recent_latency_seconds", "gauge", "Estimated latency quantiles (0.5, 0.99) over the recent window, per colour and platform.")
+	for i, r := range groups {
+		fmt.Fprintf(bw, "archway_group_recent_latency_seconds{%s,quantile=\"0.5\"} %g\n", lbl(r.g), recent[i].LatencyMS.P50/1e3)
+		fmt.Fprintf(bw, "archway_group_recent_latency_seconds{%s,quantile=\"0.99\"} %g\n", lbl(r.g), recent[i].LatencyMS.P99/1e3)
+	}
+	help("archway_stats_recent_window_seconds", "gauge", "Span the recent-window gauges cover: up to STATS_WINDOW, less in the first window after start.")
+	fmt.Fprintf(bw, "archway_stats_recent_window_seconds %g\n", groups[0].window.Seconds())
 }
 
 func classLabel(cls int) string {

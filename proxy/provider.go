@@ -17,6 +17,21 @@ type BackendSpec struct {
 	Name    string
 	Weight  int
 	Members []*url.URL
+	// Info says where members run, keyed by Members[i].String(); nil, or a member
+	// missing from it, means unknown. Members expanded from a discovery URL inherit
+	// its entry. A member keeps its statistics when only its Info changes.
+	Info map[string]MemberInfo
+}
+
+// MemberInfo is what a provider knows of a member beyond its address: the node it
+// runs on and that node's platform. The proxy breaks its statistics down by colour
+// and platform with it, so that a release failing on one architecture shows there.
+type MemberInfo struct {
+	// Node is the node's host name, "" when unknown.
+	Node string
+	// Platform is the node's OCI platform ("linux/amd64", "linux/arm/v7"; see
+	// internal/platform.OfNode: the archway.arch node label, else uname), "" when unknown.
+	Platform string
 }
 
 // A Provider discovers backends and calls apply with the complete desired set whenever it

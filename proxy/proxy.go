@@ -34,8 +34,11 @@ type Options struct {
 	// client's fault, answered 408); default DefaultBodyTimeout.
 	BodyTimeout time.Duration
 	// MaxBody is the largest request body forwarded (larger: 413); 0 means no limit.
-	MaxBody  int64
-	Hostname string // X-Proxy value; default os.Hostname()
+	MaxBody int64
+	// StatsWindow is the span of the "recent" statistics per colour and platform
+	// (MinStatsWindow..MaxStatsWindow); default DefaultStatsWindow.
+	StatsWindow time.Duration
+	Hostname    string // X-Proxy value; default os.Hostname()
 	// Transport carries health checks to members, and requests for engines that
 	// forward through a RoundTripper (nethttp); default: NewTransport's tuned
 	// http.Transport.
@@ -53,7 +56,7 @@ func OptionsFrom(c *Config) Options {
 		MaxFails: c.MaxFails, FailTimeout: c.FailTimeout, DNSRefresh: c.DNSRefresh,
 		StickyCookie: c.StickyCookie, OverrideHeader: c.OverrideHeader, PreserveHost: c.PreserveHost,
 		AttemptTimeout: c.AttemptTimeout, BodyTimeout: c.BodyTimeout, MaxBody: c.MaxBody,
-		AdminAuth: c.AdminAuth,
+		StatsWindow: c.StatsWindow, AdminAuth: c.AdminAuth,
 	}
 }
 
@@ -77,8 +80,11 @@ type Proxy struct {
 	members map[string]*Member
 	dns     *dnsCache
 
-	stats globalStats
-	start time.Time
+	stats  globalStats
+	groups *groupSet // per (colour, platform) statistics: groupstats.go
+	// rollout is what the release tool reports (SetRollout); shown, never acted on.
+	rollout atomic.Pointer[Rollout]
+	start   time.Time
 }
 
 // New returns a Proxy with no backends (every request gets 503 until Apply).
@@ -101,6 +107,9 @@ func New(opts Options) *Proxy {
 	if opts.DNSRefresh <= 0 {
 		opts.DNSRefresh = DefaultDNSRefresh
 	}
+	if opts.StatsWindow <= 0 {
+		opts.StatsWindow = DefaultStatsWindow
+	}
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
@@ -108,6 +117,7 @@ func New(opts Options) *Proxy {
 		opts.Hostname, _ = os.Hostname()
 	}
 	p := &Proxy{opts: opts, log: opts.Logger, members: map[string]*Member{}, start: time.Now()}
+	p.groups = newGroupSet(opts.StatsWindow, p.start)
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -188,9 +198,11 @@ func (p *Proxy) newMember(key, colourHeader string, target *url.URL, origin stri
 // MsgNoBackend is the body of the 503 both engines answer when nothing is healthy.
 const MsgNoBackend = "archway-proxy: no healthy backend\n"
 
-// Run runs the active health checks and DNS refresh until ctx ends.
+// Run runs the active health checks, DNS refresh and the recent window's copies of
+// the statistics until ctx ends.
 func (p *Proxy) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
+	wg.Go(func() { p.statsLoop(ctx) })
 	if p.opts.HealthInterval > 0 {
 		wg.Go(func() { p.healthLoop(ctx) })
 	}

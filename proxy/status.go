@@ -31,6 +31,12 @@ type Status struct {
 	// without TLS.
 	TLS      *tlsterm.Info  `json:"tls,omitempty"`
 	Backends []ColourStatus `json:"backends"`
+	// Groups are the statistics per colour and platform (groupstats.go), sorted by
+	// colour, then platform; every group seen since start, members or not.
+	Groups []GroupStatus `json:"groups"`
+	// Rollout is the release in progress as the deploying tool reports it
+	// (SetRollout); absent when none.
+	Rollout *Rollout `json:"rollout,omitempty"`
 }
 
 // ColourStatus is one colour in /status.
@@ -48,6 +54,8 @@ type ColourStatus struct {
 type MemberStatus struct {
 	URL                 string            `json:"url"`
 	Origin              string            `json:"origin"`
+	Node                string            `json:"node"`     // the provider's MemberInfo.Node, "" unknown
+	Platform            string            `json:"platform"` // OCI platform of the node, "" unknown
 	Up                  bool              `json:"up"`
 	ActiveHealthy       bool              `json:"active_healthy"`
 	Ejected             bool              `json:"ejected"`
@@ -76,6 +84,7 @@ func (p *Proxy) Status() Status {
 		Ready:         p.Ready() == nil, Requests: p.stats.requests.Load(),
 		NoBackend: p.stats.noBackend.Load(), Retries: p.stats.retries.Load(), ClientFaults: p.stats.clientFaults.Load(),
 		OpenConnections: p.stats.openConns.Load(), Backends: []ColourStatus{}, TLS: p.certInfo(),
+		Rollout: p.Rollout(),
 	}
 	for _, c := range p.engineCounters() {
 		if st.Engine == nil {
@@ -84,6 +93,7 @@ func (p *Proxy) Status() Status {
 		st.Engine[c.Name] = c.Value()
 	}
 	s := p.snap.Load()
+	st.Groups = p.groupStatuses(s, time.Now())
 	if s == nil {
 		return st
 	}
@@ -100,8 +110,8 @@ func (p *Proxy) Status() Status {
 		for _, m := range c.members {
 			m.mu.Lock()
 			ms := MemberStatus{
-				URL: m.URL(), Origin: m.origin, Up: m.up.Load(), ActiveHealthy: !m.activeDown,
-				Ejected: m.ejected, LastCheck: m.lastCheck,
+				URL: m.URL(), Origin: m.origin, Node: m.info.Node, Platform: m.info.Platform,
+				Up: m.up.Load(), ActiveHealthy: !m.activeDown, Ejected: m.ejected, LastCheck: m.lastCheck,
 			}
 			m.mu.Unlock()
 			ms.ConsecutiveFailures = m.fails.Load()

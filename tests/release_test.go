@@ -152,7 +152,7 @@ func TestReleaseCatchesOneArchitecture(t *testing.T) {
 	s := l.state(t)
 	for _, v := range s.Verdicts {
 		t.Logf("verdict %s: %s (%d requests, success %.1f%%)", v.Scope, v.Result, v.Requests, v.Success*100)
-		if v.Scope == "green" && v.Result == delivery.Fail {
+		if v.Scope == "green" && v.Result == string(delivery.Fail) {
 			t.Errorf("the colour-wide check failed too (%s): the test no longer shows the per-architecture check", v.Detail)
 		}
 	}

@@ -125,6 +125,12 @@ func TestStatusAndMetrics(t *testing.T) {
 		if st.Backends[0].Share != 0.5 {
 			t.Errorf("share = %v", st.Backends[0].Share)
 		}
+		// Both engines feed the per colour × platform statistics (members without a
+		// platform: "unknown").
+		if len(st.Groups) != 2 || st.Groups[0].Color != "blue" || st.Groups[0].Platform != proxy.UnknownPlatform ||
+			st.Groups[0].Total.OK != 5 || st.Groups[1].Total.Errors5xx != 5 || st.Groups[1].Recent.Requests != 5 {
+			t.Errorf("groups: %+v", st.Groups)
+		}
 		code, body = proxytest.AdminDo(t, admin, "GET", "/metrics", "")
 		for _, want := range []string{
 			"archway_requests_total 10\n",

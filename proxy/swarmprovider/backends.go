@@ -10,6 +10,7 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/archwayhq/archway/internal/platform"
 	"github.com/archwayhq/archway/proxy"
 )
 
@@ -49,6 +50,7 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 		weight  int
 		owner   string // first service that defined the weight
 		members map[string]*url.URL
+		info    map[string]proxy.MemberInfo
 	}
 	colours := map[string]*colour{}
 	for _, svc := range svcs {
@@ -65,7 +67,7 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 		}
 		col := colours[l.color]
 		if col == nil {
-			col = &colour{weight: l.weight, owner: svc.Spec.Name, members: map[string]*url.URL{}}
+			col = &colour{weight: l.weight, owner: svc.Spec.Name, members: map[string]*url.URL{}, info: map[string]proxy.MemberInfo{}}
 			colours[l.color] = col
 		} else if col.weight != l.weight {
 			// Two services share a colour (e.g. a blue stack redeployed under another name):
@@ -93,6 +95,7 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 				continue
 			}
 			col.members[u.String()] = u
+			col.info[u.String()] = memberInfo(node)
 		}
 	}
 
@@ -100,7 +103,7 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 		if len(col.members) == 0 {
 			continue
 		}
-		spec := proxy.BackendSpec{Name: name, Weight: col.weight}
+		spec := proxy.BackendSpec{Name: name, Weight: col.weight, Info: col.info}
 		keys := make([]string, 0, len(col.members))
 		for k := range col.members {
 			keys = append(keys, k)
@@ -224,6 +227,15 @@ func nodeAddr(n *swarm.Node) string {
 
 func httpURL(host string, port uint32) *url.URL {
 	return &url.URL{Scheme: "http", Host: net.JoinHostPort(host, strconv.FormatUint(uint64(port), 10))}
+}
+
+// memberInfo is where a task runs: its node's name and platform, so that the proxy's
+// statistics tell a release failing on one architecture from one failing everywhere.
+func memberInfo(n *swarm.Node) proxy.MemberInfo {
+	return proxy.MemberInfo{
+		Node:     nodeName(n),
+		Platform: platform.OfNode(n.Spec.Labels, n.Description.Platform.OS, n.Description.Platform.Architecture),
+	}
 }
 
 func nodeName(n *swarm.Node) string {

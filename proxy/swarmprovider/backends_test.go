@@ -1,6 +1,7 @@
 package swarmprovider
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -264,5 +265,47 @@ func TestBackends(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBackendsMemberInfo: every member carries its task's node name and the node's OCI
+// platform, from Description.Hostname and Description.Platform; an architecture the
+// table does not know is "" (the proxy counts it under "unknown").
+func TestBackendsMemberInfo(t *testing.T) {
+	n1 := node("n1", "10.0.0.1", swarm.NodeStateReady)
+	n1.Description.Hostname = "lab-arm-v7"
+	n1.Description.Platform = swarm.Platform{OS: "linux", Architecture: "armv7l"}
+	n2 := node("n2", "10.0.0.2", swarm.NodeStateReady)
+	n2.Description.Platform = swarm.Platform{OS: "linux", Architecture: "x86_64"}
+	n3 := node("n3", "10.0.0.3", swarm.NodeStateReady)
+	n3.Description.Hostname = ""
+	n3.Description.Platform = swarm.Platform{OS: "linux", Architecture: "sparc64"}
+	cl := cluster{
+		services: []swarm.Service{svc("g", "app-green", labels(LabelColor, "green", LabelWeight, "1"))},
+		tasks: []swarm.Task{
+			task("t1", "g", "n1", swarm.TaskStateRunning, 18082),
+			task("t2", "g", "n2", swarm.TaskStateRunning, 18082),
+			task("t3", "g", "n3", swarm.TaskStateRunning, 18082),
+		},
+		nodes: []swarm.Node{n1, n2, n3},
+	}
+	specs, problems := Config{}.backends(cl)
+	if len(problems) != 0 || len(specs) != 1 {
+		t.Fatalf("specs %v problems %v", render(specs), problems)
+	}
+	want := map[string]proxy.MemberInfo{
+		"http://10.0.0.1:18082": {Node: "lab-arm-v7", Platform: "linux/arm/v7"},
+		"http://10.0.0.2:18082": {Node: "host-n2", Platform: "linux/amd64"},
+		"http://10.0.0.3:18082": {Node: "n3", Platform: ""},
+	}
+	for _, u := range specs[0].Members {
+		if got := specs[0].Info[u.String()]; got != want[u.String()] {
+			t.Errorf("member %s: info %+v, want %+v", u, got, want[u.String()])
+		}
+	}
+	// The proxy accepts what the provider produced.
+	p := proxy.New(proxy.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := p.Apply(specs); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,9 +23,6 @@ const (
 	// LabelGroup scopes a service to one proxy (Config.Group), so that several stacks
 	// or test runs can share a cluster.
 	LabelGroup = "archway.group"
-	// LabelRelease holds the state of a progressive release (JSON, written by
-	// swarm/delivery on the canary's service); optional.
-	LabelRelease = "archway.release"
 )
 
 // maxWeight is the proxy's own bound: a service above it is reported here, by name, instead

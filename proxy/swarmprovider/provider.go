@@ -33,6 +33,11 @@ type API interface {
 
 // Provider follows archway services on a Swarm. Create it with New or NewWithAPI.
 type Provider struct {
+	// OnRollout, when set before Run, receives the rollout the services' LabelRelease
+	// labels report (nil: none) after the first read and whenever it changes;
+	// archway-proxy passes (*proxy.Proxy).SetRollout.
+	OnRollout func(*proxy.Rollout)
+
 	api API
 	cfg Config
 	log *slog.Logger
@@ -84,6 +89,10 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 		applied      bool
 		lastProblems = map[string]bool{}
 		lastErr      string
+		// the rollout label last handed to OnRollout, and the bad ones last warned of
+		lastRollout   string
+		rolloutSent   bool
+		lastBadLabels = map[string]bool{}
 	)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -101,7 +110,7 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 		case <-timer.C:
 		}
 
-		specs, problems, err := p.read(ctx)
+		rd, err := p.read(ctx)
 		timer.Reset(p.cfg.Resync)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -122,8 +131,14 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 			watching = true
 			go p.watch(ctx, kick)
 		}
+		lastBadLabels = p.warnBadLabels(rd.badRollouts, lastBadLabels)
+		if p.OnRollout != nil && (!rolloutSent || rd.rolloutKey != lastRollout) {
+			p.OnRollout(rd.rollout)
+			lastRollout, rolloutSent = rd.rolloutKey, true
+		}
+		specs := rd.specs
 		now := map[string]bool{}
-		for _, pr := range problems {
+		for _, pr := range rd.problems {
 			now[pr.Error()] = true
 			if !lastProblems[pr.Error()] {
 				p.log.Error(pr.Error())
@@ -132,12 +147,12 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 		lastProblems = now
 
 		key := specsKey(specs)
-		if applied && key == lastKey {
+		if applied && key+infoKey(specs) == lastKey {
 			continue
 		}
 		// Whatever apply says, don't offer the same set again: apply is deterministic
 		// validation, and a rejected set would otherwise be logged every resync.
-		lastKey, applied = key, true
+		lastKey, applied = key+infoKey(specs), true
 		if err := apply(specs); err != nil {
 			p.log.Error("backend set rejected by the proxy", "backends", key, "err", err)
 			continue
@@ -146,8 +161,37 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 	}
 }
 
+// reading is what one read of the cluster says.
+type reading struct {
+	specs    []proxy.BackendSpec
+	problems []error // bad labels or tasks: those services or members are left out
+	// rollout is what LabelRelease says (nil: none), rolloutKey which label it came from;
+	// badRollouts are the labels that did not parse (Config.rollout).
+	rollout     *proxy.Rollout
+	rolloutKey  string
+	badRollouts map[string]string
+}
+
+// warnBadLabels writes one warn line for each bad rollout label not reported by the
+// previous read, and returns the set now reported.
+func (p *Provider) warnBadLabels(bad map[string]string, last map[string]bool) map[string]bool {
+	keys := make([]string, 0, len(bad))
+	for k := range bad {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	now := make(map[string]bool, len(bad))
+	for _, k := range keys {
+		now[k] = true
+		if !last[k] {
+			p.log.Warn(bad[k])
+		}
+	}
+	return now
+}
+
 // read lists the candidate services, their tasks and all nodes, and builds the backend set.
-func (p *Provider) read(ctx context.Context) ([]proxy.BackendSpec, []error, error) {
+func (p *Provider) read(ctx context.Context) (reading, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	sf := filters.NewArgs(filters.Arg("label", LabelColor))
@@ -156,7 +200,7 @@ func (p *Provider) read(ctx context.Context) ([]proxy.BackendSpec, []error, erro
 	}
 	services, err := p.api.ServiceList(ctx, swarm.ServiceListOptions{Filters: sf})
 	if err != nil {
-		return nil, nil, fmt.Errorf("list services: %w", err)
+		return reading{}, fmt.Errorf("list services: %w", err)
 	}
 	cl := cluster{services: services}
 	if len(services) > 0 {
@@ -165,14 +209,16 @@ func (p *Provider) read(ctx context.Context) ([]proxy.BackendSpec, []error, erro
 			tf.Add("service", s.ID)
 		}
 		if cl.tasks, err = p.api.TaskList(ctx, swarm.TaskListOptions{Filters: tf}); err != nil {
-			return nil, nil, fmt.Errorf("list tasks: %w", err)
+			return reading{}, fmt.Errorf("list tasks: %w", err)
 		}
 		if cl.nodes, err = p.api.NodeList(ctx, swarm.NodeListOptions{}); err != nil {
-			return nil, nil, fmt.Errorf("list nodes: %w", err)
+			return reading{}, fmt.Errorf("list nodes: %w", err)
 		}
 	}
-	specs, problems := p.cfg.backends(cl)
-	return specs, problems, nil
+	var rd reading
+	rd.specs, rd.problems = p.cfg.backends(cl)
+	rd.rollout, rd.rolloutKey, rd.badRollouts = p.cfg.rollout(cl)
+	return rd, nil
 }
 
 // watch turns Docker events about services and nodes into kicks; it resubscribes after a
@@ -217,6 +263,21 @@ func (p *Provider) watch(ctx context.Context, kick chan<- struct{}) {
 		}
 		backoff = min(2*backoff, 30*time.Second)
 	}
+}
+
+// infoKey renders where the members of a backend set run, so that a node changing its
+// name or platform is a change to apply (specsKey, which the log shows, leaves it out).
+func infoKey(specs []proxy.BackendSpec) string {
+	var parts []string
+	for _, s := range specs {
+		for _, u := range s.Members {
+			if mi, ok := s.Info[u.String()]; ok {
+				parts = append(parts, s.Name+" "+u.String()+" "+mi.Node+" "+mi.Platform)
+			}
+		}
+	}
+	slices.Sort(parts)
+	return " |" + strings.Join(parts, "|")
 }
 
 // specsKey is a stable one-line rendering of a backend set: equal sets, equal keys.

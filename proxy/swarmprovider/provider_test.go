@@ -118,8 +118,16 @@ func (r *recorder) none(t *testing.T, during time.Duration) {
 
 func startProvider(t *testing.T, api *fakeAPI, cfg Config) (*recorder, *testutil.SyncBuffer) {
 	t.Helper()
+	logs, rec := startProviderWith(t, api, cfg, nil)
+	return rec, logs
+}
+
+// startProviderWith is startProvider with an OnRollout hook.
+func startProviderWith(t *testing.T, api *fakeAPI, cfg Config, onRollout func(*proxy.Rollout)) (*testutil.SyncBuffer, *recorder) {
+	t.Helper()
 	logs := &testutil.SyncBuffer{}
 	p := NewWithAPI(api, cfg, slog.New(slog.NewTextHandler(logs, nil)))
+	p.OnRollout = onRollout
 	p.debounce = 10 * time.Millisecond
 	rec := &recorder{calls: make(chan string, 16)}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -136,7 +144,7 @@ func startProvider(t *testing.T, api *fakeAPI, cfg Config) (*recorder, *testutil
 			t.Errorf("Run did not return after cancel")
 		}
 	})
-	return rec, logs
+	return logs, rec
 }
 
 func baseCluster() cluster {
@@ -262,4 +270,19 @@ func TestConfig(t *testing.T) {
 			t.Errorf("Validate(%+v) = nil, want an error", bad)
 		}
 	}
+}
+
+// TestRunAppliesInfoChanges: the same addresses on a node whose platform changed (a
+// re-joined node) is a new backend set for the proxy.
+func TestRunAppliesInfoChanges(t *testing.T) {
+	cl := baseCluster()
+	cl.nodes[0].Description.Platform = swarm.Platform{OS: "linux", Architecture: "aarch64"}
+	api := &fakeAPI{cl: cl, events: make(chan events.Message, 1)}
+	rec, _ := startProvider(t, api, Config{Resync: 20 * time.Millisecond})
+	first := rec.next(t, 2*time.Second)
+	api.edit(func(c *cluster) { c.nodes[0].Description.Platform.Architecture = "x86_64" })
+	if got := rec.next(t, 2*time.Second); got != first {
+		t.Fatalf("applied %s, want the same addresses %s", got, first)
+	}
+	rec.none(t, 100*time.Millisecond)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/swarm/rollout"
 )
 
@@ -55,8 +56,11 @@ func (r *Releaser) Release(ctx context.Context, spec Spec) error {
 	now := time.Now().UTC()
 	r.svcID = cur.Services[canary].ID
 	r.st = State{
-		Release: "r-" + now.Format("20060102-150405"), Image: spec.Image, Phase: PhaseDeploying,
-		Plan: r.Plan.Steps, Canary: canary, Stable: stable, Started: now, Owner: Owner(), Env: envPairs(spec.Env),
+		Rollout: proxy.Rollout{
+			Release: "r-" + now.Format("20060102-150405"), Image: spec.Image, Phase: PhaseDeploying,
+			Plan: slices.Clone(r.Plan.Steps), Canary: canary, Stable: stable, Started: now,
+		},
+		Owner: Owner(), Env: envPairs(spec.Env),
 	}
 	if err := r.claim(ctx); err != nil {
 		return err

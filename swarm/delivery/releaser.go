@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,7 +76,8 @@ func (r *Releaser) snapshot() State {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.st
-	st.Verdicts = append([]Verdict(nil), r.st.Verdicts...)
+	st.Verdicts = slices.Clone(r.st.Verdicts)
+	st.Plan = slices.Clone(r.st.Plan)
 	return st
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/proxy/swarmprovider"
 	"github.com/archwayhq/archway/swarm/rollout"
 )
@@ -40,19 +41,10 @@ func Active(phase string) bool {
 
 // State is the value of the archway.release label on the canary's service: everything
 // a release knows, so that any machine can show it and the next command can continue
-// or undo it. The proxy reads the same label and shows the fields it knows.
+// or undo it. Its public part is proxy.Rollout — the schema the proxy reads from the
+// same label and shows in /status and on /ui — and the rest is the release tool's own.
 type State struct {
-	Release  string    `json:"release"`
-	Image    string    `json:"image"`
-	Phase    string    `json:"phase"`
-	Step     int       `json:"step"` // 1-based while stepping; 0 before
-	Plan     []int     `json:"plan"`
-	Canary   string    `json:"canary"`
-	Stable   string    `json:"stable"`
-	Reason   string    `json:"reason,omitempty"`
-	Started  time.Time `json:"started"`
-	Updated  time.Time `json:"updated"`
-	Verdicts []Verdict `json:"verdicts,omitempty"`
+	proxy.Rollout
 
 	// Owner is host:pid of the process driving the release; Heartbeat is when it last
 	// said so. A release whose owner is gone can be continued or undone by anyone.
@@ -66,30 +58,29 @@ type State struct {
 	StepStarted time.Time `json:"step_started"`
 }
 
-// MarshalJSON renders a Verdict as proxy.RolloutVerdict (the page and /status read it).
-func (v Verdict) MarshalJSON() ([]byte, error) {
-	return json.Marshal(verdictJSON{Scope: v.Scope, Result: string(v.Result), Requests: v.Requests,
-		Success: v.Success, P99MS: float64(v.P99) / float64(time.Millisecond), Detail: v.Detail})
+// View is v as the proxy shows it.
+func (v Verdict) View() proxy.RolloutVerdict {
+	return proxy.RolloutVerdict{Scope: v.Scope, Result: string(v.Result), Requests: v.Requests,
+		Success: v.Success, P99MS: float64(v.P99) / float64(time.Millisecond), Detail: v.Detail}
 }
 
-// UnmarshalJSON reads what MarshalJSON wrote.
-func (v *Verdict) UnmarshalJSON(b []byte) error {
-	var j verdictJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
+// views converts a judgement's verdicts for the label.
+func views(vs []Verdict) []proxy.RolloutVerdict {
+	out := make([]proxy.RolloutVerdict, len(vs))
+	for i, v := range vs {
+		out[i] = v.View()
 	}
-	*v = Verdict{Scope: j.Scope, Result: Result(j.Result), Requests: j.Requests, Success: j.Success,
-		P99: time.Duration(j.P99MS * float64(time.Millisecond)), Detail: j.Detail}
-	return nil
+	return out
 }
 
-type verdictJSON struct {
-	Scope    string  `json:"scope"`
-	Result   string  `json:"result"`
-	Requests uint64  `json:"requests"`
-	Success  float64 `json:"success"`
-	P99MS    float64 `json:"p99_ms"`
-	Detail   string  `json:"detail,omitempty"`
+// verdictsOf reads verdicts back from the label.
+func verdictsOf(vs []proxy.RolloutVerdict) []Verdict {
+	out := make([]Verdict, len(vs))
+	for i, v := range vs {
+		out[i] = Verdict{Scope: v.Scope, Result: Result(v.Result), Requests: v.Requests, Success: v.Success,
+			P99: time.Duration(v.P99MS * float64(time.Millisecond)), Detail: v.Detail}
+	}
+	return out
 }
 
 // ReleaseEnv is the variable every release sets on the canary's tasks: the release id.

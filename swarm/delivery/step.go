@@ -109,7 +109,7 @@ func (r *Releaser) watch(ctx context.Context, where string, platforms []string, 
 		}
 		j = Judge(win, st.Canary, st.Stable, platforms, r.Plan.Thresholds)
 		r.mu.Lock()
-		r.st.Verdicts = j.Verdicts
+		r.st.Verdicts = views(j.Verdicts)
 		r.mu.Unlock()
 		held := now.Sub(started)
 		switch {

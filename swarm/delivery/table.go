@@ -52,6 +52,6 @@ func WriteState(w io.Writer, st State, now time.Time) {
 		fmt.Fprintf(w, "reason   %s\n", st.Reason)
 	}
 	if len(st.Verdicts) > 0 {
-		WriteVerdicts(w, st.Verdicts, "  ")
+		WriteVerdicts(w, verdictsOf(st.Verdicts), "  ")
 	}
 }

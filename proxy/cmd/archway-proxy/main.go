@@ -34,6 +34,9 @@ type providerEnv struct {
 	reload <-chan struct{} // SIGHUP
 	load   func() ([]proxy.BackendSpec, error)
 	log    *slog.Logger
+	// rollout shows the release in progress on /status and /ui, for a provider that
+	// reads it from its source ((*proxy.Proxy).SetRollout).
+	rollout func(*proxy.Rollout)
 }
 
 // providers is the single place where backend providers are wired: -provider NAME
@@ -147,7 +150,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		tlsConfig = tlsterm.ServerConfig(certs)
 		go certs.Watch(ctx, cfg.TLSReload)
 	}
-	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: load, log: log})
+	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: load, log: log, rollout: p.SetRollout})
 	if err != nil {
 		fmt.Fprintf(stderr, "archway-proxy: %s=%q: %v\n", cfg.ProviderSetting, cfg.Provider, err)
 		return 2

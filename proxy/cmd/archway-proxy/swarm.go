@@ -12,12 +12,18 @@ import (
 func init() { providers["swarm"] = swarmProvider }
 
 // swarmProvider follows services labelled archway.color/archway.weight on the Swarm whose
-// manager DOCKER_HOST (default: the local socket) names. Settings: ARCHWAY_SWARM_GROUP,
-// ARCHWAY_SWARM_NETWORK, ARCHWAY_SWARM_RESYNC (see proxy/swarmprovider).
+// manager DOCKER_HOST (default: the local socket) names, and shows the rollout their
+// archway.release label reports. Settings: ARCHWAY_SWARM_GROUP, ARCHWAY_SWARM_NETWORK,
+// ARCHWAY_SWARM_RESYNC (see proxy/swarmprovider).
 func swarmProvider(e providerEnv) (proxy.Provider, error) {
 	var sc swarmprovider.Config
 	if err := sc.FromEnv(os.LookupEnv); err != nil {
 		return nil, err
 	}
-	return swarmprovider.New(sc, e.log)
+	prov, err := swarmprovider.New(sc, e.log)
+	if err != nil {
+		return nil, err
+	}
+	prov.OnRollout = e.rollout
+	return prov, nil
 }

@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"slices"
+	"time"
+	"unicode/utf8"
+)
+
+// Rollout is what the deploying tool reports of the release in progress. The proxy
+// only shows it (GET /status "rollout", the /ui page): it never acts on it, so a
+// rollout the tool abandoned cannot move a weight. The Swarm provider reads it from
+// the canary service's label archway.release (swarmprovider.LabelRelease).
+type Rollout struct {
+	Release string `json:"release"` // id, e.g. r-20261201-143015
+	Image   string `json:"image"`
+	// Phase is one of deploying, smoke, stepping, paused, promoted, aborted, failed.
+	Phase string `json:"phase"`
+	// Step is the 1-based index into Plan while stepping; 0 before.
+	Step int `json:"step"`
+	// Plan is the canary's percentages, e.g. [5, 25, 50, 100].
+	Plan   []int  `json:"plan"`
+	Canary string `json:"canary"` // colour, lower case
+	Stable string `json:"stable"`
+	// Reason is the one-line verdict that ended the rollout, or why it is paused.
+	Reason  string    `json:"reason,omitempty"`
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+	// Verdicts are the latest judgement of the current step.
+	Verdicts []RolloutVerdict `json:"verdicts,omitempty"`
+}
+
+// RolloutVerdict is one check of a step: a colour, or a colour on one platform.
+type RolloutVerdict struct {
+	Scope    string  `json:"scope"`  // "green" or "green linux/arm/v7"
+	Result   string  `json:"result"` // pass, fail, inconclusive
+	Requests uint64  `json:"requests"`
+	Success  float64 `json:"success"` // 0..1
+	P99MS    float64 `json:"p99_ms"`
+	Detail   string  `json:"detail,omitempty"`
+}
+
+// clone is a deep copy: the proxy keeps its own, so a caller changing its value
+// afterwards changes nothing shown.
+func (r *Rollout) clone() *Rollout {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Plan = slices.Clone(r.Plan)
+	c.Verdicts = slices.Clone(r.Verdicts)
+	return &c
+}
+
+// SetRollout replaces the rollout /status and /ui show; nil clears it. The provider
+// calls it whenever the label changes; a change of release, phase, step or reason is
+// logged in one line.
+func (p *Proxy) SetRollout(r *Rollout) {
+	r = r.clone()
+	old := p.rollout.Swap(r)
+	switch {
+	case r == nil && old != nil:
+		p.log.Info("rollout cleared", "release", old.Release)
+	case r != nil && (old == nil || old.Release != r.Release || old.Phase != r.Phase || old.Step != r.Step || old.Reason != r.Reason):
+		p.log.Info("rollout", "release", clip(r.Release), "phase", clip(r.Phase), "step", r.Step,
+			"steps", len(r.Plan), "canary", clip(r.Canary), "reason", clip(r.Reason))
+	}
+}
+
+// Rollout is the rollout last set (a copy), nil when none.
+func (p *Proxy) Rollout() *Rollout { return p.rollout.Load().clone() }
+
+// clip bounds a string from a label for a log line (the label may hold 64 KiB), cut
+// at a rune boundary.
+func clip(s string) string {
+	const limit = 200
+	if len(s) <= limit {
+		return s
+	}
+	n := limit
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,171 @@
+package swarmprovider
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/archwayhq/archway/proxy"
+)
+
+const goodRelease = `{"release": "r-20261201-143015", "image": "reg/app:v2", "phase": "stepping", "step": 2,
+	"plan": [5, 25, 50, 100], "canary": "green", "stable": "blue", "reason": "",
+	"started": "2026-12-01T14:30:15Z", "updated": "2026-12-01T14:31:50Z",
+	"verdicts": [{"scope": "green linux/arm/v7", "result": "fail", "requests": 517, "success": 0.968, "p99_ms": 14.1}],
+	"_tool": {"private": ["state", 1]}}`
+
+func TestParseRollout(t *testing.T) {
+	r, err := parseRollout(goodRelease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Release != "r-20261201-143015" || r.Step != 2 || len(r.Plan) != 4 || r.Verdicts[0].Requests != 517 ||
+		!r.Updated.Equal(time.Date(2026, 12, 1, 14, 31, 50, 0, time.UTC)) {
+		t.Errorf("parsed %+v", r)
+	}
+
+	deep := `{"release": "r", "x": ` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`
+	for _, c := range []struct{ value, want string }{
+		{"", "not a JSON object"},
+		{"not json", "not a JSON object"},
+		{"null", "not a JSON object"},
+		{`["release"]`, "not a JSON object"},
+		{`"r-1"`, "not a JSON object"},
+		{`{"release": 5}`, "json: cannot unmarshal number into Go struct field Rollout.release of type string"},
+		{`{"release": "r", "step": "two"}`, "json: cannot unmarshal string into Go struct field Rollout.step of type int"},
+		{`{"release": "r", "plan": "5,25"}`, "cannot unmarshal string"},
+		{`{"release": "r", "verdicts": {"scope": "green"}}`, "cannot unmarshal object"},
+		{`{"release": "r", "started": "yesterday"}`, "parsing time"},
+		{`{"release": "r"} {"release": "s"}`, "invalid character"},
+		{`{"release": "r"`, "unexpected end of JSON input"},
+		{`{"release": "  "}`, `no "release"`},
+		{`{"phase": "stepping"}`, `no "release"`},
+		{deep, "exceeded max depth"},
+		{`{"release": "` + strings.Repeat("x", maxReleaseLabel) + `"}`, "65551 bytes; at most 65536"},
+	} {
+		r, err := parseRollout(c.value)
+		if err == nil || r != nil {
+			t.Errorf("parseRollout(%.40q) = %+v, nil; want an error", c.value, r)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") || len(err.Error()) > 300 {
+			t.Errorf("parseRollout(%.40q): %q; want one short line containing %q", c.value, err, c.want)
+		}
+	}
+}
+
+func TestRolloutPicksNewest(t *testing.T) {
+	older := strings.Replace(goodRelease, "r-20261201-143015", "r-old", 1)
+	older = strings.Replace(older, "14:31:50Z", "09:00:00Z", 1)
+	cl := cluster{services: []swarm.Service{
+		svc("b", "app-blue", labels(LabelColor, "blue", LabelWeight, "1", LabelRelease, older)),
+		svc("g", "app-green", labels(LabelColor, "green", LabelWeight, "0", LabelRelease, goodRelease)),
+		svc("x", "app-bad", labels(LabelColor, "red", LabelWeight, "0", LabelRelease, "{oops")),
+		svc("o", "other-group", labels(LabelColor, "red", LabelWeight, "0", LabelGroup, "other", LabelRelease, "{oops")),
+	}}
+	r, key, bad := Config{Group: ""}.rollout(cl)
+	if r == nil || r.Release != "r-20261201-143015" || !strings.HasPrefix(key, "app-green ") {
+		t.Fatalf("picked %+v (%s); want the newest, r-20261201-143015 from app-green", r, key)
+	}
+	if len(bad) != 2 {
+		t.Errorf("bad labels %v, want app-bad and other-group", bad)
+	}
+	cl.services[3].Spec.Labels[LabelRelease] = goodRelease
+	r, _, bad = Config{Group: "other"}.rollout(cl)
+	if r == nil || len(bad) != 0 {
+		t.Errorf("group other: %+v %v; want only its own service's label", r, bad)
+	}
+	cl.services[1].Spec.Labels[LabelRelease] = older
+	cl.services[3].Spec.Labels[LabelRelease] = older
+	if r, key, _ = (Config{}).rollout(cl); r.Release != "r-old" || !strings.HasPrefix(key, "app-blue ") {
+		t.Errorf("tie: %+v from %s; want the first service by name", r, key)
+	}
+}
+
+// rolloutRecorder collects OnRollout calls.
+type rolloutRecorder struct {
+	mu    sync.Mutex
+	calls []*proxy.Rollout
+}
+
+func (r *rolloutRecorder) set(x *proxy.Rollout) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, x)
+}
+
+func (r *rolloutRecorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+func (r *rolloutRecorder) last() *proxy.Rollout {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.calls[len(r.calls)-1]
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestRunHandsRolloutToTheProxy: OnRollout after the first read and on every change of
+// the label (cleared when it goes), never for an unchanged one; a hostile label is one
+// warn line however many reads see it, and never stops the backends.
+func TestRunHandsRolloutToTheProxy(t *testing.T) {
+	api := &fakeAPI{cl: baseCluster(), events: make(chan events.Message, 1)}
+	rec := &rolloutRecorder{}
+	logs, specs := startProviderWith(t, api, Config{Resync: 10 * time.Millisecond}, rec.set)
+	if got := specs.next(t, 2*time.Second); !strings.Contains(got, "GREEN=1") {
+		t.Fatalf("first set %s", got)
+	}
+	waitFor(t, "the first OnRollout", func() bool { return rec.count() == 1 })
+	if rec.last() != nil {
+		t.Fatalf("OnRollout(%+v) without a label; want nil", rec.last())
+	}
+
+	api.edit(func(c *cluster) { c.services[1].Spec.Labels[LabelRelease] = goodRelease })
+	waitFor(t, "the rollout", func() bool { return rec.count() == 2 })
+	if r := rec.last(); r == nil || r.Phase != "stepping" || r.Canary != "green" {
+		t.Fatalf("OnRollout(%+v)", r)
+	}
+	time.Sleep(100 * time.Millisecond) // ~10 resyncs of the same label
+	if n := rec.count(); n != 2 {
+		t.Fatalf("%d OnRollout calls for an unchanged label, want 2 in all", n)
+	}
+
+	hostile := []string{"<script>alert(1)</script>", `{"release": 5}`, strings.Repeat("{", maxReleaseLabel+1)}
+	for _, h := range hostile {
+		api.edit(func(c *cluster) { c.services[1].Spec.Labels[LabelRelease] = h })
+		waitFor(t, "the hostile label to clear the rollout", func() bool { return rec.count() >= 3 && rec.last() == nil })
+		time.Sleep(60 * time.Millisecond)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		`level=WARN msg="service \"app-green\": label archway.release: not a JSON object; ignored"`,
+		`level=WARN msg="service \"app-green\": label archway.release: json: cannot unmarshal number into Go struct field Rollout.release of type string; ignored"`,
+		`level=WARN msg="service \"app-green\": label archway.release: 65537 bytes; at most 65536; ignored"`,
+	} {
+		if n := strings.Count(out, want); n != 1 {
+			t.Errorf("%d lines %s, want 1; logs:\n%s", n, want, out)
+		}
+	}
+	if strings.Contains(out, "<script>") {
+		t.Error("the log repeats the hostile value")
+	}
+	if n := rec.count(); n != 3 {
+		t.Errorf("%d OnRollout calls, want 3 (none, the rollout, cleared by the first bad label)", n)
+	}
+	// The backends were never affected.
+	specs.none(t, 50*time.Millisecond)
+}
