@@ -30,14 +30,10 @@ const (
 	PhaseAborted   = "aborted"   // the stable colour serves everything again
 )
 
-// Active reports whether a release in this phase still has, or wants, an owner.
-func Active(phase string) bool {
-	switch phase {
-	case PhaseDeploying, PhaseSmoke, PhaseStepping, PhasePaused, PhaseResume, PhaseAbort:
-		return true
-	}
-	return false
-}
+// Active reports whether a release in this phase still has, or wants, an owner (the
+// proxy's rule: it stops sending users to the canary of an active release nobody
+// updates).
+func Active(phase string) bool { return (&proxy.Rollout{Phase: phase}).Active() }
 
 // State is the value of the archway.release label on the canary's service: everything
 // a release knows, so that any machine can show it and the next command can continue
@@ -92,7 +88,7 @@ const ReleaseEnv = "ARCHWAY_RELEASE"
 // a release whose owner cannot be asked (another machine) counts as abandoned.
 const (
 	HeartbeatEvery = 5 * time.Second
-	StaleAfter     = 30 * time.Second
+	StaleAfter     = proxy.RolloutStaleAfter
 )
 
 // Owner is this process as a release owner: host:pid.
