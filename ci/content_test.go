@@ -8,7 +8,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -77,13 +76,13 @@ func pushContent(t *testing.T, rc *registryClient, repo string, entrypoint []str
 	t.Helper()
 	ctx := context.Background()
 	cb, _ := json.Marshal(map[string]any{"architecture": "amd64", "os": "linux", "config": map[string]any{"Entrypoint": entrypoint}})
-	cd, err := rc.PutBlob(ctx, repo, cb)
+	cd, err := rc.PutBlob(ctx, repo, cb, mtOCIConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var descs []map[string]any
 	for _, l := range layers {
-		ld, err := rc.PutBlob(ctx, repo, l)
+		ld, err := rc.PutBlob(ctx, repo, l, mtOCILayer)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,9 +102,7 @@ func pushContent(t *testing.T, rc *registryClient, repo string, entrypoint []str
 // and the binary under another path) and a binary of another architecture fail, each
 // in one line naming the platform and what is wrong.
 func TestVerifyImageContent(t *testing.T) {
-	srv := httptest.NewServer(newMemRegistry())
-	defer srv.Close()
-	rc := newRegistryClient(strings.TrimPrefix(srv.URL, "http://"))
+	rc := testRegistry(t)
 	ctx := context.Background()
 	const ep = "/usr/local/bin/archway-app"
 	for platform, tg := range elfTargets {
