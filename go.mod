@@ -4,10 +4,13 @@ go 1.26.0
 
 require (
 	dagger.io/dagger v0.19.10
+	github.com/CycloneDX/cyclonedx-go v0.9.3
 	github.com/containerd/errdefs v1.0.0
 	github.com/docker/docker v28.5.2+incompatible
 	github.com/google/go-containerregistry v0.22.1
 	github.com/gorilla/mux v1.8.1
+	github.com/in-toto/in-toto-golang v0.9.0
+	github.com/sigstore/sigstore v1.10.3
 	golang.org/x/sync v0.24.0
 	golang.org/x/sys v0.49.0
 )
@@ -124,6 +127,8 @@ require (
 	github.com/puzpuzpuz/xsync/v4 v4.4.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/sajari/fuzzy v1.0.0 // indirect
+	github.com/secure-systems-lab/go-securesystemslib v0.9.1 // indirect
+	github.com/sigstore/protobuf-specs v0.5.0 // indirect
 	github.com/sirupsen/logrus v1.10.2 // indirect
 	github.com/sosodev/duration v1.3.1 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
