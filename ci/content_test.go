@@ -107,7 +107,7 @@ func TestVerifyImageContent(t *testing.T) {
 	const ep = "/usr/local/bin/archway-app"
 	for platform, tg := range elfTargets {
 		good := pushContent(t, rc, "archway/app", []string{ep}, gzLayer(t, layerFile{name: "usr/local/bin/archway-app", mode: 0o755, body: fakeELF(t, tg)}))
-		if err := verifyImageContent(ctx, rc, "archway/app", good, platform, ep); err != nil {
+		if _, err := verifyImageContent(ctx, rc, "archway/app", good, platform, ep); err != nil {
 			t.Errorf("%s: a good image fails: %v", platform, err)
 		}
 	}
@@ -129,7 +129,7 @@ func TestVerifyImageContent(t *testing.T) {
 		{"wrong entrypoint", "linux/amd64", pushContent(t, rc, "archway/app", []string{"/bin/sh"}, gzLayer(t, layerFile{name: "usr/local/bin/archway-app", mode: 0o755, body: amd64})), `entrypoint ["/bin/sh"], want "/usr/local/bin/archway-app"`},
 		{"too big", "linux/amd64", pushContent(t, rc, "archway/app", []string{ep}, bytes.Repeat([]byte{0}, maxImageBytes+1)), "over the 32 MB"},
 	} {
-		err := verifyImageContent(ctx, rc, "archway/app", c.digest, c.platform, ep)
+		_, err := verifyImageContent(ctx, rc, "archway/app", c.digest, c.platform, ep)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v; want one line containing %q", c.name, err, c.want)
 		}
