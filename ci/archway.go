@@ -8,8 +8,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"dagger.io/dagger"
+
+	"github.com/archwayhq/archway/internal/imagesign"
 )
 
 // Archway is the pipeline: the Dagger client, the source tree and the options.
@@ -21,13 +24,19 @@ type Archway struct {
 	info     BuildInfo
 	goBase   *dagger.Container
 	caBundle *dagger.File
+	// goBaseTar is the offline build base tarball ("" with -go-image).
+	goBaseTar string
+	// started is when this run began (the provenance's startedOn).
+	started time.Time
+	// key signs what publish pushes; nil with -sign=false.
+	key *imagesign.Key
 }
 
 // sourceExcludes keep uploads small and the source digest independent of outputs.
 var sourceExcludes = []string{".git", "dist", "bin", ".archway", "**/*.test", "**/*.out", "tests/testdata/fuzz-cache"}
 
 func newArchway(ctx context.Context, client *dagger.Client, o Options, info BuildInfo, goBaseTar string) (*Archway, error) {
-	a := &Archway{client: client, opts: o, info: info}
+	a := &Archway{client: client, opts: o, info: info, goBaseTar: goBaseTar, started: time.Now()}
 	a.source = client.Host().Directory(o.Source, dagger.HostDirectoryOpts{Exclude: sourceExcludes})
 	var base *dagger.Container
 	if o.GoImage != "" {

@@ -3,11 +3,9 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -42,64 +40,63 @@ var elfTargets = map[string]elfTarget{
 // verifyImageContent checks what a user would run, not only what the index says: the
 // platform image has exactly one layer, is no bigger than maxImageBytes, its config's
 // entrypoint is entrypoint, and that file is in the layer, executable, and an ELF
-// binary for the platform's CPU.
-func verifyImageContent(ctx context.Context, rc *registryClient, repo, manifest, platform, entrypoint string) error {
+// binary for the platform's CPU. It returns that file's content.
+func verifyImageContent(ctx context.Context, rc *registryClient, repo, manifest, platform, entrypoint string) ([]byte, error) {
 	want, ok := elfTargets[platform]
 	if !ok {
-		return fmt.Errorf("%s: no ELF target known for this platform", platform)
+		return nil, fmt.Errorf("%s: no ELF target known for this platform", platform)
 	}
-	man, _, err := readManifest(ctx, rc, repo, manifest)
+	img, err := rc.Image(ctx, repo, manifest)
 	if err != nil {
-		return fmt.Errorf("%s: %w", platform, err)
+		return nil, fmt.Errorf("%s: %w", platform, err)
 	}
-	size := man.compressed()
+	man, err := img.Manifest()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", platform, err)
+	}
+	size := compressed(man)
 	switch {
 	case len(man.Layers) != 1:
-		return fmt.Errorf("%s: %d layers (%.1f MB), want exactly 1: something besides the image's own files was published", platform, len(man.Layers), float64(size)/1e6)
+		return nil, fmt.Errorf("%s: %d layers (%.1f MB), want exactly 1: something besides the image's own files was published", platform, len(man.Layers), float64(size)/1e6)
 	case size > maxImageBytes:
-		return fmt.Errorf("%s: %.1f MB compressed, over the %d MB an archway image can weigh: a base layer leaked in", platform, float64(size)/1e6, maxImageBytes>>20)
+		return nil, fmt.Errorf("%s: %.1f MB compressed, over the %d MB an archway image can weigh: a base layer leaked in", platform, float64(size)/1e6, maxImageBytes>>20)
 	}
-	cbody, err := rc.Blob(ctx, repo, man.Config.Digest)
+	cfg, err := img.ConfigFile()
 	if err != nil {
-		return fmt.Errorf("%s: config: %w", platform, err)
+		return nil, fmt.Errorf("%s: config: %w", platform, err)
 	}
-	var cfg struct {
-		Config struct{ Entrypoint []string }
+	if ep := cfg.Config.Entrypoint; len(ep) == 0 || ep[0] != entrypoint {
+		return nil, fmt.Errorf("%s: entrypoint %q, want %q", platform, ep, entrypoint)
 	}
-	if err := json.Unmarshal(cbody, &cfg); err != nil {
-		return fmt.Errorf("%s: config: %w", platform, err)
-	}
-	if len(cfg.Config.Entrypoint) == 0 || cfg.Config.Entrypoint[0] != entrypoint {
-		return fmt.Errorf("%s: entrypoint %q, want %q", platform, cfg.Config.Entrypoint, entrypoint)
-	}
-	layer, err := rc.Blob(ctx, repo, man.Layers[0].Digest)
+	layer, err := img.LayerByDigest(man.Layers[0].Digest)
 	if err != nil {
-		return fmt.Errorf("%s: layer: %w", platform, err)
+		return nil, fmt.Errorf("%s: layer: %w", platform, err)
 	}
-	exe, mode, err := fileInLayer(layer, entrypoint)
+	rd, err := layer.Uncompressed()
 	if err != nil {
-		return fmt.Errorf("%s: %w", platform, err)
+		return nil, fmt.Errorf("%s: layer: %w", platform, err)
+	}
+	defer rd.Close()
+	exe, mode, err := fileInLayer(rd, entrypoint)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", platform, err)
 	}
 	if mode&0o111 == 0 {
-		return fmt.Errorf("%s: %s is not executable (mode %o)", platform, entrypoint, mode)
+		return nil, fmt.Errorf("%s: %s is not executable (mode %o)", platform, entrypoint, mode)
 	}
 	f, err := elf.NewFile(bytes.NewReader(exe))
 	if err != nil {
-		return fmt.Errorf("%s: %s is not an ELF binary: %w", platform, entrypoint, err)
+		return nil, fmt.Errorf("%s: %s is not an ELF binary: %w", platform, entrypoint, err)
 	}
 	if f.Machine != want.machine || f.Class != want.class || f.ByteOrder != want.order {
-		return fmt.Errorf("%s: %s is an ELF %s %s %s binary, want %s %s %s", platform, entrypoint, f.Class, f.ByteOrder, f.Machine, want.class, want.order, want.machine)
+		return nil, fmt.Errorf("%s: %s is an ELF %s %s %s binary, want %s %s %s", platform, entrypoint, f.Class, f.ByteOrder, f.Machine, want.class, want.order, want.machine)
 	}
-	return nil
+	return exe, nil
 }
 
-// fileInLayer returns the content and mode of the regular file at path in a gzipped
-// (or plain) tar layer.
-func fileInLayer(layer []byte, path string) ([]byte, int64, error) {
-	var r io.Reader = bytes.NewReader(layer)
-	if zr, err := gzip.NewReader(bytes.NewReader(layer)); err == nil {
-		r = zr
-	}
+// fileInLayer returns the content and mode of the regular file at path in an
+// uncompressed tar layer.
+func fileInLayer(r io.Reader, path string) ([]byte, int64, error) {
 	tr := tar.NewReader(r)
 	want := strings.TrimPrefix(path, "/")
 	for {

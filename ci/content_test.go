@@ -8,7 +8,6 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"encoding/json"
-	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -77,13 +76,13 @@ func pushContent(t *testing.T, rc *registryClient, repo string, entrypoint []str
 	t.Helper()
 	ctx := context.Background()
 	cb, _ := json.Marshal(map[string]any{"architecture": "amd64", "os": "linux", "config": map[string]any{"Entrypoint": entrypoint}})
-	cd, err := rc.PutBlob(ctx, repo, cb)
+	cd, err := rc.PutBlob(ctx, repo, cb, mtOCIConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var descs []map[string]any
 	for _, l := range layers {
-		ld, err := rc.PutBlob(ctx, repo, l)
+		ld, err := rc.PutBlob(ctx, repo, l, mtOCILayer)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,14 +102,12 @@ func pushContent(t *testing.T, rc *registryClient, repo string, entrypoint []str
 // and the binary under another path) and a binary of another architecture fail, each
 // in one line naming the platform and what is wrong.
 func TestVerifyImageContent(t *testing.T) {
-	srv := httptest.NewServer(newMemRegistry())
-	defer srv.Close()
-	rc := newRegistryClient(strings.TrimPrefix(srv.URL, "http://"))
+	rc := testRegistry(t)
 	ctx := context.Background()
 	const ep = "/usr/local/bin/archway-app"
 	for platform, tg := range elfTargets {
 		good := pushContent(t, rc, "archway/app", []string{ep}, gzLayer(t, layerFile{name: "usr/local/bin/archway-app", mode: 0o755, body: fakeELF(t, tg)}))
-		if err := verifyImageContent(ctx, rc, "archway/app", good, platform, ep); err != nil {
+		if _, err := verifyImageContent(ctx, rc, "archway/app", good, platform, ep); err != nil {
 			t.Errorf("%s: a good image fails: %v", platform, err)
 		}
 	}
@@ -132,7 +129,7 @@ func TestVerifyImageContent(t *testing.T) {
 		{"wrong entrypoint", "linux/amd64", pushContent(t, rc, "archway/app", []string{"/bin/sh"}, gzLayer(t, layerFile{name: "usr/local/bin/archway-app", mode: 0o755, body: amd64})), `entrypoint ["/bin/sh"], want "/usr/local/bin/archway-app"`},
 		{"too big", "linux/amd64", pushContent(t, rc, "archway/app", []string{ep}, bytes.Repeat([]byte{0}, maxImageBytes+1)), "over the 32 MB"},
 	} {
-		err := verifyImageContent(ctx, rc, "archway/app", c.digest, c.platform, ep)
+		_, err := verifyImageContent(ctx, rc, "archway/app", c.digest, c.platform, ep)
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: %v; want one line containing %q", c.name, err, c.want)
 		}

@@ -3,59 +3,46 @@ package main
 import (
 	"archive/tar"
 	"context"
-	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strings"
 	"time"
 
 	"dagger.io/dagger"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // exportLayout writes repo@indexDigest with every blob as an OCI image layout tarball
 // (dist/<name>-<version>.oci.tar) for air-gapped transfer: `skopeo copy
 // oci-archive:…`, `crane push`, `ctr import`… It is read back from the registry
 // rather than produced by Container.Export so that it holds exactly the published
-// (normalized) index and digests.
+// (normalized) index and digests. The layout is written by go-containerregistry, then
+// packed in name order with one mtime so the tarball is reproducible too.
 func exportLayout(ctx context.Context, rc *registryClient, repo, indexDigest, version, path string, mtime time.Time) (int64, error) {
-	blobs := map[string][]byte{}
-	idxBody, mt, err := rc.Manifest(ctx, repo, indexDigest)
+	ref, err := rc.ref(repo, indexDigest)
 	if err != nil {
 		return 0, err
 	}
-	blobs[indexDigest] = idxBody
-	var idx struct{ Manifests []descriptor }
-	if err := json.Unmarshal(idxBody, &idx); err != nil {
+	idx, err := remote.Index(ref, remoteOpts(ctx)...)
+	if err != nil {
 		return 0, err
 	}
-	for _, d := range idx.Manifests {
-		man, mbody, err := readManifest(ctx, rc, repo, d.Digest)
-		if err != nil {
-			return 0, err
-		}
-		blobs[d.Digest] = mbody
-		for _, b := range append([]descriptor{man.Config}, man.Layers...) {
-			if _, ok := blobs[b.Digest]; ok {
-				continue
-			}
-			if blobs[b.Digest], err = rc.Blob(ctx, repo, b.Digest); err != nil {
-				return 0, err
-			}
-		}
-	}
-	top, err := json.Marshal(map[string]any{
-		"schemaVersion": 2,
-		"mediaType":     mtOCIIndex,
-		"manifests": []map[string]any{{
-			"mediaType": mt, "digest": indexDigest, "size": len(idxBody),
-			"annotations": map[string]string{"org.opencontainers.image.ref.name": version},
-		}},
-	})
+	dir, err := os.MkdirTemp("", "archway-layout-")
 	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return 0, err
+	}
+	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": version})); err != nil {
 		return 0, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -67,28 +54,23 @@ func exportLayout(ctx context.Context, rc *registryClient, repo, indexDigest, ve
 	}
 	defer f.Close()
 	tw := tar.NewWriter(f)
-	add := func(name string, b []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
 		}
-		_, err := tw.Write(b)
-		return err
-	}
-	if err := add("oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
-		return 0, err
-	}
-	if err := add("index.json", top); err != nil {
-		return 0, err
-	}
-	keys := make([]string, 0, len(blobs))
-	for k := range blobs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := add("blobs/sha256/"+strings.TrimPrefix(k, "sha256:"), blobs[k]); err != nil {
-			return 0, err
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
 		}
+		rel, _ := filepath.Rel(dir, p)
+		if err := tw.WriteHeader(&tar.Header{Name: filepath.ToSlash(rel), Mode: 0o644, Size: int64(len(b)), ModTime: mtime, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err = tw.Write(b)
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	if err := tw.Close(); err != nil {
 		return 0, err

@@ -7,6 +7,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Why this file exists: Dagger's Container.Publish (v0.11.4, and v0.19.10 has no option
@@ -63,14 +66,16 @@ func NormalizeConfig(config []byte, t time.Time, variant string) ([]byte, error)
 }
 
 // normalizeIndex rewrites the index at repo@dgst, orders its entries as order (the
-// requested platforms) and tags the result with tags.
-// It returns the new index digest.
+// requested platforms) and tags the result with tags. The documents are edited as JSON
+// objects, not re-encoded from the library's structs: every field passes through as
+// Dagger wrote it, so the bytes (and the digest of a commit's index) are exactly those
+// of earlier archway versions. It returns the new index digest.
 func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, t time.Time, order, tags []string) (string, error) {
 	body, mt, err := rc.Manifest(ctx, repo, dgst)
 	if err != nil {
 		return "", err
 	}
-	if mt != mtOCIIndex && mt != mtDockerList {
+	if !mt.IsIndex() {
 		return "", fmt.Errorf("%s@%s is %s, not an index", repo, dgst, mt)
 	}
 	var idx jsonObject
@@ -82,10 +87,18 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 		return "", fmt.Errorf("index manifests: %w", err)
 	}
 	for _, d := range descs {
-		mdgst, mmt := rawString(d, "digest"), rawString(d, "mediaType")
-		mbody, _, err := rc.Manifest(ctx, repo, mdgst)
+		mdgst := rawString(d, "digest")
+		img, err := rc.Image(ctx, repo, mdgst)
 		if err != nil {
 			return "", err
+		}
+		mbody, err := img.RawManifest()
+		if err != nil {
+			return "", err
+		}
+		cbody, err := img.RawConfigFile()
+		if err != nil {
+			return "", fmt.Errorf("manifest %s config: %w", mdgst, err)
 		}
 		var man jsonObject
 		if err := json.Unmarshal(mbody, &man); err != nil {
@@ -95,17 +108,13 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 		if err := json.Unmarshal(man["config"], &cfg); err != nil {
 			return "", fmt.Errorf("manifest %s config: %w", mdgst, err)
 		}
-		cbody, err := rc.Blob(ctx, repo, rawString(cfg, "digest"))
-		if err != nil {
-			return "", err
-		}
-		var plat platformSpec
+		var plat v1.Platform
 		_ = json.Unmarshal(d["platform"], &plat)
 		ncfg, err := NormalizeConfig(cbody, t, plat.Variant)
 		if err != nil {
 			return "", err
 		}
-		cd, err := rc.PutBlob(ctx, repo, ncfg)
+		cd, err := rc.PutBlob(ctx, repo, ncfg, types.MediaType(rawString(cfg, "mediaType")))
 		if err != nil {
 			return "", fmt.Errorf("push config: %w", err)
 		}
@@ -115,7 +124,7 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 		if err != nil {
 			return "", err
 		}
-		nd, err := rc.PutManifest(ctx, repo, digestOf(nman), mmt, nman)
+		nd, err := rc.PutManifest(ctx, repo, digestOf(nman), types.MediaType(rawString(d, "mediaType")), nman)
 		if err != nil {
 			return "", fmt.Errorf("push manifest: %w", err)
 		}
@@ -124,10 +133,10 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 	// Dagger assembles the index in the order the platform builds finish: put the
 	// entries in the requested platform order so the index bytes are stable.
 	rank := func(d jsonObject) int {
-		var plat platformSpec
+		var plat v1.Platform
 		_ = json.Unmarshal(d["platform"], &plat)
 		for i, p := range order {
-			if plat.matches(p) {
+			if platformMatches(plat, p) {
 				return i
 			}
 		}
@@ -138,6 +147,9 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 	nidx, err := json.Marshal(idx)
 	if err != nil {
 		return "", err
+	}
+	if len(tags) == 0 {
+		tags = []string{digestOf(nidx)}
 	}
 	for _, tag := range tags {
 		if _, err := rc.PutManifest(ctx, repo, tag, mt, nidx); err != nil {

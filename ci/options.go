@@ -36,6 +36,12 @@ type Options struct {
 	Dist       string
 	Source     string
 	Provision  provision.Config
+	// Sign: sign and attest what publish pushes (default true).
+	Sign bool
+	// SigningKey is a cosign private key file, or the PEM itself ("" = the key
+	// setup created under $ARCHWAY_HOME/signing); SigningPassword decrypts it.
+	SigningKey      string
+	SigningPassword []byte
 }
 
 var (
@@ -50,7 +56,8 @@ stages:
   lint     gofmt -l, go vet ./..., go tool staticcheck ./... in the build base container
   test     go test -race of the unit packages (not ./tests, ./ci)
   build    cross-compile archway-proxy and archway-app for every platform (no emulation)
-  publish  build the images, publish one index per image (<tag> and latest), verify, export to dist/
+  publish  build the images, publish one index per image (<tag> and latest), verify, sign and
+           attest (SBOM + SLSA provenance per platform, cosign's formats), verify those, export to dist/
   all      lint → test → build → publish, stopping at the first failure (default)
 
 flags (each also read from the environment variable shown):
@@ -84,6 +91,13 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Opt
 	fs.BoolVar(&o.Load, "load", loadDefault, "also docker load the host-arch images into the local engine (ARCHWAY_LOAD)")
 	fs.StringVar(&o.Dist, "dist", env("ARCHWAY_DIST", "dist"), "directory for the OCI layout tarballs (ARCHWAY_DIST)")
 	fs.StringVar(&o.Source, "source", ".", "module root to build")
+	signDefault, err := strconv.ParseBool(env("ARCHWAY_SIGN", "true"))
+	if err != nil {
+		return o, fmt.Errorf("ARCHWAY_SIGN=%q: want true or false", getenv("ARCHWAY_SIGN"))
+	}
+	fs.BoolVar(&o.Sign, "sign", signDefault, "sign the indexes and platform images and attest SBOM + provenance (ARCHWAY_SIGN)")
+	fs.StringVar(&o.SigningKey, "signing-key", getenv("ARCHWAY_SIGNING_KEY"), "cosign private key file, or its PEM (ARCHWAY_SIGNING_KEY; passphrase: COSIGN_PASSWORD; default: $ARCHWAY_HOME/signing/cosign.key, made by setup)")
+	o.SigningPassword = []byte(getenv("COSIGN_PASSWORD"))
 	fs.BoolVar(&o.Verbose, "v", false, "show the Dagger engine's progress output")
 
 	// The stage may come first or after the flags.

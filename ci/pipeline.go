@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"dagger.io/dagger"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/archwayhq/archway/internal/imagesign"
 	"github.com/archwayhq/archway/internal/provision"
 )
 
@@ -49,7 +51,15 @@ func runPipeline(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	var key *imagesign.Key
 	if o.Stage == "publish" || o.Stage == "all" {
+		// The key first: a missing key or a wrong passphrase stops the run before
+		// anything is built or pushed.
+		if o.Sign {
+			if key, err = loadSigningKey(o); err != nil {
+				return err
+			}
+		}
 		if err := newRegistryClient(o.Registry).Ping(ctx); err != nil {
 			return fmt.Errorf("registry %s unreachable (%v): start it with `go run ./ci setup` or pass -registry / ARCHWAY_REGISTRY", o.Registry, err)
 		}
@@ -92,6 +102,7 @@ func runPipeline(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	a.started, a.key = s.t0, key
 	prog := newProgress(s)
 	defer prog.stop()
 	run := func(name string, f func() error) error {
@@ -118,7 +129,11 @@ func runPipeline(ctx context.Context, o Options) error {
 		return run("publish", func() error {
 			res, err := a.Publish(ctx, outs)
 			for _, p := range res {
-				fmt.Printf("published %s  index %s  (%d platforms verified, also :latest; %s)\n", p.Ref, p.Index, len(p.Images), p.Layout)
+				signed := "unsigned"
+				if p.Signed {
+					signed = "signed, SBOM + SLSA provenance per platform, all verified with " + filepath.Join(o.Dist, "cosign.pub")
+				}
+				fmt.Printf("published %s  index %s  (%d platforms verified, also :latest; %s; %s)\n", p.Ref, p.Index, len(p.Images), signed, p.Layout)
 				for _, im := range p.Images {
 					fmt.Printf("    %-15s %s  %6.2f MB compressed\n", im.Platform, im.Manifest[:19], float64(im.Compressed)/1e6)
 				}

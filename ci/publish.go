@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"dagger.io/dagger"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // Published is the outcome of publishing one image.
@@ -17,6 +18,7 @@ type Published struct {
 	Index  string // normalized index digest
 	Images []PlatformImage
 	Layout string // dist/ tarball
+	Signed bool   // index and platform manifests signed, SBOM and provenance attested, all verified
 }
 
 // imageName maps a binary to its configured repository name.
@@ -27,67 +29,116 @@ func (a *Archway) imageName(b Binary) string {
 	return a.opts.AppImage
 }
 
-// Publish builds every platform image, publishes one index per binary, makes it
-// reproducible (normalize.go), verifies it from the registry, writes it to dist/ and,
-// with -load, loads the host-arch image into the local Docker engine.
+// staged is an index pushed by digest and verified, not yet tagged.
+type staged struct {
+	b     Binary
+	repo  string
+	ref   string
+	index string
+	body  []byte
+	mt    types.MediaType
+	imgs  []PlatformImage
+	host  *dagger.Container
+}
+
+// Publish builds every platform image and publishes one index per binary: Dagger
+// pushes it, normalize.go makes it reproducible (pushed by digest), it is verified
+// from the registry (platforms, configs, the binary in every layer), then signed and
+// attested (sign.go) and those verified as a user would. Only when both indexes passed
+// all of that are they tagged <version> and latest, so no tag a user pulls names an
+// index that failed a check. Then each is written to dist/ and, with -load, the
+// host-arch image is loaded into the local Docker engine.
 func (a *Archway) Publish(ctx context.Context, outs map[string]*dagger.Directory) ([]Published, error) {
 	rc := newRegistryClient(a.opts.Registry)
-	var res []Published
+	var all []staged
 	for _, b := range a.Binaries() {
-		name := a.imageName(b)
-		variants := make([]*dagger.Container, 0, len(a.opts.Platforms))
-		var host *dagger.Container
-		for _, p := range a.opts.Platforms {
-			img := a.Image(p, b, outs[p])
-			variants = append(variants, img)
-			if p == hostPlatform() {
-				host = img
-			}
-		}
-		ref := fmt.Sprintf("%s/%s:%s", a.opts.Registry, name, a.info.Version)
-		published, err := a.client.Container().Publish(ctx, ref, dagger.ContainerPublishOpts{PlatformVariants: variants})
-		if err != nil {
-			return nil, fmt.Errorf("publish %s: %w (is the registry %s reachable from the Dagger engine? `go run ./ci setup` sets that up)", ref, err, a.opts.Registry)
-		}
-		repo, dgst, err := splitRef(published, a.opts.Registry)
+		s, err := a.stage(ctx, rc, b, outs)
 		if err != nil {
 			return nil, err
 		}
-		idx, err := normalizeIndex(ctx, rc, repo, dgst, a.info.Created, a.opts.Platforms, []string{a.info.Version, "latest"})
-		if err != nil {
-			return nil, fmt.Errorf("normalize %s: %w", ref, err)
-		}
-		vd, imgs, err := verifyIndex(ctx, rc, repo, a.info.Version, a.opts.Platforms)
-		if err != nil {
-			return nil, err
-		}
-		if vd != idx {
-			return nil, fmt.Errorf("verify %s: registry serves index %s, pushed %s", ref, vd, idx)
-		}
-		// :latest must be the very index just verified; same digest, same content, so
-		// its entries need no second walk.
-		if body, _, err := rc.Manifest(ctx, repo, "latest"); err != nil || digestOf(body) != idx {
-			return nil, fmt.Errorf("verify %s:latest: digest %s, want %s: %v", repo, digestOf(body), idx, err)
-		}
-		for _, im := range imgs {
-			if err := verifyImageContent(ctx, rc, repo, im.Manifest, im.Platform, "/usr/local/bin/"+b.Name); err != nil {
-				return nil, fmt.Errorf("verify %s: %w", ref, err)
+		all = append(all, s)
+	}
+	var res []Published
+	for _, s := range all {
+		for _, tag := range []string{a.info.Version, "latest"} {
+			if _, err := rc.PutManifest(ctx, s.repo, tag, s.mt, s.body); err != nil {
+				return nil, fmt.Errorf("tag %s:%s: %w", s.repo, tag, err)
+			}
+			if body, _, err := rc.Manifest(ctx, s.repo, tag); err != nil || digestOf(body) != s.index {
+				return nil, fmt.Errorf("verify %s:%s: digest %s, want %s: %v", s.repo, tag, digestOf(body), s.index, err)
 			}
 		}
-		layout := filepath.Join(a.opts.Dist, fmt.Sprintf("%s-%s.oci.tar", path.Base(name), a.info.Version))
-		if _, err := exportLayout(ctx, rc, repo, idx, a.info.Version, layout, a.info.Created); err != nil {
+		layout := filepath.Join(a.opts.Dist, fmt.Sprintf("%s-%s.oci.tar", path.Base(s.repo), a.info.Version))
+		if _, err := exportLayout(ctx, rc, s.repo, s.index, a.info.Version, layout, a.info.Created); err != nil {
 			return nil, fmt.Errorf("export %s: %w", layout, err)
 		}
 		if a.opts.Load {
-			if host == nil {
+			if s.host == nil {
 				return nil, fmt.Errorf("-load: host platform %s is not in -platforms", hostPlatform())
 			}
-			if err := loadIntoDocker(ctx, host, ref, os.TempDir()); err != nil {
+			if err := loadIntoDocker(ctx, s.host, s.ref, os.TempDir()); err != nil {
 				return nil, err
 			}
 		}
-		sort.Slice(imgs, func(i, j int) bool { return imgs[i].Platform < imgs[j].Platform })
-		res = append(res, Published{Ref: ref, Index: idx, Images: imgs, Layout: layout})
+		sort.Slice(s.imgs, func(i, j int) bool { return s.imgs[i].Platform < s.imgs[j].Platform })
+		res = append(res, Published{Ref: s.ref, Index: s.index, Images: s.imgs, Layout: layout, Signed: a.key != nil})
+	}
+	if a.key != nil {
+		pub := filepath.Join(a.opts.Dist, "cosign.pub")
+		if err := os.MkdirAll(a.opts.Dist, 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(pub, a.key.PubPEM, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
+}
+
+// stage publishes, normalizes, verifies, signs and attests one binary's index.
+func (a *Archway) stage(ctx context.Context, rc *registryClient, b Binary, outs map[string]*dagger.Directory) (staged, error) {
+	name := a.imageName(b)
+	s := staged{b: b, repo: name, ref: fmt.Sprintf("%s/%s:%s", a.opts.Registry, name, a.info.Version)}
+	variants := make([]*dagger.Container, 0, len(a.opts.Platforms))
+	for _, p := range a.opts.Platforms {
+		img := a.Image(p, b, outs[p])
+		variants = append(variants, img)
+		if p == hostPlatform() {
+			s.host = img
+		}
+	}
+	published, err := a.client.Container().Publish(ctx, s.ref, dagger.ContainerPublishOpts{PlatformVariants: variants})
+	if err != nil {
+		return s, fmt.Errorf("publish %s: %w (is the registry %s reachable from the Dagger engine? `go run ./ci setup` sets that up)", s.ref, err, a.opts.Registry)
+	}
+	repo, dgst, err := splitRef(published, a.opts.Registry)
+	if err != nil {
+		return s, err
+	}
+	if s.index, err = normalizeIndex(ctx, rc, repo, dgst, a.info.Created, a.opts.Platforms, nil); err != nil {
+		return s, fmt.Errorf("normalize %s: %w", s.ref, err)
+	}
+	vd, imgs, err := verifyIndex(ctx, rc, repo, s.index, a.opts.Platforms)
+	if err != nil {
+		return s, err
+	}
+	if vd != s.index {
+		return s, fmt.Errorf("verify %s: registry serves index %s, pushed %s", s.ref, vd, s.index)
+	}
+	s.imgs = imgs
+	if s.body, s.mt, err = rc.Manifest(ctx, repo, s.index); err != nil {
+		return s, err
+	}
+	exes := make([][]byte, len(imgs))
+	for i, im := range imgs {
+		if exes[i], err = verifyImageContent(ctx, rc, repo, im.Manifest, im.Platform, "/usr/local/bin/"+b.Name); err != nil {
+			return s, fmt.Errorf("verify %s: %w", s.ref, err)
+		}
+	}
+	if a.key != nil {
+		if err := a.signAndAttest(ctx, rc, s, exes); err != nil {
+			return s, fmt.Errorf("sign %s: %s", s.ref, oneLine(err))
+		}
+	}
+	return s, nil
 }

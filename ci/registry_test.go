@@ -4,82 +4,38 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
+	"log"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// memRegistry is a minimal registry v2 (manifests, blobs, monolithic uploads).
-type memRegistry struct {
-	mu        sync.Mutex
-	blobs     map[string][]byte
-	manifests map[string][2]string // repo/ref → body, media type
+// testRegistry serves go-containerregistry's in-memory registry and returns a client.
+func testRegistry(t *testing.T) *registryClient {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	return newRegistryClient(strings.TrimPrefix(srv.URL, "http://"))
 }
 
-func newMemRegistry() *memRegistry {
-	return &memRegistry{blobs: map[string][]byte{}, manifests: map[string][2]string{}}
-}
-
-func (m *memRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := strings.TrimPrefix(r.URL.Path, "/v2/")
-	switch {
-	case r.URL.Path == "/v2/":
-		w.WriteHeader(200)
-	case strings.Contains(p, "/manifests/"):
-		repo, ref, _ := strings.Cut(p, "/manifests/")
-		if r.Method == http.MethodPut {
-			b, _ := io.ReadAll(r.Body)
-			v := [2]string{string(b), r.Header.Get("Content-Type")}
-			m.manifests[repo+"/"+ref] = v
-			m.manifests[repo+"/"+digestOf(b)] = v
-			w.WriteHeader(201)
-			return
-		}
-		v, ok := m.manifests[repo+"/"+ref]
-		if !ok {
-			http.Error(w, "MANIFEST_UNKNOWN", 404)
-			return
-		}
-		w.Header().Set("Content-Type", v[1])
-		io.WriteString(w, v[0])
-	case strings.HasSuffix(p, "/blobs/uploads/") && r.Method == http.MethodPost:
-		w.Header().Set("Location", "/v2/"+strings.TrimSuffix(p, "/")+"/u1?_state=x")
-		w.WriteHeader(202)
-	case strings.Contains(p, "/blobs/uploads/") && r.Method == http.MethodPut:
-		b, _ := io.ReadAll(r.Body)
-		if digestOf(b) != r.URL.Query().Get("digest") {
-			http.Error(w, "DIGEST_INVALID", 400)
-			return
-		}
-		m.blobs[digestOf(b)] = b
-		w.WriteHeader(201)
-	case strings.Contains(p, "/blobs/"):
-		_, d, _ := strings.Cut(p, "/blobs/")
-		b, ok := m.blobs[d]
-		if !ok {
-			http.Error(w, "BLOB_UNKNOWN", 404)
-			return
-		}
-		if r.Method == http.MethodGet {
-			w.Write(b)
-		}
-	default:
-		http.Error(w, "?", 404)
-	}
-}
+const (
+	mtOCIIndex    = types.OCIImageIndex
+	mtOCIManifest = types.OCIManifestSchema1
+	mtOCIConfig   = types.OCIConfigJSON
+	mtOCILayer    = types.OCILayer
+)
 
 // pushImage stores an index of one manifest per platform whose configs carry the
 // given timestamps (what Dagger's publish produces).
 func pushImage(t *testing.T, rc *registryClient, repo, tag string, platforms []string, when time.Time) string {
 	t.Helper()
 	ctx := context.Background()
-	layer, _ := rc.PutBlob(ctx, repo, []byte("layer-bytes"))
+	layer, _ := rc.PutBlob(ctx, repo, []byte("layer-bytes"), mtOCILayer)
 	var descs []map[string]any
 	for _, p := range platforms {
 		parts := strings.Split(p, "/")
@@ -93,7 +49,7 @@ func pushImage(t *testing.T, rc *registryClient, repo, tag string, platforms []s
 			cfg["variant"] = parts[2] // like buildkit: arm configs come without variant
 		}
 		cb, _ := json.Marshal(cfg)
-		cd, err := rc.PutBlob(ctx, repo, cb)
+		cd, err := rc.PutBlob(ctx, repo, cb, mtOCIConfig)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,9 +71,7 @@ func pushImage(t *testing.T, rc *registryClient, repo, tag string, platforms []s
 }
 
 func TestNormalizeMakesIndexDigestReproducible(t *testing.T) {
-	srv := httptest.NewServer(newMemRegistry())
-	defer srv.Close()
-	rc := newRegistryClient(strings.TrimPrefix(srv.URL, "http://"))
+	rc := testRegistry(t)
 	ctx := context.Background()
 	commit := time.Unix(1700000000, 0).UTC()
 
@@ -149,10 +103,8 @@ func TestNormalizeMakesIndexDigestReproducible(t *testing.T) {
 		t.Fatalf("verify: %s %d %v", got, len(imgs), err)
 	}
 	for _, im := range imgs {
-		mb, _, _ := rc.Manifest(ctx, "archway/app", im.Manifest)
-		var man struct{ Config descriptor }
-		_ = json.Unmarshal(mb, &man)
-		cb, _ := rc.Blob(ctx, "archway/app", man.Config.Digest)
+		img, _ := rc.Image(ctx, "archway/app", im.Manifest)
+		cb, _ := img.RawConfigFile()
 		if !strings.Contains(string(cb), `"created":"2023-11-14T22:13:20Z"`) || strings.Count(string(cb), "2023-11-14T22:13:20Z") != 2 {
 			t.Fatalf("config not normalized: %s", cb)
 		}
@@ -160,9 +112,7 @@ func TestNormalizeMakesIndexDigestReproducible(t *testing.T) {
 }
 
 func TestVerifyIndexFailsLoudly(t *testing.T) {
-	srv := httptest.NewServer(newMemRegistry())
-	defer srv.Close()
-	rc := newRegistryClient(strings.TrimPrefix(srv.URL, "http://"))
+	rc := testRegistry(t)
 	ctx := context.Background()
 	pushImage(t, rc, "archway/proxy", "v1", DefaultPlatforms[:7], time.Now())
 	_, _, err := verifyIndex(ctx, rc, "archway/proxy", "v1", DefaultPlatforms)
@@ -174,7 +124,7 @@ func TestVerifyIndexFailsLoudly(t *testing.T) {
 	}
 	// A config whose architecture disagrees with the index entry.
 	cb := []byte(`{"architecture":"amd64","os":"linux"}`)
-	cd, _ := rc.PutBlob(ctx, "archway/bad", cb)
+	cd, _ := rc.PutBlob(ctx, "archway/bad", cb, mtOCIConfig)
 	man, _ := json.Marshal(map[string]any{"schemaVersion": 2, "config": map[string]any{"digest": cd, "size": len(cb)}})
 	md, _ := rc.PutManifest(ctx, "archway/bad", digestOf(man), mtOCIManifest, man)
 	idx, _ := json.Marshal(map[string]any{"schemaVersion": 2, "manifests": []map[string]any{{"digest": md, "size": len(man), "platform": map[string]string{"os": "linux", "architecture": "arm64"}}}})

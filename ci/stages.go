@@ -6,7 +6,7 @@ import (
 
 func runStage(ctx context.Context, o Options) error {
 	if o.Stage == "setup" {
-		return runSetup(ctx, o.Provision)
+		return runSetup(ctx, o)
 	}
 	return runPipeline(ctx, o)
 }

@@ -1,20 +1,15 @@
 package swarmtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"time"
-)
 
-// Media types of multi-platform images.
-const (
-	mediaOCIIndex   = "application/vnd.oci.image.index.v1+json"
-	mediaDockerList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // ImageRef is a registry/repository:tag reference.
@@ -76,63 +71,59 @@ func (p *Platform) String() string {
 	return s
 }
 
+func (r ImageRef) reference() (name.Reference, error) {
+	return name.ParseReference(r.String(), name.Insecure)
+}
+
 // FetchIndex reads an image's index from its registry over plain HTTP (the local registry
 // and 127.0.0.0/8 are insecure registries by default).
-func FetchIndex(ctx context.Context, ref ImageRef) (Index, string, error) {
+func FetchIndex(ctx context.Context, ref ImageRef) (Index, types.MediaType, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	url := "http://" + ref.Registry + "/v2/" + ref.Repo + "/manifests/" + ref.Tag
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	r, err := ref.reference()
 	if err != nil {
 		return Index{}, "", err
 	}
-	req.Header.Set("Accept", mediaOCIIndex+", "+mediaDockerList)
-	resp, err := httpClient.Do(req)
+	d, err := remote.Get(r, remote.WithContext(ctx))
 	if err != nil {
-		return Index{}, "", err
+		return Index{}, "", fmt.Errorf("read %s: %w", ref, err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return Index{}, "", fmt.Errorf("GET %s: %s: %s", url, resp.Status, firstLine(body))
-	}
-	mt := resp.Header.Get("Content-Type")
-	if mt != mediaOCIIndex && mt != mediaDockerList {
-		return Index{}, "", fmt.Errorf("GET %s: %s is %s, not a multi-platform index", url, ref, mt)
+	if !d.MediaType.IsIndex() {
+		return Index{}, "", fmt.Errorf("read %s: %s, not a multi-platform index", ref, d.MediaType)
 	}
 	var idx Index
-	if err := json.Unmarshal(body, &idx); err != nil {
-		return Index{}, "", fmt.Errorf("GET %s: %w", url, err)
+	if err := json.Unmarshal(d.Manifest, &idx); err != nil {
+		return Index{}, "", fmt.Errorf("read %s: %w", ref, err)
 	}
-	return idx, mt, nil
+	return idx, d.MediaType, nil
 }
 
 // PushIndex stores idx under ref (same repository as the manifests it lists).
-func PushIndex(ctx context.Context, ref ImageRef, idx Index, mediaType string) error {
+func PushIndex(ctx context.Context, ref ImageRef, idx Index, mediaType types.MediaType) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	idx.MediaType = mediaType
+	idx.MediaType = string(mediaType)
 	body, err := json.Marshal(idx)
 	if err != nil {
 		return err
 	}
-	url := "http://" + ref.Registry + "/v2/" + ref.Repo + "/manifests/" + ref.Tag
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, bytes.NewReader(body))
+	r, err := ref.reference()
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", mediaType)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("PUT %s: %s: %s", url, resp.Status, firstLine(b))
+	if err := remote.Put(r, rawIndex{body, mediaType}, remote.WithContext(ctx)); err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
 	}
 	return nil
 }
+
+type rawIndex struct {
+	body []byte
+	mt   types.MediaType
+}
+
+func (m rawIndex) RawManifest() ([]byte, error)        { return m.body, nil }
+func (m rawIndex) MediaType() (types.MediaType, error) { return m.mt, nil }
 
 // WithoutArches returns idx keeping only entries whose GOARCH is not in arches (attestation
 // entries, platform unknown/unknown, are dropped too).
