@@ -120,7 +120,7 @@ func TestStatusPageWithRollout(t *testing.T) {
 	}
 
 	// Before stepping, and a step beyond the plan, say so instead of indexing it.
-	r.Phase, r.Step = "deploying", 0
+	r.Phase, r.Step, r.Updated = "deploying", 0, time.Now()
 	p.SetRollout(r)
 	if _, page = renderUI(t, p); !strings.Contains(page, "not stepping yet (4 steps planned)") || !strings.Contains(page, `<span class="badge busy">deploying</span>`) {
 		t.Error("step 0: no 'not stepping yet'")
@@ -128,6 +128,16 @@ func TestStatusPageWithRollout(t *testing.T) {
 	r.Step = 9
 	p.SetRollout(r)
 	renderUI(t, p)
+
+	// An active release nobody updates any more is shown as abandoned.
+	r.Phase, r.Step, r.Updated = "stepping", 2, time.Now().Add(-time.Minute)
+	p.SetRollout(r)
+	if _, page = renderUI(t, p); !strings.Contains(page, "Abandoned: no update from the release tool") || !strings.Contains(page, `<section class="rollout bad">`) {
+		t.Error("an abandoned release is not shown as such")
+	}
+	if !p.Status().RolloutAbandoned {
+		t.Error("/status rollout_abandoned is false for an abandoned release")
+	}
 }
 
 // TestStatusPageEscapes: every string the page shows from the cluster or the label is
