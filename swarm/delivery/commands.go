@@ -45,7 +45,7 @@ func (r *Releaser) Abort(ctx context.Context) error {
 	if st == nil || !Active(st.Phase) {
 		return fmt.Errorf("abort: no active release in group %q%s", r.Session.Group, lastRelease(st))
 	}
-	r.svcID = cur.Services[cur.StateService].ID
+	r.svcID, r.svc = cur.Services[cur.StateService].ID, cur.Services[cur.StateService].Spec.Name
 	if st.OwnerAlive(time.Now()) {
 		return r.ask(ctx, *st, PhaseAbort, PhaseAborted)
 	}
@@ -71,7 +71,7 @@ func (r *Releaser) Resume(ctx context.Context) error {
 		if st.Phase != PhasePaused {
 			return fmt.Errorf("resume: release %s is not paused (%s at %s): its owner %s drives it", st.Release, st.Phase, where(*st), st.Owner)
 		}
-		r.svcID = cur.Services[cur.StateService].ID
+		r.svcID, r.svc = cur.Services[cur.StateService].ID, cur.Services[cur.StateService].Spec.Name
 		return r.ask(ctx, *st, PhaseResume, PhaseStepping, PhasePromoted, PhaseAborted)
 	}
 	r.logf("==> release %s of %s was abandoned by %s at %s: continuing it", st.Release, st.Image, st.Owner, where(*st))

@@ -52,7 +52,7 @@ func (r *Releaser) deploy(ctx context.Context, spec Spec, nodes int) error {
 	}
 }
 
-func (r *Releaser) svcName() string { return r.Session.Stack + "_" + r.snapshot().Canary }
+func (r *Releaser) svcName() string { return r.svc }
 
 // updateCanary writes the canary's service spec; false when it already carries this
 // release (a resumed release does not restart the tasks it already started).

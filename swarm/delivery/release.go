@@ -54,7 +54,7 @@ func (r *Releaser) Release(ctx context.Context, spec Spec) error {
 		return err
 	}
 	now := time.Now().UTC()
-	r.svcID = cur.Services[canary].ID
+	r.svcID, r.svc = cur.Services[canary].ID, cur.Services[canary].Spec.Name
 	r.st = State{
 		Rollout: proxy.Rollout{
 			Release: "r-" + now.Format("20060102-150405"), Image: spec.Image, Phase: PhaseDeploying,
@@ -83,7 +83,7 @@ func (r *Releaser) continueRelease(ctx context.Context, cur Current, spec Spec) 
 	if err := r.Session.Locate(ctx); err != nil {
 		return err
 	}
-	r.svcID = cur.Services[cur.StateService].ID
+	r.svcID, r.svc = cur.Services[cur.StateService].ID, cur.Services[cur.StateService].Spec.Name
 	st.Owner = Owner()
 	r.st = st
 	// The recorded plan, not this command's -steps: the release goes on as it began.

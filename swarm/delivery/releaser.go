@@ -40,7 +40,7 @@ type Releaser struct {
 	// OverrideHeader is the proxy's -override-header: the smoke test reaches the
 	// idle canary through it before any user does.
 	OverrideHeader string
-	// Poll is how often a step reads the proxy's statistics (default 1s).
+	// Poll is how often a step reads the proxy's statistics (DefaultPoll when 0).
 	Poll time.Duration
 	// Out receives the progress lines and tables.
 	Out io.Writer
@@ -51,8 +51,13 @@ type Releaser struct {
 	mu      sync.Mutex // guards st and request; the heartbeat writes st too
 	st      State
 	svcID   string // the canary's service
+	svc     string // and its name
 	request string // PhaseAbort or PhaseResume, asked by another command
 }
+
+// DefaultPoll is how often a step reads the proxy's statistics: the time from a broken
+// canary's first failures to its verdict is at most about this plus one read.
+const DefaultPoll = 250 * time.Millisecond
 
 // ErrRunning says another live process drives a release of this group.
 var ErrRunning = errors.New("a release is running")
@@ -68,7 +73,7 @@ func (r *Releaser) poll() time.Duration {
 	if r.Poll > 0 {
 		return r.Poll
 	}
-	return time.Second
+	return DefaultPoll
 }
 
 // snapshot returns a copy of the state under the lock.
@@ -98,7 +103,9 @@ func (r *Releaser) saveLocked(ctx context.Context) error {
 		return err
 	}
 	if on := cur.State; on != nil && on.Release == r.st.Release {
-		if on.Owner != r.st.Owner && on.Owner != "" {
+		// Another owner that is alive took the release over (this process was thought
+		// dead): stop. A dead one is what this process is taking over from.
+		if on.Owner != r.st.Owner && on.Owner != "" && on.OwnerAlive(time.Now()) {
 			return fmt.Errorf("release %s: taken over by %s", r.st.Release, on.Owner)
 		}
 		if (on.Phase == PhaseAbort || on.Phase == PhaseResume) && on.Phase != r.st.Phase && Active(r.st.Phase) {
