@@ -174,7 +174,7 @@ func (r *Releaser) pause(ctx context.Context, prev int, platforms []string) erro
 		return err
 	}
 	r.logf("\n==> paused before the promotion: `go run ./swarm/release resume` promotes, `abort` restores %s (the canary is still judged meanwhile)", r.snapshot().Stable)
-	_, err := r.watch(ctx, "the pause before promotion", platforms, true)
+	_, err := r.watch(ctx, "the pause before promotion", platforms, true, nil)
 	return err
 }
 

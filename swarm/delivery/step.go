@@ -43,6 +43,9 @@ func (r *Releaser) shift(ctx context.Context, w rollout.Weights, nodes int) (tim
 func (r *Releaser) step(ctx context.Context, i int, platforms []string, nodes int) error {
 	st := r.snapshot()
 	pct := r.Plan.Steps[i-1]
+	// The window starts before the weights move: the canary's first user requests
+	// after the change are judged too, not only those after the proxy confirmed it.
+	before, rerr := r.read(ctx)
 	took, err := r.shift(ctx, weightsAt(st, pct), nodes)
 	if err != nil {
 		return err
@@ -54,15 +57,26 @@ func (r *Releaser) step(ctx context.Context, i int, platforms []string, nodes in
 	}
 	r.logf("\n==> step %d/%d: %s %d%%, %s %d%% (the proxy followed in %.1fs); hold %s, at least %d requests (%d per platform)",
 		i, len(r.Plan.Steps), st.Canary, pct, st.Stable, 100-pct, took.Seconds(), r.Plan.Hold, r.Plan.MinRequests, r.Plan.MinPlatformRequests)
-	_, err = r.watch(ctx, fmt.Sprintf("step %d (%d%%)", i, pct), platforms, false)
+	var start *Reading
+	if rerr == nil {
+		start = &before
+	}
+	_, err = r.watch(ctx, fmt.Sprintf("step %d (%d%%)", i, pct), platforms, false, start)
 	return err
 }
 
-// watch judges windows of the canary until the step ends. With paused, a pass does not
-// end it: only `resume` does (or a failure, or `abort`).
-func (r *Releaser) watch(ctx context.Context, where string, platforms []string, paused bool) (Judgement, error) {
+// watch judges windows of the canary until the step ends; the window starts at start
+// when given, else at watch's first reading. With paused, a pass does not end it: only
+// `resume` does (or a failure, or `abort`).
+func (r *Releaser) watch(ctx context.Context, where string, platforms []string, paused bool, start *Reading) (Judgement, error) {
 	st := r.snapshot()
-	before, err := r.read(ctx)
+	var before Reading
+	var err error
+	if start != nil {
+		before = *start
+	} else {
+		before, err = r.read(ctx)
+	}
 	for err != nil {
 		if ctx.Err() != nil {
 			return Judgement{}, ctx.Err()
