@@ -38,6 +38,11 @@ type Judgement struct {
 	Reason string
 }
 
+// LatencySample is the least number of requests a scope's p99 is judged on: over fewer,
+// the p99 is simply the slowest request (a task's first, say), and one slow request is
+// not a regression. Until then the scope is inconclusive.
+const LatencySample = 100
+
 // Judge compares the canary with its thresholds over one window: colour-wide, then on
 // every platform the cluster runs (a platform that saw no canary request is
 // inconclusive, not passed). Latency is also compared with the stable colour on the same
@@ -108,13 +113,17 @@ func judgeScope(scope string, can, stb Counts, min uint64, bounds []float64, t T
 		v.Result, v.Detail = Inconclusive, fmt.Sprintf("%d of %d requests", can.Requests, min)
 		return v
 	}
+	if can.Requests < LatencySample {
+		v.Result, v.Detail = Inconclusive, fmt.Sprintf("success %s; latency needs %d requests, %d so far", pct(v.Success), LatencySample, can.Requests)
+		return v
+	}
 	if v.P99 > t.MaxP99 {
 		v.Result, v.Detail = Fail, fmt.Sprintf("p99 %s > %s over %d requests", ms(v.P99), ms(t.MaxP99), can.Requests)
 		return v
 	}
 	v.Result = Pass
 	v.Detail = fmt.Sprintf("success %s, p99 %s", pct(v.Success), ms(v.P99))
-	if stb.Requests >= min {
+	if stb.Requests >= max(min, LatencySample) {
 		sp := p99(bounds, stb.Hist)
 		limit := time.Duration(float64(sp+t.P99Slack) * t.MaxP99Ratio)
 		if v.P99 > limit {

@@ -37,7 +37,7 @@ func TestJudge(t *testing.T) {
 		edit   func(*Thresholds)
 	}{
 		{"healthy on every platform", map[Key]Counts{
-			{"green", "linux/amd64"}: counts(300, 0, 0), {"green", "linux/arm/v7"}: counts(60, 0, 0),
+			{"green", "linux/amd64"}: counts(300, 0, 0), {"green", "linux/arm/v7"}: counts(160, 0, 0),
 			{"blue", "linux/amd64"}: counts(3000, 0, 0), {"blue", "linux/arm/v7"}: counts(600, 0, 0),
 		}, Pass, "", nil},
 		{"too few requests overall is inconclusive", map[Key]Counts{
@@ -66,9 +66,14 @@ func TestJudge(t *testing.T) {
 		}, Fail, "green linux/amd64 p99 497.5ms > 300.0ms over 300 requests", func(t *Thresholds) { t.MaxP99 = 300 * time.Millisecond }},
 		{"slower than stable on the same platform", map[Key]Counts{
 			{"green", "linux/amd64"}:  counts(300, 0, 0),
-			{"green", "linux/arm/v7"}: {Requests: 60, OK: 60, Hist: hist(0, 60)},
+			{"green", "linux/arm/v7"}: {Requests: 120, OK: 120, Hist: hist(0, 120)},
 			{"blue", "linux/arm/v7"}:  counts(600, 0, 0),
-		}, Fail, "green linux/arm/v7 p99 497.5ms > 2.0 × (stable 2.5ms + 5.0ms)", nil},
+		}, Fail, "green linux/arm/v7 p99 497.5ms > 2.0 × (stable 2.5ms + 5.0ms) over 120 requests", nil},
+		{"one slow request among few is not judged yet", map[Key]Counts{
+			{"green", "linux/amd64"}: counts(300, 0, 0),
+			{"green", "linux/arm/v7"}: {Requests: 60, OK: 60, Hist: func() []uint64 { h := hist(59, 0); h[9] = 1; return h }()},
+			{"blue", "linux/arm/v7"}:  counts(600, 0, 0),
+		}, Inconclusive, "green linux/arm/v7: success 100.0%; latency needs 100 requests, 60 so far", nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
