@@ -194,3 +194,18 @@ func TestPageFormats(t *testing.T) {
 		t.Error("zero time not a dash")
 	}
 }
+
+// TestStatusPageIdleColour: a colour at weight 0 whose members are up is idle (the next
+// release goes there), not "no member up".
+func TestStatusPageIdleColour(t *testing.T) {
+	p := quietProxy(Options{})
+	if err := p.Apply([]BackendSpec{
+		infoSpec("BLUE", 0, map[string]MemberInfo{"b:1": armInfo}, "b:1"),
+		infoSpec("GREEN", 1, map[string]MemberInfo{"g:1": armInfo}, "g:1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := renderUI(t, p); !strings.Contains(page, `<span class="badge">idle (weight 0)</span>`) || strings.Contains(page, "no member up") {
+		t.Error("a weight-0 colour with members up is not shown as idle")
+	}
+}
