@@ -70,7 +70,7 @@ func TestJudge(t *testing.T) {
 			{"blue", "linux/arm/v7"}:  counts(600, 0, 0),
 		}, Fail, "green linux/arm/v7 p99 497.5ms > 2.0 × (stable 2.5ms + 5.0ms) over 120 requests", nil},
 		{"one slow request among few is not judged yet", map[Key]Counts{
-			{"green", "linux/amd64"}: counts(300, 0, 0),
+			{"green", "linux/amd64"}:  counts(300, 0, 0),
 			{"green", "linux/arm/v7"}: {Requests: 60, OK: 60, Hist: func() []uint64 { h := hist(59, 0); h[9] = 1; return h }()},
 			{"blue", "linux/arm/v7"}:  counts(600, 0, 0),
 		}, Inconclusive, "green linux/arm/v7: success 100.0%; latency needs 100 requests, 60 so far", nil},

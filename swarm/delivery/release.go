@@ -50,6 +50,16 @@ func (r *Releaser) Release(ctx context.Context, spec Spec) error {
 	if err := checkImage(ctx, r.API, spec.Image, platforms); err != nil {
 		return err
 	}
+	if r.VerifyKey != "" {
+		d, err := rollout.VerifiedImage(ctx, spec.Image, r.VerifyKey)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(spec.Image, "@") {
+			spec.Image += "@" + d
+		}
+		r.logf("==> %s: signature verified with %s", spec.Image, r.VerifyKey)
+	}
 	if err := r.Session.Locate(ctx); err != nil {
 		return err
 	}

@@ -40,6 +40,10 @@ type Releaser struct {
 	// OverrideHeader is the proxy's -override-header: the smoke test reaches the
 	// idle canary through it before any user does.
 	OverrideHeader string
+	// VerifyKey, when set, is the public key the image's signatures must verify with
+	// (index and every platform) before anything moves; the release then deploys the
+	// digest it verified, not the tag.
+	VerifyKey string
 	// Poll is how often a step reads the proxy's statistics (DefaultPoll when 0).
 	Poll time.Duration
 	// Out receives the progress lines and tables.

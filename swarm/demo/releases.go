@@ -24,8 +24,8 @@ func demoPlan() delivery.Plan {
 // releases shows progressive delivery under a steady load: a good release promoted step
 // by step, then one that fails 3% of its requests on one architecture only — which the
 // colour-wide success rate would let through — caught and rolled back on its own.
-func releases(ctx context.Context, s *rollout.Session, api delivery.ClusterAPI, image string) error {
-	r := &delivery.Releaser{API: api, Session: s, Plan: demoPlan(), OverrideHeader: "X-Archway-Color", Out: s.Out}
+func releases(ctx context.Context, s *rollout.Session, api delivery.ClusterAPI, image, verifyKey string) error {
+	r := &delivery.Releaser{API: api, Session: s, Plan: demoPlan(), OverrideHeader: "X-Archway-Color", Out: s.Out, VerifyKey: verifyKey}
 	load := rollout.StartLoad(ctx, s.HTTP, s.ProxyURL+"/", 8, 0)
 	defer load.Stop()
 
@@ -45,7 +45,7 @@ func releases(ctx context.Context, s *rollout.Session, api delivery.ClusterAPI, 
 	env := map[string]string{"FAIL_RATE": "0.03", "FAIL_PLATFORM": bad}
 	fmt.Fprintf(s.Out, "\n######## release 2: the same image with FAIL_RATE=0.03 FAIL_PLATFORM=%s — 3%% failures on one node of %s\n\n", bad, bad)
 	before = load.Snapshot()
-	r2 := &delivery.Releaser{API: api, Session: s, Plan: demoPlan(), OverrideHeader: "X-Archway-Color", Out: s.Out}
+	r2 := &delivery.Releaser{API: api, Session: s, Plan: demoPlan(), OverrideHeader: "X-Archway-Color", Out: s.Out, VerifyKey: verifyKey}
 	err = r2.Release(ctx, delivery.Spec{Image: image, Env: env})
 	if !errors.Is(err, delivery.ErrAborted) {
 		return fmt.Errorf("the release failing on %s was not aborted: %v", bad, err)

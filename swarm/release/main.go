@@ -40,6 +40,7 @@ type options struct {
 	plan               delivery.Plan
 	override           string
 	tokenFile, caFile  string
+	verifyKey          string
 	proxyURL, adminURL string
 	tls                bool
 	timeout            time.Duration
@@ -96,6 +97,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.adminURL, "admin-url", "", "proxy admin URL (default: found from the proxy task)")
 	fs.BoolVar(&o.tls, "tls", false, "the proxy's data port serves HTTPS (swarm/stack.tls.yml)")
 	fs.StringVar(&o.caFile, "ca-file", "", "CA to trust with -tls (default $ARCHWAY_HOME/tls/ca.crt, the demo's)")
+	fs.StringVar(&o.verifyKey, "verify-key", "-", `public key the image's signatures must verify with before anything moves (default $ARCHWAY_HOME/signing/cosign.pub, the pipeline's; "" skips the check)`)
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound for each wait on the cluster (deploy, smoke test, weights)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -119,6 +121,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.tokenFile == "" {
 		o.tokenFile = filepath.Join(home, "admin.token")
+	}
+	if o.verifyKey == "-" {
+		o.verifyKey = filepath.Join(home, "signing", "cosign.pub")
 	}
 	if o.caFile == "" {
 		o.caFile = filepath.Join(home, "tls", "ca.crt")
@@ -167,7 +172,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	if s.AdminToken, err = rollout.ReadAdminToken(o.tokenFile); err != nil && o.cmd != "status" {
 		return fmt.Errorf("%w (the token the stack's archway_admin_token secret was created from: -admin-token-file)", err)
 	}
-	r := &delivery.Releaser{API: cli, Session: s, Plan: o.plan, OverrideHeader: o.override, Out: stdout}
+	r := &delivery.Releaser{API: cli, Session: s, Plan: o.plan, OverrideHeader: o.override, Out: stdout, VerifyKey: o.verifyKey}
 	fmt.Fprintf(stdout, "cluster: %s\n", host)
 	switch o.cmd {
 	case "status":
