@@ -225,6 +225,7 @@ func TestReleaseSurvivesKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = first.Wait()
+	killedAt := time.Now()
 	killed := l.state(t)
 	t.Logf("killed at %s (%s)", killed.Phase, killed.Release)
 
@@ -234,6 +235,10 @@ func TestReleaseSurvivesKill(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "GONE") || !strings.Contains(string(out), killed.Release) {
 		t.Fatalf("status: %v; want the release with its owner GONE", err)
 	}
+	// Nobody watches the canary now: once the heartbeat is stale the proxy stops sending
+	// users to it, although its weight label still says 10.
+	st.WaitOn(t, "the proxy to take the abandoned canary out", l.p.HasBackends(map[string]int{"BLUE": 90, "GREEN": 0}, len(l.c.NodeList())), l.c.Timeout(2*time.Minute))
+	t.Logf("the proxy gave the abandoned canary weight 0 %v after the kill (labels: blue=90 green=10)", time.Since(killedAt).Round(100*time.Millisecond))
 	again := l.command(t, bin, append(args, "start")...)
 	out, err = again.CombinedOutput()
 	t.Logf("release again:\n%s", out)
