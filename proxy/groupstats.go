@@ -237,8 +237,8 @@ func (c groupCounts) status(span time.Duration) GroupCounts {
 		out.SuccessRate = float64(out.OK) / float64(out.Requests)
 		out.LatencyMS = Latency{
 			Avg: roundMS(float64(c.sumNanos) / 1e9 / float64(out.Requests)),
-			P50: roundMS(histQuantile(c.buckets[:], 0.5)),
-			P99: roundMS(histQuantile(c.buckets[:], 0.99)),
+			P50: roundMS(HistogramQuantile(latencyBuckets[:], c.buckets[:], 0.5)),
+			P99: roundMS(HistogramQuantile(latencyBuckets[:], c.buckets[:], 0.99)),
 		}
 	}
 	return out

@@ -50,42 +50,13 @@ func bucketIndex(d time.Duration) int {
 	return i
 }
 
-// quantile estimates the member's q-quantile latency (seconds).
+// quantile estimates the q-quantile latency (seconds) from the histogram.
 func (s *memberStats) quantile(q float64) float64 {
 	var counts [len(latencyBuckets) + 1]uint64
 	for i := range counts {
 		counts[i] = s.buckets[i].Load()
 	}
-	return histQuantile(counts[:], q)
-}
-
-// histQuantile estimates the q-quantile (seconds) of per-bucket counts over
-// latencyBuckets by linear interpolation inside the bucket, as Prometheus'
-// histogram_quantile does; above the last bound it answers the last bound.
-func histQuantile(counts []uint64, q float64) float64 {
-	var total uint64
-	for _, c := range counts {
-		total += c
-	}
-	if total == 0 {
-		return 0
-	}
-	rank := q * float64(total)
-	var cum uint64
-	for i, c := range counts {
-		if float64(cum+c) >= rank && c > 0 {
-			lo := 0.0
-			if i > 0 {
-				lo = latencyBuckets[i-1]
-			}
-			if i == len(latencyBuckets) {
-				return latencyBuckets[len(latencyBuckets)-1]
-			}
-			return lo + (latencyBuckets[i]-lo)*(rank-float64(cum))/float64(c)
-		}
-		cum += c
-	}
-	return latencyBuckets[len(latencyBuckets)-1]
+	return HistogramQuantile(latencyBuckets[:], counts[:], q)
 }
 
 // globalStats are proxy-wide counters.

@@ -30,7 +30,7 @@ type MemberInfo struct {
 	// Node is the node's host name, "" when unknown.
 	Node string
 	// Platform is the node's OCI platform ("linux/amd64", "linux/arm/v7"; see
-	// internal/platform.FromUname), "" when unknown.
+	// internal/platform.OfNode: the archway.arch node label, else uname), "" when unknown.
 	Platform string
 }
 

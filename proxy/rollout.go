@@ -82,3 +82,26 @@ func clip(s string) string {
 	}
 	return s[:n] + "…"
 }
+
+// RolloutStaleAfter is how long a rollout in an active phase may go without an update
+// (its tool refreshes the label every few seconds) before it counts as abandoned.
+const RolloutStaleAfter = 30 * time.Second
+
+// Active reports whether the rollout is under way (deploying, smoke, stepping, paused,
+// or asked to resume or abort): it has, or wants, a process driving it.
+func (r *Rollout) Active() bool {
+	if r == nil {
+		return false
+	}
+	switch r.Phase {
+	case "deploying", "smoke", "stepping", "paused", "resume", "abort":
+		return true
+	}
+	return false
+}
+
+// Abandoned reports whether an active rollout's tool stopped updating it more than
+// RolloutStaleAfter before now: nobody watches its canary.
+func (r *Rollout) Abandoned(now time.Time) bool {
+	return r.Active() && now.Sub(r.Updated) > RolloutStaleAfter
+}

@@ -139,11 +139,13 @@ func (c *colour) pickMember() *Member {
 }
 
 // available reports whether the colour can take new requests: weight > 0 and at least
-// one member up. Sticky and override selection use it to fall back to normal picking.
+// one member up. Sticky selection uses it to fall back to normal picking.
 func (c *colour) available() bool {
-	if c.weight == 0 {
-		return false
-	}
+	return c.weight > 0 && c.healthy()
+}
+
+// healthy reports whether any member of c is up, whatever c's weight.
+func (c *colour) healthy() bool {
 	for _, m := range c.members {
 		if m.up.Load() {
 			return true

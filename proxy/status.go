@@ -37,6 +37,9 @@ type Status struct {
 	// Rollout is the release in progress as the deploying tool reports it
 	// (SetRollout); absent when none.
 	Rollout *Rollout `json:"rollout,omitempty"`
+	// RolloutAbandoned: the rollout is active but its tool stopped updating it
+	// (Rollout.Abandoned); the Swarm provider then gives its canary no new requests.
+	RolloutAbandoned bool `json:"rollout_abandoned,omitempty"`
 }
 
 // ColourStatus is one colour in /status.
@@ -86,6 +89,7 @@ func (p *Proxy) Status() Status {
 		OpenConnections: p.stats.openConns.Load(), Backends: []ColourStatus{}, TLS: p.certInfo(),
 		Rollout: p.Rollout(),
 	}
+	st.RolloutAbandoned = st.Rollout.Abandoned(time.Now())
 	for _, c := range p.engineCounters() {
 		if st.Engine == nil {
 			st.Engine = map[string]uint64{}

@@ -84,6 +84,7 @@ type pageMember struct {
 }
 
 type pageRollout struct {
+	Abandoned                                                                             bool
 	Release, Image, Phase, PhaseClass, Canary, Stable, Reason, Started, Updated, StepText string
 	Plan                                                                                  []pageStep
 	Verdicts                                                                              []pageVerdict
@@ -173,7 +174,7 @@ func newPageCounts(c GroupCounts) pageCounts {
 
 func newPageRollout(r *Rollout, now time.Time) *pageRollout {
 	pr := &pageRollout{Release: r.Release, Image: r.Image, Phase: r.Phase, Canary: r.Canary, Stable: r.Stable,
-		Reason: r.Reason, Started: stamp(r.Started, now), Updated: stamp(r.Updated, now)}
+		Reason: r.Reason, Started: stamp(r.Started, now), Updated: stamp(r.Updated, now), Abandoned: r.Abandoned(now)}
 	switch r.Phase {
 	case "promoted":
 		pr.PhaseClass = "ok"
@@ -183,6 +184,9 @@ func newPageRollout(r *Rollout, now time.Time) *pageRollout {
 		pr.PhaseClass = "warn"
 	default:
 		pr.PhaseClass = "busy"
+	}
+	if pr.Abandoned {
+		pr.PhaseClass = "bad"
 	}
 	switch {
 	case r.Step >= 1 && r.Step <= len(r.Plan):

@@ -120,7 +120,7 @@ func TestStatusPageWithRollout(t *testing.T) {
 	}
 
 	// Before stepping, and a step beyond the plan, say so instead of indexing it.
-	r.Phase, r.Step = "deploying", 0
+	r.Phase, r.Step, r.Updated = "deploying", 0, time.Now()
 	p.SetRollout(r)
 	if _, page = renderUI(t, p); !strings.Contains(page, "not stepping yet (4 steps planned)") || !strings.Contains(page, `<span class="badge busy">deploying</span>`) {
 		t.Error("step 0: no 'not stepping yet'")
@@ -128,6 +128,16 @@ func TestStatusPageWithRollout(t *testing.T) {
 	r.Step = 9
 	p.SetRollout(r)
 	renderUI(t, p)
+
+	// An active release nobody updates any more is shown as abandoned.
+	r.Phase, r.Step, r.Updated = "stepping", 2, time.Now().Add(-time.Minute)
+	p.SetRollout(r)
+	if _, page = renderUI(t, p); !strings.Contains(page, "Abandoned: no update from the release tool") || !strings.Contains(page, `<section class="rollout bad">`) {
+		t.Error("an abandoned release is not shown as such")
+	}
+	if !p.Status().RolloutAbandoned {
+		t.Error("/status rollout_abandoned is false for an abandoned release")
+	}
 }
 
 // TestStatusPageEscapes: every string the page shows from the cluster or the label is
@@ -182,5 +192,20 @@ func TestPageFormats(t *testing.T) {
 	}
 	if stamp(time.Time{}, now) != "—" {
 		t.Error("zero time not a dash")
+	}
+}
+
+// TestStatusPageIdleColour: a colour at weight 0 whose members are up is idle (the next
+// release goes there), not "no member up".
+func TestStatusPageIdleColour(t *testing.T) {
+	p := quietProxy(Options{})
+	if err := p.Apply([]BackendSpec{
+		infoSpec("BLUE", 0, map[string]MemberInfo{"b:1": armInfo}, "b:1"),
+		infoSpec("GREEN", 1, map[string]MemberInfo{"g:1": armInfo}, "g:1"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := renderUI(t, p); !strings.Contains(page, `<span class="badge">idle (weight 0)</span>`) || strings.Contains(page, "no member up") {
+		t.Error("a weight-0 colour with members up is not shown as idle")
 	}
 }

@@ -14,9 +14,12 @@ type SelectionInput interface {
 }
 
 // Pick chooses the member for a new request, nil when none is available. With
-// -override-header, a request naming an available colour goes there (testers); else
+// -override-header, a request naming a colour with a healthy member goes there, even
+// at weight 0 — that is how a release is smoke-tested on the idle colour before any
+// user reaches it (a preview, as Argo Rollouts' preview service); else
 // with -sticky-cookie, a client pinned to an available colour stays there; else SWRR.
-// A drained (weight 0), unhealthy or unknown colour falls back to normal selection.
+// An unhealthy or unknown colour falls back to normal selection, as does a drained
+// (weight 0) colour named by a sticky cookie.
 // pinned reports whether the request's cookie already names m's colour.
 func (p *Proxy) Pick(r SelectionInput) (m *Member, pinned bool) {
 	s := p.snap.Load()
@@ -29,7 +32,7 @@ func (p *Proxy) Pick(r SelectionInput) (m *Member, pinned bool) {
 func (p *Proxy) choose(s *snapshot, r SelectionInput) (m *Member, pinned bool) {
 	if p.override != "" {
 		if v := r.Header(p.override); v != "" {
-			if c := s.byName[strings.ToLower(strings.TrimSpace(v))]; c != nil && c.available() {
+			if c := s.byName[strings.ToLower(strings.TrimSpace(v))]; c != nil && c.healthy() {
 				if m := c.pickMember(); m != nil {
 					return m, p.opts.StickyCookie != "" && strings.ToLower(r.Cookie(p.opts.StickyCookie)) == c.header
 				}

@@ -100,7 +100,7 @@ func TestSignVerifyIndex(t *testing.T) {
 
 	idx, plats := pushIndex(t, host, "archway/app", "v1")
 	ref := host + "/archway/app:v1"
-	if err := VerifyIndex(ctx, ref, pub); err == nil || !strings.Contains(err.Error(), "is not signed") {
+	if _, err := VerifyIndex(ctx, ref, pub); err == nil || !strings.Contains(err.Error(), "is not signed") {
 		t.Fatalf("unsigned index: %v", err)
 	}
 	for _, d := range append([]name.Digest{idx}, plats...) {
@@ -108,7 +108,7 @@ func TestSignVerifyIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := VerifyIndex(ctx, ref, pub); err != nil {
+	if d, err := VerifyIndex(ctx, ref, pub); err != nil || !strings.HasPrefix(d, "sha256:") {
 		t.Fatalf("signed index: %v", err)
 	}
 	// Signing again changes nothing: the signature there verifies.
@@ -119,7 +119,7 @@ func TestSignVerifyIndex(t *testing.T) {
 	if after, _ := remote.Head(AttachmentTag(idx, SigSuffix)); after.Digest != before.Digest {
 		t.Error("re-signing rewrote the signature")
 	}
-	err := VerifyIndex(ctx, ref, otherPub)
+	_, err := VerifyIndex(ctx, ref, otherPub)
 	if err == nil || !strings.Contains(err.Error(), "no signature verifies with this key") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("another key: %v", err)
 	}
@@ -136,10 +136,10 @@ func TestSignVerifyIndex(t *testing.T) {
 	// A tampered index (one platform dropped, pushed under the tag) has another
 	// digest, which nobody signed.
 	pushIndex(t, host, "archway/app", "v1")
-	if err := VerifyIndex(ctx, ref, pub); err == nil || !strings.Contains(err.Error(), "is not signed") {
+	if _, err := VerifyIndex(ctx, ref, pub); err == nil || !strings.Contains(err.Error(), "is not signed") {
 		t.Fatalf("tampered index: %v", err)
 	}
-	if err := VerifyIndex(ctx, ref, filepath.Join(t.TempDir(), "none.pub")); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := VerifyIndex(ctx, ref, filepath.Join(t.TempDir(), "none.pub")); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Fatalf("missing key: %v", err)
 	}
 }

@@ -157,44 +157,46 @@ func SBOM(ctx context.Context, d name.Digest, opts ...remote.Option) ([]byte, er
 
 // VerifyIndex is what a deployer calls before it runs ref (registry/repo:tag or
 // @digest): the multi-platform index ref names and every platform manifest in it must
-// carry a signature by the public key at pubKeyPath. The error is one line naming the
-// image and why (unsigned, another key, unreadable key, registry unreachable).
-func VerifyIndex(ctx context.Context, ref, pubKeyPath string, opts ...remote.Option) error {
+// carry a signature by the public key at pubKeyPath. It returns the digest it verified
+// ("sha256:…"): deploy that digest, not the tag, or a tag moved in between runs an
+// index nobody verified. The error is one line naming the image and why (unsigned,
+// another key, unreadable key, registry unreachable).
+func VerifyIndex(ctx context.Context, ref, pubKeyPath string, opts ...remote.Option) (string, error) {
 	v, err := LoadPublicKey(pubKeyPath)
 	if err != nil {
-		return err
+		return "", err
 	}
 	return verifyIndex(ctx, ref, v, opts...)
 }
 
-func verifyIndex(ctx context.Context, ref string, v signature.Verifier, opts ...remote.Option) error {
+func verifyIndex(ctx context.Context, ref string, v signature.Verifier, opts ...remote.Option) (string, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return fmt.Errorf("image %q: %v", ref, err)
+		return "", fmt.Errorf("image %q: %v", ref, err)
 	}
 	opts = append(opts, remote.WithContext(ctx))
 	desc, err := remote.Get(r, opts...)
 	if err != nil {
-		return fmt.Errorf("image %s: %s", ref, oneLine(err))
+		return "", fmt.Errorf("image %s: %s", ref, oneLine(err))
 	}
 	d := r.Context().Digest(desc.Digest.String())
 	if err := VerifySignature(ctx, d, v, opts...); err != nil {
-		return fmt.Errorf("image %s: %s", ref, oneLine(err))
+		return "", fmt.Errorf("image %s: %s", ref, oneLine(err))
 	}
 	if !desc.MediaType.IsIndex() {
-		return nil
+		return desc.Digest.String(), nil
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
-		return fmt.Errorf("image %s: %v", ref, err)
+		return "", fmt.Errorf("image %s: %v", ref, err)
 	}
 	for _, m := range idx.Manifests {
 		md := r.Context().Digest(m.Digest.String())
 		if err := VerifySignature(ctx, md, v, opts...); err != nil {
-			return fmt.Errorf("image %s (%s): %s", ref, m.Platform, oneLine(err))
+			return "", fmt.Errorf("image %s (%s): %s", ref, m.Platform, oneLine(err))
 		}
 	}
-	return nil
+	return desc.Digest.String(), nil
 }
 
 func oneLine(err error) string {

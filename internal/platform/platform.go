@@ -40,3 +40,20 @@ func FromUname(os, machine string) string {
 	}
 	return o + "/" + arch
 }
+
+// NodeLabel is the Swarm node label naming a node's architecture where uname cannot:
+// an i386 engine on an x86_64 kernel reports x86_64, yet pulls and runs the 386 variant
+// of every index. The lab sets it on each of its nodes (archway.arch=386, arm/v7, …);
+// on a real cluster, `docker node update --label-add archway.arch=386 <node>`. It is
+// also usable in placement constraints (node.labels.archway.arch==arm64).
+const NodeLabel = "archway.arch"
+
+// OfNode is the platform of a Swarm node: its NodeLabel when set (read as FromUname
+// reads a machine name, so "386", "arm/v7" and "armv7l" all work), else its kernel's
+// os and machine. "" when unknown.
+func OfNode(labels map[string]string, os, machine string) string {
+	if a := strings.TrimSpace(labels[NodeLabel]); a != "" {
+		return FromUname(os, a)
+	}
+	return FromUname(os, machine)
+}

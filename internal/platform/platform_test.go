@@ -32,3 +32,23 @@ func TestFromUname(t *testing.T) {
 		}
 	}
 }
+
+func TestOfNode(t *testing.T) {
+	cases := []struct {
+		labels      map[string]string
+		os, machine string
+		want        string
+	}{
+		{nil, "linux", "x86_64", "linux/amd64"},
+		// The lab's i386 node: uname says x86_64, the label says what it runs.
+		{map[string]string{NodeLabel: "386"}, "linux", "x86_64", "linux/386"},
+		{map[string]string{NodeLabel: "arm/v7"}, "linux", "armv7l", "linux/arm/v7"},
+		{map[string]string{NodeLabel: " "}, "linux", "aarch64", "linux/arm64"},
+		{map[string]string{NodeLabel: "sparc"}, "linux", "x86_64", ""},
+	}
+	for _, c := range cases {
+		if got := OfNode(c.labels, c.os, c.machine); got != c.want {
+			t.Errorf("OfNode(%v, %q, %q) = %q, want %q", c.labels, c.os, c.machine, got, c.want)
+		}
+	}
+}

@@ -41,10 +41,18 @@ func TestStickyCookieAndOverride(t *testing.T) {
 		if e.Color != "green" || !strings.HasPrefix(h.Get("Set-Cookie"), "archway=green;") {
 			t.Errorf("override green: %s, Set-Cookie %q", e.Color, h.Get("Set-Cookie"))
 		}
-		// Override to a drained colour falls back.
-		_, e, _ = proxytest.Get(t, client, front.URL+"/", http.Header{"X-Archway-Color": {"canary"}})
-		if e.Color == "canary" {
-			t.Error("override reached a drained colour")
+		// The override reaches a colour at weight 0 too: a release is smoke-tested on
+		// the idle colour before users get any of it.
+		for range 3 {
+			_, e, _ = proxytest.Get(t, client, front.URL+"/", http.Header{"X-Archway-Color": {"canary"}})
+			if e.Color != "canary" {
+				t.Errorf("override canary (weight 0): served by %s", e.Color)
+			}
+		}
+		// An unknown colour falls back to SWRR.
+		_, e, _ = proxytest.Get(t, client, front.URL+"/", http.Header{"X-Archway-Color": {"purple"}})
+		if e.Color == "purple" || e.Color == "" {
+			t.Errorf("override purple: served by %q", e.Color)
 		}
 	})
 }

@@ -234,7 +234,7 @@ func httpURL(host string, port uint32) *url.URL {
 func memberInfo(n *swarm.Node) proxy.MemberInfo {
 	return proxy.MemberInfo{
 		Node:     nodeName(n),
-		Platform: platform.FromUname(n.Description.Platform.OS, n.Description.Platform.Architecture),
+		Platform: platform.OfNode(n.Spec.Labels, n.Description.Platform.OS, n.Description.Platform.Architecture),
 	}
 }
 

@@ -92,6 +92,7 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 		// the rollout label last handed to OnRollout, and the bad ones last warned of
 		lastRollout   string
 		rolloutSent   bool
+		lastGuarded   bool
 		lastBadLabels = map[string]bool{}
 	)
 	timer := time.NewTimer(0)
@@ -136,7 +137,17 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 			p.OnRollout(rd.rollout)
 			lastRollout, rolloutSent = rd.rolloutKey, true
 		}
-		specs := rd.specs
+		specs, guarded := guardAbandoned(rd.specs, rd.rollout, rd.rollout.Abandoned(time.Now()))
+		if guarded != lastGuarded {
+			if guarded {
+				p.log.Warn("release abandoned: its canary gets no new requests until the release is continued or aborted",
+					"release", rd.rollout.Release, "canary", rd.rollout.Canary, "stable", rd.rollout.Stable,
+					"phase", rd.rollout.Phase, "last_update", rd.rollout.Updated)
+			} else {
+				p.log.Info("release watched again (or ended): the weight labels apply")
+			}
+			lastGuarded = guarded
+		}
 		now := map[string]bool{}
 		for _, pr := range rd.problems {
 			now[pr.Error()] = true

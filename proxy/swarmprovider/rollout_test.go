@@ -134,7 +134,9 @@ func TestRunHandsRolloutToTheProxy(t *testing.T) {
 		t.Fatalf("OnRollout(%+v) without a label; want nil", rec.last())
 	}
 
-	api.edit(func(c *cluster) { c.services[1].Spec.Labels[LabelRelease] = goodRelease })
+	// A live release (updated just now): the guard for abandoned ones stays out of it.
+	live := strings.Replace(goodRelease, "2026-12-01T14:31:50Z", time.Now().UTC().Format(time.RFC3339), 1)
+	api.edit(func(c *cluster) { c.services[1].Spec.Labels[LabelRelease] = live })
 	waitFor(t, "the rollout", func() bool { return rec.count() == 2 })
 	if r := rec.last(); r == nil || r.Phase != "stepping" || r.Canary != "green" {
 		t.Fatalf("OnRollout(%+v)", r)
@@ -168,4 +170,46 @@ func TestRunHandsRolloutToTheProxy(t *testing.T) {
 	}
 	// The backends were never affected.
 	specs.none(t, 50*time.Millisecond)
+}
+
+// TestAbandonedReleaseGetsNoUsers: a release whose tool stopped updating its label mid-step
+// (kill -9) has its canary taken out of the split, whatever the weight labels say; a fresh
+// update (the release continued) gives the labels back their say.
+func TestAbandonedReleaseGetsNoUsers(t *testing.T) {
+	api := &fakeAPI{cl: baseCluster(), events: make(chan events.Message, 1)}
+	logs, specs := startProviderWith(t, api, Config{Resync: 10 * time.Millisecond}, func(*proxy.Rollout) {})
+	if got := specs.next(t, 2*time.Second); !strings.Contains(got, "GREEN=1") {
+		t.Fatalf("first set %s", got)
+	}
+	stale := strings.Replace(goodRelease, "2026-12-01T14:31:50Z", time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), 1)
+	api.edit(func(c *cluster) { c.services[1].Spec.Labels[LabelRelease] = stale })
+	if got := specs.next(t, 2*time.Second); !strings.Contains(got, "GREEN=0") || strings.Contains(got, "BLUE=0") {
+		t.Fatalf("abandoned release: backends %s, want green at 0 and blue serving", got)
+	}
+	if !strings.Contains(logs.String(), `msg="release abandoned: its canary gets no new requests`) {
+		t.Errorf("no warn line for the abandoned release:\n%s", logs.String())
+	}
+	live := strings.Replace(goodRelease, "2026-12-01T14:31:50Z", time.Now().UTC().Format(time.RFC3339), 1)
+	api.edit(func(c *cluster) { c.services[1].Spec.Labels[LabelRelease] = live })
+	if got := specs.next(t, 2*time.Second); !strings.Contains(got, "GREEN=1") {
+		t.Fatalf("release updated again: backends %s, want the labels' weights back", got)
+	}
+}
+
+func TestGuardAbandoned(t *testing.T) {
+	r := &proxy.Rollout{Release: "r1", Phase: "stepping", Canary: "green", Stable: "blue"}
+	specs := []proxy.BackendSpec{{Name: "BLUE", Weight: 0}, {Name: "GREEN", Weight: 100}}
+	out, ok := guardAbandoned(specs, r, true)
+	if !ok || out[0].Weight != 1 || out[1].Weight != 0 || specs[1].Weight != 100 {
+		t.Fatalf("canary at 100%%, abandoned: %+v (ok %v); want blue 1, green 0, input untouched", out, ok)
+	}
+	if _, ok := guardAbandoned(specs, r, false); ok {
+		t.Error("a watched release was guarded")
+	}
+	if _, ok := guardAbandoned([]proxy.BackendSpec{{Name: "GREEN", Weight: 5}}, r, true); ok {
+		t.Error("guarded without a stable colour to serve")
+	}
+	if _, ok := guardAbandoned(specs, &proxy.Rollout{Release: "r1", Phase: "stepping", Canary: "blue", Stable: "blue"}, true); ok {
+		t.Error("guarded a rollout naming one colour as both roles")
+	}
 }

@@ -32,10 +32,11 @@ import (
 type options struct {
 	stack, group, file, registry, tag string
 	adminFile, tokenFile, secret      string
+	verifyKey                         string
 	proxyURL, adminURL                string
 	n                                 int
 	timeout                           time.Duration
-	deploy, tls                       bool
+	deploy, tls, releases             bool
 	tlsFile                           string
 	cmd                               string
 	weights                           rollout.Weights
@@ -44,7 +45,8 @@ type options struct {
 const usage = `usage: demo [flags] [command]
 
 commands:
-  run       deploy (unless -deploy=false), show, canary → promote → rollback under load (default)
+  run       deploy (unless -deploy=false), show, canary → promote → rollback under load, then two
+            progressive releases (unless -releases=false): one promoted, one rolled back (default)
   deploy    docker stack deploy swarm/stack.yml and wait until it serves
   show      N requests through the proxy: platform × colour table
   canary    weights blue=4,green=1      promote   blue=0,green=1      rollback   blue=1,green=0
@@ -71,20 +73,25 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.n, "n", 1000, "requests per measurement (a multiple of every weight sum: 1000)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound for each wait")
 	fs.BoolVar(&o.deploy, "deploy", true, "run: deploy the stack first")
+	fs.BoolVar(&o.releases, "releases", true, "run: end with two progressive releases (a good one promoted, one failing on one architecture rolled back)")
 	fs.BoolVar(&o.tls, "tls", false, "HTTPS on the proxy's data port: a demo CA and certificate for the nodes' addresses ($ARCHWAY_HOME/tls), the secrets, and -tls-file")
 	fs.StringVar(&o.tlsFile, "tls-file", "swarm/stack.tls.yml", "stack file adding TLS to the proxy (with -tls)")
+	fs.StringVar(&o.verifyKey, "verify-key", envOr("ARCHWAY_VERIFY_KEY", "-"), `public key the images' signatures must verify with before anything is deployed (env ARCHWAY_VERIFY_KEY; default $ARCHWAY_HOME/signing/cosign.pub, the pipeline's; "" skips the check)`)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.group == "" {
 		o.group = o.stack
 	}
+	home, err := lab.Home()
+	if err != nil {
+		return o, err
+	}
 	if o.tokenFile == "" {
-		home, err := lab.Home()
-		if err != nil {
-			return o, err
-		}
 		o.tokenFile = filepath.Join(home, "admin.token")
+	}
+	if o.verifyKey == "-" {
+		o.verifyKey = filepath.Join(home, "signing", "cosign.pub")
 	}
 	if o.n <= 0 {
 		return o, fmt.Errorf("-n=%d: want a positive number of requests", o.n)
@@ -127,24 +134,8 @@ func envOr(k, def string) string {
 	return def
 }
 
-// dockerHost is DOCKER_HOST, else the lab's manager.
-func dockerHost() (string, error) {
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		return h, nil
-	}
-	home, err := lab.Home()
-	if err != nil {
-		return "", err
-	}
-	st, err := lab.LoadState(home)
-	if err != nil {
-		return "", fmt.Errorf("no cluster: DOCKER_HOST is unset and %w", err)
-	}
-	return st.DockerHost, nil
-}
-
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	host, err := dockerHost()
+	host, err := lab.ClusterHost()
 	if err != nil {
 		return err
 	}
@@ -191,6 +182,11 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		}
 		if _, err := s.Demo(ctx, o.n); err != nil {
 			return err
+		}
+		if o.releases {
+			if err := releases(ctx, s, cli, o.registry+"/archway/app:"+o.tag, o.verifyKey); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintf(stdout, "\napp page through the proxy:  %s/\nproxy status (JSON):         curl -H \"Authorization: Bearer $(cat %s)\" %s/status\nproxy metrics:               … %s/metrics\n",
 			s.ProxyURL, o.tokenFile, s.AdminURL, s.AdminURL)
@@ -260,6 +256,20 @@ func tlsSecrets(ctx context.Context, s *rollout.Session, api rollout.SecretAPI, 
 }
 
 func deploy(ctx context.Context, s *rollout.Session, o options, host string, api rollout.SecretAPI, cert rollout.DemoCert) error {
+	env := map[string]string{"REGISTRY": o.registry, "TAG": o.tag, "GROUP": o.group, "ADMIN_TOKEN_SECRET": o.secret}
+	if o.verifyKey != "" {
+		// Before anything changes in the cluster: both indexes signed by the pipeline's
+		// key, and the stack pinned to the digests that were checked.
+		for _, img := range []struct{ name, env string }{{"app", "APP_DIGEST"}, {"proxy", "PROXY_DIGEST"}} {
+			ref := o.registry + "/archway/" + img.name + ":" + o.tag
+			d, err := rollout.VerifiedImage(ctx, ref, o.verifyKey)
+			if err != nil {
+				return err
+			}
+			env[img.env] = "@" + d
+			fmt.Fprintf(s.Out, "==> %s: signature verified with %s (index %s and every platform)\n", ref, o.verifyKey, d)
+		}
+	}
 	tok, created, err := rollout.EnsureAdminToken(o.tokenFile)
 	if err != nil {
 		return err
@@ -288,7 +298,7 @@ func deploy(ctx context.Context, s *rollout.Session, o options, host string, api
 	fmt.Fprintf(s.Out, "==> docker stack deploy -c %s %s (images %s/archway/{app,proxy}:%s)\n", strings.Join(files, " -c "), o.stack, o.registry, o.tag)
 	out, err := rollout.DeployStack(ctx, rollout.StackOptions{
 		Files: files, Name: o.stack, DockerHost: host,
-		Env: map[string]string{"REGISTRY": o.registry, "TAG": o.tag, "GROUP": o.group, "ADMIN_TOKEN_SECRET": o.secret},
+		Env: env,
 	})
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func CheckGlobal(ctx context.Context, api ClusterAPI, group string) (Convergence
 			ready[n.ID] = n.Description.Hostname
 		}
 	}
-	byColor, err := groupServices(ctx, api, group)
+	byColor, err := GroupServices(ctx, api, group)
 	if err != nil {
 		return Convergence{}, err
 	}

@@ -16,6 +16,8 @@ type Load struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
 	errs       []string
+	first      time.Time // of the first failure
+	last       time.Time // of the latest failure
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 }
@@ -24,6 +26,9 @@ type Load struct {
 type LoadResult struct {
 	OK, Failed int64
 	Errors     []string // the first few failures, verbatim
+	// FirstFail and LastFail are when the first and the latest failure happened: how
+	// long users saw a broken release.
+	FirstFail, LastFail time.Time
 }
 
 func (r LoadResult) String() string {
@@ -83,6 +88,11 @@ func (l *Load) one(ctx context.Context, c *http.Client, url string) {
 func (l *Load) fail(msg string) {
 	l.failed.Add(1)
 	l.mu.Lock()
+	now := time.Now()
+	if l.first.IsZero() {
+		l.first = now
+	}
+	l.last = now
 	if len(l.errs) < 5 {
 		l.errs = append(l.errs, msg)
 	}
@@ -93,7 +103,7 @@ func (l *Load) fail(msg string) {
 func (l *Load) Snapshot() LoadResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return LoadResult{OK: l.ok.Load(), Failed: l.failed.Load(), Errors: append([]string(nil), l.errs...)}
+	return LoadResult{OK: l.ok.Load(), Failed: l.failed.Load(), Errors: append([]string(nil), l.errs...), FirstFail: l.first, LastFail: l.last}
 }
 
 // Stop ends the load and returns its totals.

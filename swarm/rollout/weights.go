@@ -70,8 +70,8 @@ func ParseWeights(s string) (Weights, error) {
 	return w, nil
 }
 
-// groupServices lists the services of a group by colour.
-func groupServices(ctx context.Context, api ServiceAPI, group string) (map[string]swarm.Service, error) {
+// GroupServices lists the services of a group by colour (lower case).
+func GroupServices(ctx context.Context, api ServiceAPI, group string) (map[string]swarm.Service, error) {
 	f := filters.NewArgs(filters.Arg("label", swarmprovider.LabelColor))
 	if group != "" {
 		f.Add("label", swarmprovider.LabelGroup+"="+group)
@@ -95,7 +95,7 @@ func groupServices(ctx context.Context, api ServiceAPI, group string) (map[strin
 // every colour first so that an unknown colour changes nothing, and it retries an update
 // that lost a race with another writer (Swarm's optimistic version check).
 func SetWeights(ctx context.Context, api ServiceAPI, group string, w Weights) error {
-	byColor, err := groupServices(ctx, api, group)
+	byColor, err := GroupServices(ctx, api, group)
 	if err != nil {
 		return err
 	}
@@ -120,6 +120,13 @@ func SetWeights(ctx context.Context, api ServiceAPI, group string, w Weights) er
 }
 
 func setWeight(ctx context.Context, api ServiceAPI, id string, weight int) error {
+	return SetLabel(ctx, api, id, swarmprovider.LabelWeight, strconv.Itoa(weight))
+}
+
+// SetLabel writes one label of service id (the service's labels, not its tasks': no
+// task restarts). It retries an update that lost a race with another writer (Swarm's
+// optimistic version check), and does nothing when the label already has the value.
+func SetLabel(ctx context.Context, api ServiceAPI, id, key, value string) error {
 	const attempts = 5
 	var err error
 	for range attempts {
@@ -128,8 +135,7 @@ func setWeight(ctx context.Context, api ServiceAPI, id string, weight int) error
 		if err != nil {
 			return fmt.Errorf("inspect service %s: %w", id, err)
 		}
-		want := strconv.Itoa(weight)
-		if svc.Spec.Labels[swarmprovider.LabelWeight] == want {
+		if svc.Spec.Labels[key] == value {
 			return nil
 		}
 		spec := svc.Spec
@@ -137,15 +143,24 @@ func setWeight(ctx context.Context, api ServiceAPI, id string, weight int) error
 		for k, v := range spec.Labels {
 			labels[k] = v
 		}
-		labels[swarmprovider.LabelWeight] = want
+		labels[key] = value
 		spec.Labels = labels
 		_, err = api.ServiceUpdate(ctx, id, svc.Version, spec, swarm.ServiceUpdateOptions{})
 		if err == nil {
 			return nil
 		}
-		if !cerrdefs.IsInvalidArgument(err) && !strings.Contains(err.Error(), "out of sequence") {
+		if !IsUpdateRace(err) {
 			break
 		}
 	}
-	return fmt.Errorf("update service %s label %s=%d: %w", id, swarmprovider.LabelWeight, weight, err)
+	if len(value) > 60 {
+		value = value[:60] + "…"
+	}
+	return fmt.Errorf("update service %s label %s=%s: %w", id, key, value, err)
+}
+
+// IsUpdateRace reports whether a service update failed because another writer updated
+// the service first: read it again and retry.
+func IsUpdateRace(err error) bool {
+	return cerrdefs.IsInvalidArgument(err) || strings.Contains(err.Error(), "out of sequence")
 }

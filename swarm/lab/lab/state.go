@@ -147,3 +147,20 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// ClusterHost is the Docker host the Swarm commands (demo, release) talk to:
+// DOCKER_HOST when set — a real cluster's manager — else the lab's manager.
+func ClusterHost() (string, error) {
+	if h := os.Getenv("DOCKER_HOST"); h != "" {
+		return h, nil
+	}
+	home, err := Home()
+	if err != nil {
+		return "", err
+	}
+	st, err := LoadState(home)
+	if err != nil {
+		return "", fmt.Errorf("no cluster: DOCKER_HOST is unset and %w", err)
+	}
+	return st.DockerHost, nil
+}

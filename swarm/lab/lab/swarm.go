@@ -7,11 +7,13 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
+
+	"github.com/archwayhq/archway/internal/platform"
 )
 
 // ArchLabel is the Swarm node label carrying the node's architecture (lab name), for
 // placement constraints such as node.labels.archway.arch==arm64.
-const ArchLabel = "archway.arch"
+const ArchLabel = platform.NodeLabel
 
 // ensureSwarm makes the manager engine the manager of a swarm and returns it.
 func ensureSwarm(ctx context.Context, mgr *client.Client, addr string) (swarm.Swarm, error) {

@@ -90,6 +90,10 @@ type Cluster struct {
 	archCache   map[string]string // engine arch by node address: asked once per engine
 }
 
+// DockerHost is the manager's address the suite talks to (DOCKER_HOST or the lab's): for
+// commands the tests run against the same cluster.
+func (c *Cluster) DockerHost() string { return c.managerHost }
+
 // NodeList returns the ready, active nodes as last read (see Refresh).
 func (c *Cluster) NodeList() []Node {
 	c.mu.Lock()

@@ -97,6 +97,9 @@ type Counts struct {
 	ByArch     map[string]int
 	// Errors keeps the first few failures with their time.
 	Errors []string
+	// FirstFail and LastFail are when the first and the latest failure happened (zero
+	// without failures): how long users saw a broken release.
+	FirstFail, LastFail time.Time
 }
 
 func newCounts() Counts { return Counts{ByColour: map[string]int{}, ByArch: map[string]int{}} }
@@ -104,6 +107,10 @@ func newCounts() Counts { return Counts{ByColour: map[string]int{}, ByArch: map[
 func (c *Counts) add(in Info, err error, at time.Time) {
 	if err != nil {
 		c.Failed++
+		if c.FirstFail.IsZero() {
+			c.FirstFail = at
+		}
+		c.LastFail = at
 		if len(c.Errors) < 10 {
 			c.Errors = append(c.Errors, at.Format("15:04:05.000")+" "+err.Error())
 		}
@@ -130,6 +137,12 @@ func (c Counts) Sub(earlier Counts) Counts {
 	}
 	if len(c.Errors) > len(earlier.Errors) {
 		d.Errors = c.Errors[len(earlier.Errors):]
+	}
+	if d.Failed > 0 {
+		d.FirstFail, d.LastFail = c.FirstFail, c.LastFail
+		if !earlier.LastFail.IsZero() {
+			d.FirstFail = earlier.LastFail // the earliest this window's first can be known from two tallies
+		}
 	}
 	return d
 }
