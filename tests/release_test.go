@@ -203,13 +203,8 @@ func TestReleaseSurvivesKill(t *testing.T) {
 	t.Parallel()
 	l := newReleaseLab(t)
 	bin := buildRelease(t)
-	tokenFile := filepath.Join(t.TempDir(), "admin.token")
-	if err := os.WriteFile(tokenFile, []byte(l.p.Token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-group", l.group, "-proxy-url", l.p.URL, "-admin-url", l.p.Admin, "-admin-token-file", tokenFile,
-		"-image", l.c.AppImage, "-steps", "10,50,100", "-hold", "6s", "-max-wait", "2m", "-min-requests", "60",
-		"-min-platform-requests", "10", "-max-p99", "5s", "-max-p99-ratio", "10", "-timeout", "4m"}
+	args := append(l.commandArgs(t), "-image", l.c.AppImage, "-steps", "10,50,100", "-hold", "6s", "-max-wait", "2m", "-min-requests", "60",
+		"-min-platform-requests", "10", "-max-p99", "5s", "-max-p99-ratio", "10", "-timeout", "4m")
 	first := l.command(t, bin, append(args, "start")...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -260,6 +255,17 @@ func TestReleaseSurvivesKill(t *testing.T) {
 	if total.Failed > 0 {
 		t.Errorf("%d user requests failed across the kill and the continuation: %v", total.Failed, total.Errors)
 	}
+}
+
+// commandArgs are the flags that point the release command at the lab's group and
+// proxy, with the proxy's admin token in a file of the test's.
+func (l releaseLab) commandArgs(t *testing.T) []string {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(tokenFile, []byte(l.p.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-group", l.group, "-proxy-url", l.p.URL, "-admin-url", l.p.Admin, "-admin-token-file", tokenFile}
 }
 
 // command runs the release binary against the test's cluster.
@@ -321,10 +327,6 @@ func TestReleaseBadInput(t *testing.T) {
 	t.Parallel()
 	l := newReleaseLab(t)
 	bin := buildRelease(t)
-	tokenFile := filepath.Join(t.TempDir(), "admin.token")
-	if err := os.WriteFile(tokenFile, []byte(l.p.Token), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// An index without the platform of one node (pushed under a test tag).
 	ref, err := st.ParseImageRef(l.c.AppImage)
 	if err != nil {
@@ -340,7 +342,7 @@ func TestReleaseBadInput(t *testing.T) {
 	if err := st.PushIndex(t.Context(), partial, idx.WithoutArches([]string{arch}), mt); err != nil {
 		t.Fatal(err)
 	}
-	common := []string{"-group", l.group, "-proxy-url", l.p.URL, "-admin-url", l.p.Admin, "-admin-token-file", tokenFile, "-verify-key", ""}
+	common := append(l.commandArgs(t), "-verify-key", "")
 	cases := []struct {
 		name string
 		args []string
