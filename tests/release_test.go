@@ -203,13 +203,8 @@ func TestReleaseSurvivesKill(t *testing.T) {
 	t.Parallel()
 	l := newReleaseLab(t)
 	bin := buildRelease(t)
-	tokenFile := filepath.Join(t.TempDir(), "admin.token")
-	if err := os.WriteFile(tokenFile, []byte(l.p.Token), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"-group", l.group, "-proxy-url", l.p.URL, "-admin-url", l.p.Admin, "-admin-token-file", tokenFile,
-		"-image", l.c.AppImage, "-steps", "10,50,100", "-hold", "6s", "-max-wait", "2m", "-min-requests", "60",
-		"-min-platform-requests", "10", "-max-p99", "5s", "-max-p99-ratio", "10", "-timeout", "4m"}
+	args := append(l.commandArgs(t), "-image", l.c.AppImage, "-steps", "10,50,100", "-hold", "6s", "-max-wait", "2m", "-min-requests", "60",
+		"-min-platform-requests", "10", "-max-p99", "5s", "-max-p99-ratio", "10", "-timeout", "4m")
 	first := l.command(t, bin, append(args, "start")...)
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
@@ -221,6 +216,13 @@ func TestReleaseSurvivesKill(t *testing.T) {
 		}
 		return st.Success()
 	}, l.c.Timeout(3*time.Minute))
+	// A second release while this one runs is refused before anything moves.
+	second := l.command(t, bin, append(args, "start")...)
+	out, err := second.CombinedOutput()
+	t.Logf("a second release meanwhile:\n%s", out)
+	if err == nil || !strings.Contains(string(out), "a release is running") {
+		t.Fatalf("second release: %v; want it refused: a release is running", err)
+	}
 	if err := first.Process.Kill(); err != nil { // SIGKILL: no abort, no last word
 		t.Fatal(err)
 	}
@@ -230,7 +232,7 @@ func TestReleaseSurvivesKill(t *testing.T) {
 	t.Logf("killed at %s (%s)", killed.Phase, killed.Release)
 
 	status := l.command(t, bin, append(args, "status")...)
-	out, err := status.CombinedOutput()
+	out, err = status.CombinedOutput()
 	t.Logf("status after the kill:\n%s", out)
 	if err != nil || !strings.Contains(string(out), "GONE") || !strings.Contains(string(out), killed.Release) {
 		t.Fatalf("status: %v; want the release with its owner GONE", err)
@@ -253,6 +255,17 @@ func TestReleaseSurvivesKill(t *testing.T) {
 	if total.Failed > 0 {
 		t.Errorf("%d user requests failed across the kill and the continuation: %v", total.Failed, total.Errors)
 	}
+}
+
+// commandArgs are the flags that point the release command at the lab's group and
+// proxy, with the proxy's admin token in a file of the test's.
+func (l releaseLab) commandArgs(t *testing.T) []string {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(tokenFile, []byte(l.p.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"-group", l.group, "-proxy-url", l.p.URL, "-admin-url", l.p.Admin, "-admin-token-file", tokenFile}
 }
 
 // command runs the release binary against the test's cluster.
@@ -305,4 +318,62 @@ func (w *testLog) Write(b []byte) (int, error) {
 		w.buf = append(w.buf[:0], w.buf[i+1:]...)
 	}
 	return len(b), nil
+}
+
+// TestReleaseBadInput: an image the registry does not have, one that lacks a node's
+// architecture, a plan that does not end at 100%, a threshold out of range — each is
+// one line and a non-zero exit before any weight moves or any label is written.
+func TestReleaseBadInput(t *testing.T) {
+	t.Parallel()
+	l := newReleaseLab(t)
+	bin := buildRelease(t)
+	// An index without the platform of one node (pushed under a test tag).
+	ref, err := st.ParseImageRef(l.c.AppImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, mt, err := st.FetchIndex(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := singleNodePlatform(t, l.c)
+	arch, _, _ := strings.Cut(strings.TrimPrefix(missing, "linux/"), "/") // WithoutArches drops by architecture
+	partial := st.ImageRef{Registry: ref.Registry, Repo: ref.Repo, Tag: "no-" + arch + "-" + l.c.RunID}
+	if err := st.PushIndex(t.Context(), partial, idx.WithoutArches([]string{arch}), mt); err != nil {
+		t.Fatal(err)
+	}
+	common := append(l.commandArgs(t), "-verify-key", "")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no such image", []string{"-image", ref.Registry + "/archway/nope:" + l.c.RunID}, 1, "the registry does not serve it"},
+		{"a node's architecture missing", []string{"-image", partial.String()}, 1, "no " + missing + " variant, which node"},
+		{"plan not ending at 100", []string{"-image", l.c.AppImage, "-steps", "5,25,50"}, 2, "-steps=5,25,50: the plan ends at 50%: its last step must be 100"},
+		{"plan not rising", []string{"-image", l.c.AppImage, "-steps", "50,25,100"}, 2, "step 2 (25%) does not rise above step 1 (50%)"},
+		{"threshold out of range", []string{"-image", l.c.AppImage, "-min-success", "1.5"}, 2, "-min-success=1.5"},
+		{"no image", nil, 2, "-image: missing"},
+		{"env the release owns", []string{"-image", l.c.AppImage, "-env", "ARCHWAY_RELEASE=x"}, 2, "-env ARCHWAY_RELEASE: set by the release itself"},
+	}
+	for _, c := range cases {
+		cmd := l.command(t, bin, append(append(append([]string{}, common...), c.args...), "start")...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		code := 0
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		last := lines[len(lines)-1]
+		t.Logf("%s: exit %d: %s", c.name, code, last)
+		if code != c.code || !strings.Contains(last, c.want) {
+			t.Errorf("%s: exit %d, last line %q; want exit %d and %q\n%s", c.name, code, last, c.code, c.want, out)
+		}
+	}
+	st.WaitOn(t, "weights untouched", l.p.HasBackends(map[string]int{"BLUE": 1, "GREEN": 0}, len(l.c.NodeList())), l.c.Timeout(10*time.Second))
+	if cur, err := delivery.ReadCurrent(t.Context(), l.c.Client, l.group); err != nil || cur.State != nil {
+		t.Errorf("a refused release left a release label: %+v (%v)", cur.State, err)
+	}
 }

@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -135,13 +133,9 @@ func envOr(k, def string) string {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	host, err := lab.ClusterHost()
+	cli, host, err := rollout.Connect()
 	if err != nil {
 		return err
-	}
-	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return fmt.Errorf("docker client for %s: %w", host, err)
 	}
 	defer cli.Close()
 	s := &rollout.Session{
@@ -153,16 +147,9 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		if cert, err = demoCert(ctx, cli); err != nil {
 			return err
 		}
-		pem, err := os.ReadFile(cert.CAFile)
-		if err != nil {
-			return fmt.Errorf("demo CA: %w", err)
+		if s.HTTP.Transport, err = rollout.TrustCA(cert.CAFile); err != nil {
+			return fmt.Errorf("demo %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("demo CA %s: no certificate in it", cert.CAFile)
-		}
-		// ForceAttemptHTTP2: the client speaks HTTP/2 when the proxy offers it (ALPN).
-		s.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 16}
 	}
 	fmt.Fprintf(stdout, "cluster: %s\n", host)
 	if o.cmd != "run" && o.cmd != "deploy" {

@@ -12,8 +12,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,8 +23,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/docker/docker/client"
 
 	"github.com/archwayhq/archway/swarm/delivery"
 	"github.com/archwayhq/archway/swarm/lab/lab"
@@ -151,13 +147,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	host, err := lab.ClusterHost()
+	cli, host, err := rollout.Connect()
 	if err != nil {
 		return err
-	}
-	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return fmt.Errorf("docker client for %s: %w", host, err)
 	}
 	defer cli.Close()
 	s := &rollout.Session{
@@ -165,8 +157,8 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		ProxyURL: o.proxyURL, AdminURL: o.adminURL, Out: stdout, Timeout: o.timeout, TLS: o.tls,
 	}
 	if o.tls {
-		if s.HTTP.Transport, err = trust(o.caFile); err != nil {
-			return err
+		if s.HTTP.Transport, err = rollout.TrustCA(o.caFile); err != nil {
+			return fmt.Errorf("-ca-file: %w", err)
 		}
 	}
 	if s.AdminToken, err = rollout.ReadAdminToken(o.tokenFile); err != nil && o.cmd != "status" {
@@ -183,18 +175,6 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return r.Resume(ctx)
 	}
 	return r.Release(ctx, o.spec)
-}
-
-func trust(caFile string) (http.RoundTripper, error) {
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("-ca-file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("-ca-file=%s: no PEM certificate in it", caFile)
-	}
-	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: 16}, nil
 }
 
 func main() {
