@@ -83,7 +83,13 @@ func (r *Releaser) updateCanary(ctx context.Context, spec Spec, st State) (bool,
 		}
 		uc.Parallelism, uc.Delay = 0, 0
 		s.UpdateConfig = &uc
-		_, err = r.API.ServiceUpdate(ctx, r.svcID, svc.Version, s, swarm.ServiceUpdateOptions{QueryRegistry: true})
+		// The registry credential goes with the update (--with-registry-auth): the
+		// manager resolves the digest and the nodes pull with it.
+		var auth string
+		if auth, err = rollout.RegistryAuth(spec.Image); err != nil {
+			return false, err
+		}
+		_, err = r.API.ServiceUpdate(ctx, r.svcID, svc.Version, s, swarm.ServiceUpdateOptions{QueryRegistry: true, EncodedRegistryAuth: auth})
 		if err == nil {
 			return true, nil
 		}

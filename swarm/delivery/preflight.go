@@ -12,6 +12,7 @@ import (
 
 	"github.com/archwayhq/archway/internal/platform"
 	"github.com/archwayhq/archway/proxy/swarmprovider"
+	"github.com/archwayhq/archway/swarm/rollout"
 )
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -88,11 +89,16 @@ func nodePlatforms(ctx context.Context, api ClusterAPI) (map[string]string, int,
 }
 
 // checkImage asks the manager's registry lookup (as `docker service update --image`
-// does) whether the image exists and has a variant for every node's platform.
+// does, with the caller's credentials for that registry) whether the image exists and
+// has a variant for every node's platform.
 func checkImage(ctx context.Context, api ClusterAPI, image string, nodes map[string]string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	di, err := api.DistributionInspect(ctx, image, "")
+	auth, err := rollout.RegistryAuth(image)
+	if err != nil {
+		return fmt.Errorf("-image=%s: %w", image, err)
+	}
+	di, err := api.DistributionInspect(ctx, image, auth)
 	if err != nil {
 		return fmt.Errorf("-image=%s: the registry does not serve it: %w", image, oneLine(err))
 	}

@@ -163,6 +163,11 @@ func (r *Releaser) drive(ctx context.Context, spec Spec, platforms map[string]st
 	}
 	slices.Sort(ps)
 	for i := max(st.Step, 1); i <= len(r.Plan.Steps); i++ {
+		// An operator's abort taken up during the deploy or the smoke test (or between
+		// steps) ends the release before another weight moves.
+		if r.requested() == PhaseAbort {
+			return errVerdict{"aborted by an operator (`release abort`) before " + fmt.Sprintf("step %d (%d%%)", i, r.Plan.Steps[i-1])}
+		}
 		if r.Plan.Steps[i-1] == 100 && r.Plan.Pause && !r.skipPause {
 			if err := r.pause(ctx, i-1, ps); err != nil {
 				return err

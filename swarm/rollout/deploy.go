@@ -28,7 +28,9 @@ func DeployStack(ctx context.Context, o StackOptions) (string, error) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		return "", fmt.Errorf("docker CLI not found on PATH (install docker.io, or run `go tool task setup`): %w", err)
 	}
-	args := []string{"stack", "deploy", "--prune", "--resolve-image", "always"}
+	// --with-registry-auth: a private registry's credentials (docker login on this
+	// machine) go to the nodes that pull; the local registry needs none.
+	args := []string{"stack", "deploy", "--prune", "--resolve-image", "always", "--with-registry-auth"}
 	for _, f := range o.Files {
 		args = append(args, "-c", f)
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/archwayhq/archway/internal/imagesign"
 )
 
@@ -12,7 +15,8 @@ import (
 // verified. A deployer runs that digest. The error is one line, prefixed so the reader
 // knows nothing was deployed.
 func VerifiedImage(ctx context.Context, image, pubKey string) (string, error) {
-	d, err := imagesign.VerifyIndex(ctx, image, pubKey)
+	// The registry's credentials from the Docker config, as for the deploy itself.
+	d, err := imagesign.VerifyIndex(ctx, image, pubKey, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	if err != nil {
 		return "", fmt.Errorf("refusing to deploy %s: %w (skip the check with -verify-key='')", image, err)
 	}
