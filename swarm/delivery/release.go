@@ -83,6 +83,9 @@ func (r *Releaser) Release(ctx context.Context, spec Spec) error {
 // continueRelease picks up an abandoned release at its phase and step.
 func (r *Releaser) continueRelease(ctx context.Context, cur Current, spec Spec) error {
 	st := *cur.State
+	// The release goes on with what it recorded: the image as it was pinned (and
+	// verified) when it began, and its settings unless this command names others.
+	spec.Image = st.Image
 	if spec.Env == nil {
 		spec.Env = envMap(st.Env)
 	}
