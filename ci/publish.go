@@ -10,6 +10,7 @@ import (
 
 	"dagger.io/dagger"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // Published is the outcome of publishing one image.
@@ -50,13 +51,20 @@ type staged struct {
 // host-arch image is loaded into the local Docker engine.
 func (a *Archway) Publish(ctx context.Context, outs map[string]*dagger.Directory) ([]Published, error) {
 	rc := newRegistryClient(a.opts.Registry)
-	var all []staged
-	for _, b := range a.Binaries() {
-		s, err := a.stage(ctx, rc, b, outs)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, s)
+	// The images are staged side by side (each is registry round trips: pushes, reads
+	// back, signatures); nothing is tagged until both passed.
+	bins := a.Binaries()
+	all := make([]staged, len(bins))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, b := range bins {
+		g.Go(func() error {
+			s, err := a.stage(gctx, rc, b, outs)
+			all[i] = s
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	var res []Published
 	for _, s := range all {
