@@ -16,13 +16,12 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/swarm/lab/lab"
 )
 
@@ -99,17 +98,9 @@ func parseArgs(args []string) (config, error) {
 }
 
 func main() {
-	c, err := parseArgs(os.Args[1:])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, c); err != nil {
-		fmt.Fprintln(os.Stderr, "lab:", err)
-		os.Exit(1)
-	}
+	cli.Main("lab",
+		func(args []string, _ io.Writer) (config, error) { return parseArgs(args) },
+		func(ctx context.Context, c config, _ io.Writer) error { return run(ctx, c) })
 }
 
 func run(ctx context.Context, c config) error {

@@ -12,18 +12,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/swarm/delivery"
 	"github.com/archwayhq/archway/swarm/lab/lab"
 	"github.com/archwayhq/archway/swarm/rollout"
@@ -177,21 +175,4 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	return r.Release(ctx, o.spec)
 }
 
-func main() {
-	o, err := parse(os.Args[1:], os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "release:", err)
-		os.Exit(2)
-	}
-	// Ctrl-C or SIGTERM cancels ctx: a running release then aborts to the stable colour
-	// before it exits.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "release:", err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main("release", parse, run) }

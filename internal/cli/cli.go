@@ -1,0 +1,41 @@
+// Package cli is the exit rule of archway's Swarm commands (demo, release, lab), in
+// one place: -h is not an error; a bad flag or argument is one line and exit 2 (nothing
+// was done); a failure is one line and exit 1; Ctrl-C and SIGTERM cancel the context
+// the command runs under, so that it can undo or finish what it started.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Main parses os.Args[1:] with parse, then runs run with the result, and exits as the
+// package says. Errors are printed as "<name>: <error>" on standard error.
+func Main[O any](name string, parse func(args []string, stderr io.Writer) (O, error), run func(ctx context.Context, o O, stdout io.Writer) error) {
+	os.Exit(main(name, os.Args[1:], os.Stdout, os.Stderr, parse, run))
+}
+
+// main is Main without the process: it returns the exit code.
+func main[O any](name string, args []string, stdout, stderr io.Writer, parse func([]string, io.Writer) (O, error), run func(context.Context, O, io.Writer) error) int {
+	o, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, stdout); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	return 0
+}
