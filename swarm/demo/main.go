@@ -27,16 +27,14 @@ import (
 )
 
 type options struct {
-	stack, group, file, registry, tag string
-	adminFile, tokenFile, secret      string
-	verifyKey                         string
-	proxyURL, adminURL                string
-	n                                 int
-	timeout                           time.Duration
-	deploy, tls, releases             bool
-	tlsFile                           string
-	cmd                               string
-	weights                           rollout.Weights
+	rollout.Flags
+	file, registry, tag   string
+	adminFile, secret     string
+	n                     int
+	deploy, tls, releases bool
+	tlsFile               string
+	cmd                   string
+	weights               rollout.Weights
 }
 
 const usage = `usage: demo [flags] [command]
@@ -57,44 +55,25 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	fs.StringVar(&o.stack, "stack", "archway", "stack name")
-	fs.StringVar(&o.group, "group", "", "archway.group label of the stack's services (default: the stack name)")
+	o.Register(fs)
 	fs.StringVar(&o.file, "file", "swarm/stack.yml", "stack file")
 	fs.StringVar(&o.adminFile, "admin-file", "swarm/stack.admin.yml", `second stack file publishing the admin API (with its token); "" keeps it unpublished`)
-	fs.StringVar(&o.tokenFile, "admin-token-file", envOr("ARCHWAY_ADMIN_TOKEN_FILE", ""), "file holding the proxy's admin token; created with a random token if missing (env ARCHWAY_ADMIN_TOKEN_FILE; default $ARCHWAY_HOME/admin.token)")
 	fs.StringVar(&o.secret, "admin-secret", envOr("ADMIN_TOKEN_SECRET", rollout.AdminSecret), "Docker secret the stack reads the admin token from (env ADMIN_TOKEN_SECRET)")
 	fs.StringVar(&o.registry, "registry", envOr("ARCHWAY_REGISTRY", "127.0.0.1:5000"), "registry of the images (env ARCHWAY_REGISTRY)")
 	fs.StringVar(&o.tag, "tag", envOr("ARCHWAY_TAG", "latest"), "image tag (env ARCHWAY_TAG)")
-	fs.StringVar(&o.proxyURL, "proxy-url", "", "proxy URL (default: found from the proxy task)")
-	fs.StringVar(&o.adminURL, "admin-url", "", "proxy admin URL (default: found from the proxy task)")
 	fs.IntVar(&o.n, "n", 1000, "requests per measurement (a multiple of every weight sum: 1000)")
-	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound for each wait")
 	fs.BoolVar(&o.deploy, "deploy", true, "run: deploy the stack first")
 	fs.BoolVar(&o.releases, "releases", true, "run: end with two progressive releases (a good one promoted, one failing on one architecture rolled back)")
 	fs.BoolVar(&o.tls, "tls", false, "HTTPS on the proxy's data port: a demo CA and certificate for the nodes' addresses ($ARCHWAY_HOME/tls), the secrets, and -tls-file")
 	fs.StringVar(&o.tlsFile, "tls-file", "swarm/stack.tls.yml", "stack file adding TLS to the proxy (with -tls)")
-	fs.StringVar(&o.verifyKey, "verify-key", envOr("ARCHWAY_VERIFY_KEY", "-"), `public key the images' signatures must verify with before anything is deployed (env ARCHWAY_VERIFY_KEY; default $ARCHWAY_HOME/signing/cosign.pub, the pipeline's; "" skips the check)`)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.group == "" {
-		o.group = o.stack
-	}
-	home, err := lab.Home()
-	if err != nil {
+	if err := o.Resolve(); err != nil {
 		return o, err
-	}
-	if o.tokenFile == "" {
-		o.tokenFile = filepath.Join(home, "admin.token")
-	}
-	if o.verifyKey == "-" {
-		o.verifyKey = filepath.Join(home, "signing", "cosign.pub")
 	}
 	if o.n <= 0 {
 		return o, fmt.Errorf("-n=%d: want a positive number of requests", o.n)
-	}
-	if o.timeout <= 0 {
-		return o, fmt.Errorf("-timeout=%s: want a positive duration", o.timeout)
 	}
 	rest := fs.Args()
 	o.cmd = "run"
@@ -138,8 +117,8 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	defer cli.Close()
 	s := &rollout.Session{
-		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.group, Stack: o.stack,
-		ProxyURL: o.proxyURL, AdminURL: o.adminURL, Out: stdout, Timeout: o.timeout, TLS: o.tls,
+		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.Group, Stack: o.Stack,
+		ProxyURL: o.ProxyURL, AdminURL: o.AdminURL, Out: stdout, Timeout: o.Timeout, TLS: o.tls,
 	}
 	var cert rollout.DemoCert
 	if o.tls {
@@ -153,7 +132,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "cluster: %s\n", host)
 	if o.cmd != "run" && o.cmd != "deploy" {
 		// The other commands read the token the deploy left, as an operator would.
-		if s.AdminToken, err = rollout.ReadAdminToken(o.tokenFile); err != nil {
+		if s.AdminToken, err = rollout.ReadAdminToken(o.AdminTokenFile); err != nil {
 			return fmt.Errorf("%w (deploy first: go run ./swarm/demo deploy)", err)
 		}
 	}
@@ -170,12 +149,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			return err
 		}
 		if o.releases {
-			if err := releases(ctx, s, cli, o.registry+"/archway/app:"+o.tag, o.verifyKey); err != nil {
+			if err := releases(ctx, s, cli, o.registry+"/archway/app:"+o.tag, o.VerifyKey); err != nil {
 				return err
 			}
 		}
 		fmt.Fprintf(stdout, "\napp page through the proxy:  %s/\nproxy status (JSON):         curl -H \"Authorization: Bearer $(cat %s)\" %s/status\nproxy metrics:               … %s/metrics\n",
-			s.ProxyURL, o.tokenFile, s.AdminURL, s.AdminURL)
+			s.ProxyURL, o.AdminTokenFile, s.AdminURL, s.AdminURL)
 		if o.tls {
 			fmt.Fprintf(stdout, "over TLS:                    curl --cacert %s [--http2] %s/api/info\n", cert.CAFile, s.ProxyURL)
 		}
@@ -242,33 +221,33 @@ func tlsSecrets(ctx context.Context, s *rollout.Session, api rollout.SecretAPI, 
 }
 
 func deploy(ctx context.Context, s *rollout.Session, o options, host string, api rollout.SecretAPI, cert rollout.DemoCert) error {
-	env := map[string]string{"REGISTRY": o.registry, "TAG": o.tag, "GROUP": o.group, "ADMIN_TOKEN_SECRET": o.secret}
-	if o.verifyKey != "" {
+	env := map[string]string{"REGISTRY": o.registry, "TAG": o.tag, "GROUP": o.Group, "ADMIN_TOKEN_SECRET": o.secret}
+	if o.VerifyKey != "" {
 		// Before anything changes in the cluster: both indexes signed by the pipeline's
 		// key, and the stack pinned to the digests that were checked.
 		for _, img := range []struct{ name, env string }{{"app", "APP_DIGEST"}, {"proxy", "PROXY_DIGEST"}} {
 			ref := o.registry + "/archway/" + img.name + ":" + o.tag
-			d, err := rollout.VerifiedImage(ctx, ref, o.verifyKey)
+			d, err := rollout.VerifiedImage(ctx, ref, o.VerifyKey)
 			if err != nil {
 				return err
 			}
 			env[img.env] = "@" + d
-			fmt.Fprintf(s.Out, "==> %s: signature verified with %s (index %s and every platform)\n", ref, o.verifyKey, d)
+			fmt.Fprintf(s.Out, "==> %s: signature verified with %s (index %s and every platform)\n", ref, o.VerifyKey, d)
 		}
 	}
-	tok, created, err := rollout.EnsureAdminToken(o.tokenFile)
+	tok, created, err := rollout.EnsureAdminToken(o.AdminTokenFile)
 	if err != nil {
 		return err
 	}
 	if created {
-		fmt.Fprintf(s.Out, "==> admin token: created %s (0600)\n", o.tokenFile)
+		fmt.Fprintf(s.Out, "==> admin token: created %s (0600)\n", o.AdminTokenFile)
 	}
-	made, err := rollout.EnsureAdminSecret(ctx, api, o.secret, tok, o.tokenFile, created)
+	made, err := rollout.EnsureAdminSecret(ctx, api, o.secret, tok, o.AdminTokenFile, created)
 	if err != nil {
 		return err
 	}
 	if made {
-		fmt.Fprintf(s.Out, "==> docker secret create %s %s\n", o.secret, o.tokenFile)
+		fmt.Fprintf(s.Out, "==> docker secret create %s %s\n", o.secret, o.AdminTokenFile)
 	}
 	s.AdminToken = tok
 	files := []string{o.file}
@@ -281,9 +260,9 @@ func deploy(ctx context.Context, s *rollout.Session, o options, host string, api
 		}
 		files = append(files, o.tlsFile)
 	}
-	fmt.Fprintf(s.Out, "==> docker stack deploy -c %s %s (images %s/archway/{app,proxy}:%s)\n", strings.Join(files, " -c "), o.stack, o.registry, o.tag)
+	fmt.Fprintf(s.Out, "==> docker stack deploy -c %s %s (images %s/archway/{app,proxy}:%s)\n", strings.Join(files, " -c "), o.Stack, o.registry, o.tag)
 	out, err := rollout.DeployStack(ctx, rollout.StackOptions{
-		Files: files, Name: o.stack, DockerHost: host,
+		Files: files, Name: o.Stack, DockerHost: host,
 		Env: env,
 	})
 	if err != nil {

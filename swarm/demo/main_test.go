@@ -7,7 +7,7 @@ import (
 
 func TestParse(t *testing.T) {
 	o, err := parse([]string{"-stack", "s1", "canary"}, io.Discard)
-	if err != nil || o.cmd != "canary" || o.group != "s1" || o.weights.String() != "blue=4 green=1" {
+	if err != nil || o.cmd != "canary" || o.Group != "s1" || o.weights.String() != "blue=4 green=1" {
 		t.Errorf("parse canary = %+v, %v", o, err)
 	}
 	o, err = parse([]string{"weights", "blue=9,green=1"}, io.Discard)

@@ -28,16 +28,13 @@ import (
 )
 
 type options struct {
-	cmd                string
-	stack, group       string
-	spec               delivery.Spec
-	plan               delivery.Plan
-	override           string
-	tokenFile, caFile  string
-	verifyKey          string
-	proxyURL, adminURL string
-	tls                bool
-	timeout            time.Duration
+	rollout.Flags
+	cmd      string
+	spec     delivery.Spec
+	plan     delivery.Plan
+	override string
+	caFile   string
+	tls      bool
 }
 
 const usage = `usage: release [flags] [start|status|resume|abort]
@@ -71,8 +68,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	fs.StringVar(&o.stack, "stack", "archway", "stack name (services <stack>_blue, _green, _proxy)")
-	fs.StringVar(&o.group, "group", "", "archway.group label of the colour services (default: the stack name)")
+	o.Register(fs)
 	fs.StringVar(&o.spec.Image, "image", os.Getenv("IMAGE"), "image to release, e.g. 127.0.0.1:5000/archway/app:v2 (env IMAGE)")
 	fs.Var(env, "env", "NAME=value set on the canary's tasks for this release (repeatable), e.g. -env FAIL_RATE=0.03")
 	steps := fs.String("steps", "5,25,50,100", "canary percentages, rising, ending at 100")
@@ -86,13 +82,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.plan.MaxP99Ratio, "max-p99-ratio", o.plan.MaxP99Ratio, "the canary's p99 bound against the stable colour's on the same architecture")
 	fs.DurationVar(&o.plan.P99Slack, "p99-slack", o.plan.P99Slack, "added to the stable p99 before -max-p99-ratio applies")
 	fs.StringVar(&o.override, "override-header", "X-Archway-Color", "the proxy's OVERRIDE_HEADER, to reach the idle canary before users do")
-	fs.StringVar(&o.tokenFile, "admin-token-file", os.Getenv("ARCHWAY_ADMIN_TOKEN_FILE"), "the proxy's admin token (env ARCHWAY_ADMIN_TOKEN_FILE; default $ARCHWAY_HOME/admin.token)")
-	fs.StringVar(&o.proxyURL, "proxy-url", "", "proxy URL (default: found from the proxy task)")
-	fs.StringVar(&o.adminURL, "admin-url", "", "proxy admin URL (default: found from the proxy task)")
 	fs.BoolVar(&o.tls, "tls", false, "the proxy's data port serves HTTPS (swarm/stack.tls.yml)")
 	fs.StringVar(&o.caFile, "ca-file", "", "CA to trust with -tls (default $ARCHWAY_HOME/tls/ca.crt, the demo's)")
-	fs.StringVar(&o.verifyKey, "verify-key", "-", `public key the image's signatures must verify with before anything moves (default $ARCHWAY_HOME/signing/cosign.pub, the pipeline's; "" skips the check)`)
-	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "bound for each wait on the cluster (deploy, smoke test, weights)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -103,21 +94,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if len(env) > 0 {
 		o.spec.Env = env
 	}
-	if o.group == "" {
-		o.group = o.stack
-	}
-	if o.timeout <= 0 {
-		return o, fmt.Errorf("-timeout=%s: want a positive duration", o.timeout)
+	if err := o.Resolve(); err != nil {
+		return o, err
 	}
 	home, err := lab.Home()
 	if err != nil {
 		return o, err
-	}
-	if o.tokenFile == "" {
-		o.tokenFile = filepath.Join(home, "admin.token")
-	}
-	if o.verifyKey == "-" {
-		o.verifyKey = filepath.Join(home, "signing", "cosign.pub")
 	}
 	if o.caFile == "" {
 		o.caFile = filepath.Join(home, "tls", "ca.crt")
@@ -151,18 +133,18 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	defer cli.Close()
 	s := &rollout.Session{
-		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.group, Stack: o.stack,
-		ProxyURL: o.proxyURL, AdminURL: o.adminURL, Out: stdout, Timeout: o.timeout, TLS: o.tls,
+		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.Group, Stack: o.Stack,
+		ProxyURL: o.ProxyURL, AdminURL: o.AdminURL, Out: stdout, Timeout: o.Timeout, TLS: o.tls,
 	}
 	if o.tls {
 		if s.HTTP.Transport, err = rollout.TrustCA(o.caFile); err != nil {
 			return fmt.Errorf("-ca-file: %w", err)
 		}
 	}
-	if s.AdminToken, err = rollout.ReadAdminToken(o.tokenFile); err != nil && o.cmd != "status" {
+	if s.AdminToken, err = rollout.ReadAdminToken(o.AdminTokenFile); err != nil && o.cmd != "status" {
 		return fmt.Errorf("%w (the token the stack's archway_admin_token secret was created from: -admin-token-file)", err)
 	}
-	r := &delivery.Releaser{API: cli, Session: s, Plan: o.plan, OverrideHeader: o.override, Out: stdout, VerifyKey: o.verifyKey}
+	r := &delivery.Releaser{API: cli, Session: s, Plan: o.plan, OverrideHeader: o.override, Out: stdout, VerifyKey: o.VerifyKey}
 	fmt.Fprintf(stdout, "cluster: %s\n", host)
 	switch o.cmd {
 	case "status":

@@ -1,0 +1,63 @@
+package rollout
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/archwayhq/archway/swarm/lab/lab"
+)
+
+// Flags are the settings the Swarm commands (demo, release) share, defined once: which
+// stack and group, where the proxy, its admin API and its token are, the key images
+// must verify with, and the bound on each wait.
+type Flags struct {
+	Stack, Group       string
+	AdminTokenFile     string
+	VerifyKey          string // "" skips the signature check
+	ProxyURL, AdminURL string
+	Timeout            time.Duration
+}
+
+// PipelineKey is -verify-key's default: the public key the pipeline signs with,
+// $ARCHWAY_HOME/signing/cosign.pub (Resolve puts the path there).
+const PipelineKey = "pipeline"
+
+// Register defines the flags on fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	fs.StringVar(&f.Stack, "stack", "archway", "stack name (services <stack>_blue, _green, _proxy)")
+	fs.StringVar(&f.Group, "group", "", "archway.group label of the colour services (default: the stack name)")
+	fs.StringVar(&f.AdminTokenFile, "admin-token-file", os.Getenv("ARCHWAY_ADMIN_TOKEN_FILE"), "the proxy's admin token (env ARCHWAY_ADMIN_TOKEN_FILE; default $ARCHWAY_HOME/admin.token; demo deploy creates it with a random token)")
+	f.VerifyKey = PipelineKey
+	if v, ok := os.LookupEnv("ARCHWAY_VERIFY_KEY"); ok {
+		f.VerifyKey = v
+	}
+	fs.StringVar(&f.VerifyKey, "verify-key", f.VerifyKey, `public key the images' signatures must verify with before anything is deployed (env ARCHWAY_VERIFY_KEY; "" skips the check, pipeline is $ARCHWAY_HOME/signing/cosign.pub)`)
+	fs.StringVar(&f.ProxyURL, "proxy-url", "", "proxy URL (default: found from the proxy task)")
+	fs.StringVar(&f.AdminURL, "admin-url", "", "proxy admin URL (default: found from the proxy task)")
+	fs.DurationVar(&f.Timeout, "timeout", 5*time.Minute, "bound for each wait on the cluster (deploy, smoke test, weights)")
+}
+
+// Resolve fills the defaults that depend on others or on $ARCHWAY_HOME, after parsing,
+// and checks the values; errors name the flag and the value.
+func (f *Flags) Resolve() error {
+	if f.Group == "" {
+		f.Group = f.Stack
+	}
+	if f.Timeout <= 0 {
+		return fmt.Errorf("-timeout=%s: want a positive duration", f.Timeout)
+	}
+	home, err := lab.Home()
+	if err != nil {
+		return err
+	}
+	if f.AdminTokenFile == "" {
+		f.AdminTokenFile = filepath.Join(home, "admin.token")
+	}
+	if f.VerifyKey == PipelineKey {
+		f.VerifyKey = filepath.Join(home, "signing", "cosign.pub")
+	}
+	return nil
+}
