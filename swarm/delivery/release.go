@@ -187,7 +187,7 @@ func (r *Releaser) drive(ctx context.Context, spec Spec, platforms map[string]st
 // previous step's weights, until `resume`.
 func (r *Releaser) pause(ctx context.Context, prev int, platforms []string) error {
 	if err := r.update(ctx, func(s *State) {
-		s.Phase, s.Step, s.StepStarted, s.Reason = PhasePaused, prev, time.Now().UTC(), "waiting for `release resume` before the promotion"
+		s.Phase, s.Step, s.Reason = PhasePaused, prev, "waiting for `release resume` before the promotion"
 	}); err != nil {
 		return err
 	}

@@ -50,8 +50,6 @@ type State struct {
 	// that a resumed release sets the same, and the next release removes them first:
 	// one release's setting (or fault injection) does not leak into the next.
 	Env []string `json:"env,omitempty"`
-	// StepStarted is when the current step's weights took effect.
-	StepStarted time.Time `json:"step_started"`
 }
 
 // View is v as the proxy shows it.
