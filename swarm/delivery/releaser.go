@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -70,8 +69,6 @@ var ErrRunning = errors.New("a release is running")
 var ErrAborted = errors.New("release aborted")
 
 func (r *Releaser) logf(format string, a ...any) { fmt.Fprintf(r.Out, format+"\n", a...) }
-
-func (r *Releaser) http() *http.Client { return r.Session.HTTP }
 
 func (r *Releaser) poll() time.Duration {
 	if r.Poll > 0 {
