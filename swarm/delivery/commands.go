@@ -88,9 +88,15 @@ func (r *Releaser) Resume(ctx context.Context) error {
 // ask writes a request into a live release's label and waits until its owner has
 // taken it up (the phase moved to one of done).
 func (r *Releaser) ask(ctx context.Context, st State, request string, done ...string) error {
-	want := st
-	want.Phase = request
-	if err := writeState(ctx, r.API, r.svcID, want); err != nil {
+	// Only the phase changes, on the label as it is now: the owner's newer step and
+	// verdicts stay.
+	if err := recordState(ctx, r.API, r.svcID, func(on *State) (State, error) {
+		if on == nil || on.Release != st.Release || !Active(on.Phase) {
+			return State{}, fmt.Errorf("%s: release %s is no longer active", request, st.Release)
+		}
+		on.Phase = request
+		return *on, nil
+	}); err != nil {
 		return err
 	}
 	r.logf("asked %s (owner %s) to %s; waiting for it", st.Release, st.Owner, request)

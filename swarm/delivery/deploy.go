@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,7 +25,7 @@ func (r *Releaser) deploy(ctx context.Context, spec Spec, nodes int) error {
 		return err
 	}
 	if updated {
-		r.logf("    service %s: image %s, %s=%s%s", r.svcName(), spec.Image, ReleaseEnv, st.Release, envList(spec.Env))
+		r.logf("    service %s: image %s, %s=%s%s", r.svc, spec.Image, ReleaseEnv, st.Release, envList(spec.Env))
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.Session.Timeout)
 	defer cancel()
@@ -46,26 +45,23 @@ func (r *Releaser) deploy(ctx context.Context, spec Spec, nodes int) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("deploy %s to %s: waited %s: %s", spec.Image, r.svcName(), r.Session.Timeout, status)
+			return fmt.Errorf("deploy %s to %s: waited %s: %s", spec.Image, r.svc, r.Session.Timeout, status)
 		case <-time.After(time.Second):
 		}
 	}
 }
 
-func (r *Releaser) svcName() string { return r.svc }
-
 // updateCanary writes the canary's service spec; false when it already carries this
 // release (a resumed release does not restart the tasks it already started).
 func (r *Releaser) updateCanary(ctx context.Context, spec Spec, st State) (bool, error) {
-	const attempts = 5
-	var err error
-	for range attempts {
-		var svc swarm.Service
-		svc, _, err = r.API.ServiceInspectWithRaw(ctx, r.svcID, swarm.ServiceInspectOptions{})
-		if err != nil {
-			return false, fmt.Errorf("inspect the canary's service: %w", err)
-		}
-		s := svc.Spec
+	// The registry credential goes with the update (--with-registry-auth): the manager
+	// resolves the digest and the nodes pull with it.
+	auth, err := rollout.RegistryAuth(spec.Image)
+	if err != nil {
+		return false, err
+	}
+	opts := swarm.ServiceUpdateOptions{QueryRegistry: true, EncodedRegistryAuth: auth}
+	updated, err := rollout.UpdateService(ctx, r.API, r.svcID, opts, func(s *swarm.ServiceSpec) (bool, error) {
 		if s.TaskTemplate.ContainerSpec == nil {
 			return false, fmt.Errorf("service %s has no container spec", s.Name)
 		}
@@ -83,21 +79,12 @@ func (r *Releaser) updateCanary(ctx context.Context, spec Spec, st State) (bool,
 		}
 		uc.Parallelism, uc.Delay = 0, 0
 		s.UpdateConfig = &uc
-		// The registry credential goes with the update (--with-registry-auth): the
-		// manager resolves the digest and the nodes pull with it.
-		var auth string
-		if auth, err = rollout.RegistryAuth(spec.Image); err != nil {
-			return false, err
-		}
-		_, err = r.API.ServiceUpdate(ctx, r.svcID, svc.Version, s, swarm.ServiceUpdateOptions{QueryRegistry: true, EncodedRegistryAuth: auth})
-		if err == nil {
-			return true, nil
-		}
-		if !rollout.IsUpdateRace(err) {
-			break
-		}
+		return true, nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("update service %s to %s: %w", r.svc, spec.Image, err)
 	}
-	return false, fmt.Errorf("update service %s to %s: %w", r.svcName(), spec.Image, err)
+	return updated, nil
 }
 
 // sameImage compares a spec's image (the manager pins it to a digest: ref@sha256:…)
@@ -109,8 +96,8 @@ func sameImage(have, want string) bool {
 // previousEnv is what the release recorded in the service's label set: removed before
 // this release's settings go on.
 func previousEnv(labels map[string]string) []string {
-	var st State
-	if json.Unmarshal([]byte(labels[swarmprovider.LabelRelease]), &st) != nil {
+	st, err := parseState(labels[swarmprovider.LabelRelease])
+	if err != nil || st == nil {
 		return nil
 	}
 	return st.Env

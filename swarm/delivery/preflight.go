@@ -61,31 +61,49 @@ func roles(svcs map[string]swarm.Service) (stable, canary string, err error) {
 	return stable, idle[0], nil
 }
 
-// nodePlatforms maps the platform of every ready, active node to one node of it (for
-// messages), and counts those nodes.
-func nodePlatforms(ctx context.Context, api ClusterAPI) (map[string]string, int, error) {
+// readyNode is a node that takes tasks: its hostname, what it reports of itself, and
+// its platform ("" unknown).
+type readyNode struct{ host, os, machine, platform string }
+
+// readyNodes lists the ready, active nodes with their platforms (platform.OfNode).
+func readyNodes(ctx context.Context, api ClusterAPI) ([]readyNode, error) {
 	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("list nodes: %w", err)
+		return nil, fmt.Errorf("list nodes: %w", err)
 	}
-	out, count := map[string]string{}, 0
+	var out []readyNode
 	for _, n := range nodes {
 		if n.Status.State != swarm.NodeStateReady || n.Spec.Availability != swarm.NodeAvailabilityActive {
 			continue
 		}
-		count++
-		p := platform.OfNode(n.Spec.Labels, n.Description.Platform.OS, n.Description.Platform.Architecture)
-		if p == "" {
-			return nil, 0, fmt.Errorf("node %s: platform %s/%s is not one archway knows", n.Description.Hostname, n.Description.Platform.OS, n.Description.Platform.Architecture)
+		d := n.Description
+		out = append(out, readyNode{d.Hostname, d.Platform.OS, d.Platform.Architecture,
+			platform.OfNode(n.Spec.Labels, d.Platform.OS, d.Platform.Architecture)})
+	}
+	return out, nil
+}
+
+// nodePlatforms maps the platform of every ready, active node to one node of it (for
+// messages), and counts those nodes. A node of a platform archway does not know is an
+// error: its requests could not be judged.
+func nodePlatforms(ctx context.Context, api ClusterAPI) (map[string]string, int, error) {
+	nodes, err := readyNodes(ctx, api)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := map[string]string{}
+	for _, n := range nodes {
+		if n.platform == "" {
+			return nil, 0, fmt.Errorf("node %s: platform %s/%s is not one archway knows", n.host, n.os, n.machine)
 		}
-		if _, ok := out[p]; !ok {
-			out[p] = n.Description.Hostname
+		if _, ok := out[n.platform]; !ok {
+			out[n.platform] = n.host
 		}
 	}
 	if len(out) == 0 {
 		return nil, 0, fmt.Errorf("no ready node in the cluster")
 	}
-	return out, count, nil
+	return out, len(nodes), nil
 }
 
 // checkImage asks the manager's registry lookup (as `docker service update --image`
@@ -138,15 +156,13 @@ func oneLine(err error) error {
 
 // PlatformCounts counts the ready, active nodes per platform.
 func PlatformCounts(ctx context.Context, api ClusterAPI) (map[string]int, error) {
-	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
+	nodes, err := readyNodes(ctx, api)
 	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
+		return nil, err
 	}
 	out := map[string]int{}
 	for _, n := range nodes {
-		if n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive {
-			out[platform.OfNode(n.Spec.Labels, n.Description.Platform.OS, n.Description.Platform.Architecture)]++
-		}
+		out[n.platform]++
 	}
 	return out, nil
 }

@@ -117,7 +117,7 @@ func (r *Releaser) refuseLive(st State) error {
 		return nil
 	}
 	return fmt.Errorf("%w: %s of %s at %s, owner %s (heartbeat %.0fs ago): watch it with `status`, stop it with `abort`",
-		ErrRunning, st.Release, st.Image, where(st), st.Owner, now.Sub(st.Heartbeat).Seconds())
+		ErrRunning, st.Release, st.Image, where(st), st.Owner, now.Sub(st.Updated).Seconds())
 }
 
 // claim records r.st as the group's release unless another live release got there
@@ -147,7 +147,7 @@ func (r *Releaser) run(ctx context.Context, spec Spec, platforms map[string]stri
 func (r *Releaser) drive(ctx context.Context, spec Spec, platforms map[string]string, nodes int) error {
 	st := r.snapshot()
 	if st.Phase == PhaseDeploying || st.Phase == PhaseSmoke {
-		r.logf("\n==> deploy: %s to %s", spec.Image, r.svcName())
+		r.logf("\n==> deploy: %s to %s", spec.Image, r.svc)
 		if err := r.deploy(ctx, spec, nodes); err != nil {
 			return err
 		}
@@ -187,7 +187,7 @@ func (r *Releaser) drive(ctx context.Context, spec Spec, platforms map[string]st
 // previous step's weights, until `resume`.
 func (r *Releaser) pause(ctx context.Context, prev int, platforms []string) error {
 	if err := r.update(ctx, func(s *State) {
-		s.Phase, s.Step, s.StepStarted, s.Reason = PhasePaused, prev, time.Now().UTC(), "waiting for `release resume` before the promotion"
+		s.Phase, s.Step, s.Reason = PhasePaused, prev, "waiting for `release resume` before the promotion"
 	}); err != nil {
 		return err
 	}

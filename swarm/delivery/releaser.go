@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -71,8 +70,6 @@ var ErrAborted = errors.New("release aborted")
 
 func (r *Releaser) logf(format string, a ...any) { fmt.Fprintf(r.Out, format+"\n", a...) }
 
-func (r *Releaser) http() *http.Client { return r.Session.HTTP }
-
 func (r *Releaser) poll() time.Duration {
 	if r.Poll > 0 {
 		return r.Poll
@@ -102,23 +99,20 @@ func (r *Releaser) update(ctx context.Context, change func(*State)) error {
 // label (abort, resume) is taken up, not overwritten; a release another process took
 // over stops this one.
 func (r *Releaser) saveLocked(ctx context.Context) error {
-	cur, err := ReadCurrent(ctx, r.API, r.Session.Group)
-	if err != nil {
-		return err
-	}
-	if on := cur.State; on != nil && on.Release == r.st.Release {
-		// Another owner that is alive took the release over (this process was thought
-		// dead): stop. A dead one is what this process is taking over from.
-		if on.Owner != r.st.Owner && on.Owner != "" && on.OwnerAlive(time.Now()) {
-			return fmt.Errorf("release %s: taken over by %s", r.st.Release, on.Owner)
+	return recordState(ctx, r.API, r.svcID, func(on *State) (State, error) {
+		if on != nil && on.Release == r.st.Release {
+			// Another owner that is alive took the release over (this process was
+			// thought dead): stop. A dead one is what this process takes over from.
+			if on.Owner != r.st.Owner && on.Owner != "" && on.OwnerAlive(time.Now()) {
+				return State{}, fmt.Errorf("release %s: taken over by %s", r.st.Release, on.Owner)
+			}
+			if (on.Phase == PhaseAbort || on.Phase == PhaseResume) && on.Phase != r.st.Phase && Active(r.st.Phase) {
+				r.request = on.Phase
+			}
 		}
-		if (on.Phase == PhaseAbort || on.Phase == PhaseResume) && on.Phase != r.st.Phase && Active(r.st.Phase) {
-			r.request = on.Phase
-		}
-	}
-	now := time.Now().UTC()
-	r.st.Updated, r.st.Heartbeat = now, now
-	return writeState(ctx, r.API, r.svcID, r.st)
+		r.st.Updated = time.Now().UTC()
+		return r.st, nil
+	})
 }
 
 // heartbeat refreshes the label until ctx ends, so that `status` anywhere, the next

@@ -2,13 +2,14 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/archwayhq/archway/app"
+	"github.com/archwayhq/archway/swarm/rollout"
 )
 
 // smoke sends requests for /api/info through the proxy with the override header naming
@@ -52,33 +53,13 @@ func (r *Releaser) smoke(ctx context.Context, platforms map[string]string, nodes
 	}
 }
 
-// appInfo is the part of archway-app's /api/info a smoke test reads.
-type appInfo struct {
-	Hostname string `json:"hostname"`
-	Platform string `json:"platform"`
-	Release  string `json:"release"`
-	Color    string `json:"color"`
-}
-
-func (r *Releaser) smokeOne(ctx context.Context, url, colour string) (appInfo, error) {
-	var info appInfo
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// smokeOne asks /api/info with the override header naming colour.
+func (r *Releaser) smokeOne(ctx context.Context, url, colour string) (app.Info, error) {
+	h := http.Header{}
+	h.Set(r.OverrideHeader, colour)
+	info, err := rollout.GetInfo(ctx, r.Session.HTTP, url, h)
 	if err != nil {
-		return info, err
-	}
-	req.Header.Set(r.OverrideHeader, colour)
-	req.Header.Set("Accept", "application/json")
-	resp, err := r.http().Do(req)
-	if err != nil {
-		return info, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusOK {
-		return info, fmt.Errorf("GET /api/info (%s: %s): %s", r.OverrideHeader, colour, resp.Status)
-	}
-	if err := json.Unmarshal(body, &info); err != nil {
-		return info, fmt.Errorf("GET /api/info: not archway-app's JSON: %w", err)
+		return info, fmt.Errorf("%s: %s: %w", r.OverrideHeader, colour, err)
 	}
 	// The app echoes the Color header the proxy set: the proxy's choice, not ours.
 	if !strings.EqualFold(info.Color, colour) {

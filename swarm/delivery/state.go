@@ -42,16 +42,14 @@ func Active(phase string) bool { return (&proxy.Rollout{Phase: phase}).Active() 
 type State struct {
 	proxy.Rollout
 
-	// Owner is host:pid of the process driving the release; Heartbeat is when it last
-	// said so. A release whose owner is gone can be continued or undone by anyone.
-	Owner     string    `json:"owner,omitempty"`
-	Heartbeat time.Time `json:"heartbeat"`
+	// Owner is host:pid of the process driving the release; it rewrites the label
+	// (Rollout.Updated) every HeartbeatEvery. A release whose owner is gone can be
+	// continued or undone by anyone.
+	Owner string `json:"owner,omitempty"`
 	// Env is what this release set on the canary (NAME=value, besides ReleaseEnv), so
 	// that a resumed release sets the same, and the next release removes them first:
 	// one release's setting (or fault injection) does not leak into the next.
 	Env []string `json:"env,omitempty"`
-	// StepStarted is when the current step's weights took effect.
-	StepStarted time.Time `json:"step_started"`
 }
 
 // View is v as the proxy shows it.
@@ -111,7 +109,7 @@ func (st State) OwnerAlive(now time.Time) bool {
 		}
 		return syscall.Kill(n, 0) == nil || errors.Is(syscall.Kill(n, 0), syscall.EPERM)
 	}
-	return now.Sub(st.Heartbeat) < StaleAfter
+	return now.Sub(st.Updated) < StaleAfter
 }
 
 // Current is the group's colour services and the newest release label among them.
@@ -136,26 +134,51 @@ func ReadCurrent(ctx context.Context, api rollout.ServiceAPI, group string) (Cur
 		if !ok || raw == "" {
 			continue
 		}
-		var st State
-		if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		st, err := parseState(raw)
+		if err != nil {
 			cur.Problem = fmt.Errorf("service %s label %s: %w", svc.Spec.Name, swarmprovider.LabelRelease, err)
 			continue
 		}
 		if cur.State == nil || st.Updated.After(cur.State.Updated) {
-			cur.State, cur.StateService = &st, colour
+			cur.State, cur.StateService = st, colour
 		}
 	}
 	return cur, nil
 }
 
-// writeState stores st on the canary's service.
-func writeState(ctx context.Context, api rollout.ServiceAPI, serviceID string, st State) error {
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("release state: %w", err)
+// parseState reads a label value; nil for none.
+func parseState(raw string) (*State, error) {
+	if raw == "" {
+		return nil, nil
 	}
-	if err := rollout.SetLabel(ctx, api, serviceID, swarmprovider.LabelRelease, string(b)); err != nil {
-		return fmt.Errorf("record release %s (%s): %w", st.Release, st.Phase, err)
+	var st State
+	if err := json.Unmarshal([]byte(raw), &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// recordState rewrites the release label of service id: change gets what the label
+// says now (nil for none, or a label that does not parse) and returns the state to
+// write, or an error to stop. The write is made over the very spec change saw (see
+// rollout.UpdateService), so that a request another command wrote in between is seen,
+// not overwritten.
+func recordState(ctx context.Context, api rollout.ServiceAPI, id string, change func(on *State) (State, error)) error {
+	_, err := rollout.UpdateService(ctx, api, id, swarm.ServiceUpdateOptions{}, func(s *swarm.ServiceSpec) (bool, error) {
+		on, _ := parseState(s.Labels[swarmprovider.LabelRelease])
+		st, err := change(on)
+		if err != nil {
+			return false, err
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return false, err
+		}
+		s.Labels[swarmprovider.LabelRelease] = string(b)
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the release on service %s: %w", id, err)
 	}
 	return nil
 }

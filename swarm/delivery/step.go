@@ -51,7 +51,7 @@ func (r *Releaser) step(ctx context.Context, i int, platforms []string, nodes in
 		return err
 	}
 	if err := r.update(ctx, func(s *State) {
-		s.Phase, s.Step, s.StepStarted, s.Verdicts, s.Reason = PhaseStepping, i, time.Now().UTC(), nil, ""
+		s.Phase, s.Step, s.Verdicts, s.Reason = PhaseStepping, i, nil, ""
 	}); err != nil {
 		return err
 	}
@@ -70,23 +70,9 @@ func (r *Releaser) step(ctx context.Context, i int, platforms []string, nodes in
 // `resume` does (or a failure, or `abort`).
 func (r *Releaser) watch(ctx context.Context, where string, platforms []string, paused bool, start *Reading) (Judgement, error) {
 	st := r.snapshot()
-	var before Reading
-	var err error
-	if start != nil {
-		before = *start
-	} else {
-		before, err = r.read(ctx)
-	}
-	for err != nil {
-		if ctx.Err() != nil {
-			return Judgement{}, ctx.Err()
-		}
-		if time.Since(st.StepStarted) > MaxUnreachable {
-			return Judgement{}, errVerdict{fmt.Sprintf("proxy unreachable for %s at %s: %v", MaxUnreachable, where, err)}
-		}
-		time.Sleep(r.poll())
-		before, err = r.read(ctx)
-	}
+	// before is the window's start: given, or the first reading below (a proxy that
+	// does not answer yet counts against MaxUnreachable like any other silence).
+	before := start
 	started, lastOK, lastLine := time.Now(), time.Now(), time.Time{}
 	var j Judgement
 	tick := time.NewTicker(r.poll())
@@ -115,10 +101,14 @@ func (r *Releaser) watch(ctx context.Context, where string, platforms []string, 
 			continue // inconclusive: no figures
 		}
 		lastOK = now
-		win, err := reading.Since(before)
+		if before == nil {
+			before, started = &reading, now
+			continue
+		}
+		win, err := reading.Since(*before)
 		if err != nil {
 			r.logf("    %v", err)
-			before, started = reading, now
+			before, started = &reading, now
 			continue
 		}
 		j = Judge(win, st.Canary, st.Stable, platforms, r.Plan.Thresholds)

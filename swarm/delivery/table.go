@@ -37,7 +37,7 @@ func WriteState(w io.Writer, st State, now time.Time) {
 	}
 	owner := "none"
 	if Active(st.Phase) {
-		owner = fmt.Sprintf("%s, heartbeat %.0fs ago", st.Owner, now.Sub(st.Heartbeat).Seconds())
+		owner = fmt.Sprintf("%s, heartbeat %.0fs ago", st.Owner, now.Sub(st.Updated).Seconds())
 		if !st.OwnerAlive(now) {
 			owner += " — GONE: `release` with the same image or `resume` continues it, `abort` restores " + st.Stable
 		}

@@ -12,11 +12,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
@@ -116,10 +114,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer cli.Close()
-	s := &rollout.Session{
-		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.Group, Stack: o.Stack,
-		ProxyURL: o.ProxyURL, AdminURL: o.AdminURL, Out: stdout, Timeout: o.Timeout, TLS: o.tls,
-	}
+	s := o.Session(cli, stdout, o.tls)
 	var cert rollout.DemoCert
 	if o.tls {
 		if cert, err = demoCert(ctx, cli); err != nil {

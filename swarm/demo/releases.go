@@ -25,17 +25,20 @@ func demoPlan() delivery.Plan {
 // by step, then one that fails 3% of its requests on one architecture only — which the
 // colour-wide success rate would let through — caught and rolled back on its own.
 func releases(ctx context.Context, s *rollout.Session, api delivery.ClusterAPI, image, verifyKey string) error {
-	r := &delivery.Releaser{API: api, Session: s, Plan: demoPlan(), OverrideHeader: "X-Archway-Color", Out: s.Out, VerifyKey: verifyKey}
+	// A Releaser drives one release: each gets its own.
+	releaser := func() *delivery.Releaser {
+		return &delivery.Releaser{API: api, Session: s, Plan: demoPlan(), OverrideHeader: "X-Archway-Color", Out: s.Out, VerifyKey: verifyKey}
+	}
 	load := rollout.StartLoad(ctx, s.HTTP, s.ProxyURL+"/", 8, 0)
 	defer load.Stop()
 
 	fmt.Fprintf(s.Out, "\n######## release 1: %s, a good one, under a steady load\n\n", image)
 	t0 := time.Now()
 	before := load.Snapshot()
-	if err := r.Release(ctx, delivery.Spec{Image: image}); err != nil {
+	if err := releaser().Release(ctx, delivery.Spec{Image: image}); err != nil {
 		return fmt.Errorf("the good release: %w", err)
 	}
-	good := sub(load.Snapshot(), before)
+	good := load.Snapshot().Sub(before)
 	goodTime := time.Since(t0)
 
 	bad, err := badPlatform(ctx, api)
@@ -45,12 +48,12 @@ func releases(ctx context.Context, s *rollout.Session, api delivery.ClusterAPI, 
 	env := map[string]string{"FAIL_RATE": "0.03", "FAIL_PLATFORM": bad}
 	fmt.Fprintf(s.Out, "\n######## release 2: the same image with FAIL_RATE=0.03 FAIL_PLATFORM=%s — 3%% failures on one node of %s\n\n", bad, bad)
 	before = load.Snapshot()
-	r2 := &delivery.Releaser{API: api, Session: s, Plan: demoPlan(), OverrideHeader: "X-Archway-Color", Out: s.Out, VerifyKey: verifyKey}
+	r2 := releaser()
 	err = r2.Release(ctx, delivery.Spec{Image: image, Env: env})
 	if !errors.Is(err, delivery.ErrAborted) {
 		return fmt.Errorf("the release failing on %s was not aborted: %v", bad, err)
 	}
-	badLoad := sub(load.Snapshot(), before)
+	badLoad := load.Snapshot().Sub(before)
 
 	fmt.Fprintf(s.Out, "\n######## summary of the releases\n")
 	fmt.Fprintf(s.Out, "    release 1: promoted in %.0fs; load %s\n", goodTime.Seconds(), good)
@@ -78,16 +81,4 @@ func badPlatform(ctx context.Context, api delivery.ClusterAPI) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("the per-architecture release needs a platform that exactly one node runs (nodes: %v)", count)
-}
-
-// sub is what a load saw between two snapshots.
-func sub(a, b rollout.LoadResult) rollout.LoadResult {
-	d := rollout.LoadResult{OK: a.OK - b.OK, Failed: a.Failed - b.Failed, Errors: a.Errors[min(len(b.Errors), len(a.Errors)):]}
-	if d.Failed > 0 {
-		d.FirstFail, d.LastFail = a.FirstFail, a.LastFail
-		if b.Failed > 0 {
-			d.FirstFail = b.LastFail // the first of this stretch is after b's last
-		}
-	}
-	return d
 }

@@ -15,11 +15,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/swarm/delivery"
@@ -132,10 +130,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer cli.Close()
-	s := &rollout.Session{
-		API: cli, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: o.Group, Stack: o.Stack,
-		ProxyURL: o.ProxyURL, AdminURL: o.AdminURL, Out: stdout, Timeout: o.Timeout, TLS: o.tls,
-	}
+	s := o.Session(cli, stdout, o.tls)
 	if o.tls {
 		if s.HTTP.Transport, err = rollout.TrustCA(o.caFile); err != nil {
 			return fmt.Errorf("-ca-file: %w", err)

@@ -3,6 +3,8 @@ package rollout
 import (
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -60,4 +62,13 @@ func (f *Flags) Resolve() error {
 		f.VerifyKey = filepath.Join(home, "signing", "cosign.pub")
 	}
 	return nil
+}
+
+// Session is an operator's session on api with these flags (the admin token is read
+// separately: not every command needs it), printing to out.
+func (f Flags) Session(api ClusterAPI, out io.Writer, tls bool) *Session {
+	return &Session{
+		API: api, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: f.Group, Stack: f.Stack,
+		ProxyURL: f.ProxyURL, AdminURL: f.AdminURL, Out: out, Timeout: f.Timeout, TLS: tls,
+	}
 }

@@ -99,6 +99,20 @@ func (l *Load) fail(msg string) {
 	l.mu.Unlock()
 }
 
+// Sub is what the load saw between an earlier snapshot and r. FirstFail is then a
+// lower bound: two snapshots do not tell when the first failure after the earlier one
+// came, only that it came after that snapshot's last.
+func (r LoadResult) Sub(earlier LoadResult) LoadResult {
+	d := LoadResult{OK: r.OK - earlier.OK, Failed: r.Failed - earlier.Failed, Errors: r.Errors[min(len(earlier.Errors), len(r.Errors)):]}
+	if d.Failed > 0 {
+		d.FirstFail, d.LastFail = r.FirstFail, r.LastFail
+		if earlier.Failed > 0 {
+			d.FirstFail = earlier.LastFail
+		}
+	}
+	return d
+}
+
 // Snapshot reads the counters without stopping.
 func (l *Load) Snapshot() LoadResult {
 	l.mu.Lock()

@@ -45,7 +45,7 @@ func Sample(ctx context.Context, c *http.Client, baseURL string, n int) Tally {
 	t := Tally{Counts: map[Cell]int{}}
 	url := strings.TrimSuffix(baseURL, "/") + "/api/info"
 	for range n {
-		info, err := getInfo(ctx, c, url)
+		info, err := GetInfo(ctx, c, url, nil)
 		t.Total++
 		if err != nil {
 			t.Failed++
@@ -59,11 +59,16 @@ func Sample(ctx context.Context, c *http.Client, baseURL string, n int) Tally {
 	return t
 }
 
-func getInfo(ctx context.Context, c *http.Client, url string) (app.Info, error) {
+// GetInfo asks archway-app's /api/info at url (through the proxy) with the extra
+// header, if any; a non-200 answer or a body that is not the app's JSON is an error.
+func GetInfo(ctx context.Context, c *http.Client, url string, header http.Header) (app.Info, error) {
 	var info app.Info
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return info, err
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.Do(req)

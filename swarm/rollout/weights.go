@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,39 +125,56 @@ func setWeight(ctx context.Context, api ServiceAPI, id string, weight int) error
 }
 
 // SetLabel writes one label of service id (the service's labels, not its tasks': no
-// task restarts). It retries an update that lost a race with another writer (Swarm's
-// optimistic version check), and does nothing when the label already has the value.
+// task restarts), and does nothing when the label already has the value.
 func SetLabel(ctx context.Context, api ServiceAPI, id, key, value string) error {
+	_, err := UpdateService(ctx, api, id, swarm.ServiceUpdateOptions{}, func(s *swarm.ServiceSpec) (bool, error) {
+		if s.Labels[key] == value {
+			return false, nil
+		}
+		s.Labels[key] = value
+		return true, nil
+	})
+	if err != nil {
+		if len(value) > 60 {
+			value = value[:60] + "…"
+		}
+		return fmt.Errorf("update service %s label %s=%s: %w", id, key, value, err)
+	}
+	return nil
+}
+
+// UpdateService applies change to the current spec of service id and writes it with
+// the version it read, so that a change decided on what the spec says is written only
+// over that spec. When another writer got in between (Swarm's optimistic version
+// check), it reads again and calls change on the newer spec, a few times. change gets
+// its own copy of the labels; it returns false to leave the service as it is, and an
+// error to stop. UpdateService reports whether it wrote.
+func UpdateService(ctx context.Context, api ServiceAPI, id string, opts swarm.ServiceUpdateOptions, change func(*swarm.ServiceSpec) (bool, error)) (bool, error) {
 	const attempts = 5
 	var err error
 	for range attempts {
 		var svc swarm.Service
 		svc, _, err = api.ServiceInspectWithRaw(ctx, id, swarm.ServiceInspectOptions{})
 		if err != nil {
-			return fmt.Errorf("inspect service %s: %w", id, err)
-		}
-		if svc.Spec.Labels[key] == value {
-			return nil
+			return false, fmt.Errorf("inspect service %s: %w", id, err)
 		}
 		spec := svc.Spec
-		labels := make(map[string]string, len(spec.Labels)+1)
-		for k, v := range spec.Labels {
-			labels[k] = v
+		spec.Labels = maps.Clone(spec.Labels)
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
 		}
-		labels[key] = value
-		spec.Labels = labels
-		_, err = api.ServiceUpdate(ctx, id, svc.Version, spec, swarm.ServiceUpdateOptions{})
-		if err == nil {
-			return nil
+		write, cerr := change(&spec)
+		if cerr != nil || !write {
+			return false, cerr
+		}
+		if _, err = api.ServiceUpdate(ctx, id, svc.Version, spec, opts); err == nil {
+			return true, nil
 		}
 		if !IsUpdateRace(err) {
 			break
 		}
 	}
-	if len(value) > 60 {
-		value = value[:60] + "…"
-	}
-	return fmt.Errorf("update service %s label %s=%s: %w", id, key, value, err)
+	return false, err
 }
 
 // IsUpdateRace reports whether a service update failed because another writer updated
