@@ -69,7 +69,10 @@ func newArchway(ctx context.Context, client *dagger.Client, o Options, info Buil
 		WithEnvVariable("GOPROXY", goproxy).
 		WithEnvVariable("GOSUMDB", goEnv(ctx, "GOSUMDB", "sum.golang.org")).
 		WithEnvVariable("GOTOOLCHAIN", "local").
-		WithEnvVariable("GOFLAGS", "-buildvcs=false").
+		// -trimpath everywhere, not only in build: the build cache keys on it, so vet,
+		// staticcheck, the tests' cross-builds and the linux/amd64 image build then
+		// compile each package once between them.
+		WithEnvVariable("GOFLAGS", "-buildvcs=false -trimpath").
 		WithEnvVariable("CGO_ENABLED", "0").
 		WithDirectory("/src", a.source).
 		WithWorkdir("/src")

@@ -153,12 +153,19 @@ func runPipeline(ctx context.Context, o Options) error {
 			err = publish()
 		}
 	case "all":
-		// lint, test and build run at once (the engine schedules their execs on the
-		// CPUs); publish waits for all three, so a failing lint or test never publishes.
+		// lint runs beside build-then-test; publish waits for all three, so a failing
+		// lint or test never publishes. The tests follow the build because they
+		// cross-build the app for linux/386 and linux/arm/v7 (TestForeignBuilds): after
+		// the build those packages are in the build cache, at once with it they would
+		// be compiled twice on the same CPUs.
 		g, _ := errgroup.WithContext(ctx)
 		g.Go(lint)
-		g.Go(test)
-		g.Go(build)
+		g.Go(func() error {
+			if err := build(); err != nil {
+				return err
+			}
+			return test()
+		})
 		if err = g.Wait(); err == nil {
 			err = publish()
 		}

@@ -66,30 +66,22 @@ func (a *Archway) Publish(ctx context.Context, outs map[string]*dagger.Directory
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	var res []Published
 	for _, s := range all {
-		for _, tag := range []string{a.info.Version, "latest"} {
-			if _, err := rc.PutManifest(ctx, s.repo, tag, s.mt, s.body); err != nil {
-				return nil, fmt.Errorf("tag %s:%s: %w", s.repo, tag, err)
-			}
-			if body, _, err := rc.Manifest(ctx, s.repo, tag); err != nil || digestOf(body) != s.index {
-				return nil, fmt.Errorf("verify %s:%s: digest %s, want %s: %v", s.repo, tag, digestOf(body), s.index, err)
-			}
+		if err := tagIndex(ctx, rc, s, a.info.Version, "latest"); err != nil {
+			return nil, err
 		}
-		layout := filepath.Join(a.opts.Dist, fmt.Sprintf("%s-%s.oci.tar", path.Base(s.repo), a.info.Version))
-		if _, err := exportLayout(ctx, rc, s.repo, s.index, a.info.Version, layout, a.info.Created); err != nil {
-			return nil, fmt.Errorf("export %s: %w", layout, err)
-		}
-		if a.opts.Load {
-			if s.host == nil {
-				return nil, fmt.Errorf("-load: host platform %s is not in -platforms", hostPlatform())
-			}
-			if err := loadIntoDocker(ctx, s.host, s.ref, os.TempDir()); err != nil {
-				return nil, err
-			}
-		}
-		sort.Slice(s.imgs, func(i, j int) bool { return s.imgs[i].Platform < s.imgs[j].Platform })
-		res = append(res, Published{Ref: s.ref, Index: s.index, Images: s.imgs, Layout: layout, Signed: a.key != nil})
+	}
+	// Then each index is written to dist/ (and loaded), side by side.
+	res := make([]Published, len(all))
+	g, gctx = errgroup.WithContext(ctx)
+	for i, s := range all {
+		g.Go(func() (err error) {
+			res[i], err = a.deliver(gctx, rc, s)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	if a.key != nil {
 		pub := filepath.Join(a.opts.Dist, "cosign.pub")
@@ -101,6 +93,38 @@ func (a *Archway) Publish(ctx context.Context, outs map[string]*dagger.Directory
 		}
 	}
 	return res, nil
+}
+
+// tagIndex points tags at s's index and reads each back.
+func tagIndex(ctx context.Context, rc *registryClient, s staged, tags ...string) error {
+	for _, tag := range tags {
+		if _, err := rc.PutManifest(ctx, s.repo, tag, s.mt, s.body); err != nil {
+			return fmt.Errorf("tag %s:%s: %w", s.repo, tag, err)
+		}
+		if body, _, err := rc.Manifest(ctx, s.repo, tag); err != nil || digestOf(body) != s.index {
+			return fmt.Errorf("verify %s:%s: digest %s, want %s: %v", s.repo, tag, digestOf(body), s.index, err)
+		}
+	}
+	return nil
+}
+
+// deliver writes a tagged index to dist/ as an OCI layout and, with -load, loads its
+// host-platform image into the local Docker engine.
+func (a *Archway) deliver(ctx context.Context, rc *registryClient, s staged) (Published, error) {
+	layout := filepath.Join(a.opts.Dist, fmt.Sprintf("%s-%s.oci.tar", path.Base(s.repo), a.info.Version))
+	if _, err := exportLayout(ctx, rc, s.repo, s.index, a.info.Version, layout, a.info.Created); err != nil {
+		return Published{}, fmt.Errorf("export %s: %w", layout, err)
+	}
+	if a.opts.Load {
+		if s.host == nil {
+			return Published{}, fmt.Errorf("-load: host platform %s is not in -platforms", hostPlatform())
+		}
+		if err := loadIntoDocker(ctx, s.host, s.ref, os.TempDir()); err != nil {
+			return Published{}, err
+		}
+	}
+	sort.Slice(s.imgs, func(i, j int) bool { return s.imgs[i].Platform < s.imgs[j].Platform })
+	return Published{Ref: s.ref, Index: s.index, Images: s.imgs, Layout: layout, Signed: a.key != nil}, nil
 }
 
 // stage publishes, normalizes, verifies, signs and attests one binary's index.
@@ -137,11 +161,21 @@ func (a *Archway) stage(ctx context.Context, rc *registryClient, b Binary, outs 
 	if s.body, s.mt, err = rc.Manifest(ctx, repo, s.index); err != nil {
 		return s, err
 	}
+	// Each platform's layer is read and checked on its own (registry round trips
+	// and a gunzip each): side by side, four at a time.
 	exes := make([][]byte, len(imgs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(4)
 	for i, im := range imgs {
-		if exes[i], err = verifyImageContent(ctx, rc, repo, im.Manifest, im.Platform, "/usr/local/bin/"+b.Name); err != nil {
-			return s, fmt.Errorf("verify %s: %w", s.ref, err)
-		}
+		g.Go(func() (err error) {
+			if exes[i], err = verifyImageContent(gctx, rc, repo, im.Manifest, im.Platform, "/usr/local/bin/"+b.Name); err != nil {
+				return fmt.Errorf("verify %s: %w", s.ref, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return s, err
 	}
 	if a.key != nil {
 		if err := a.signAndAttest(ctx, rc, s, exes); err != nil {

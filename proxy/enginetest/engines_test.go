@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -267,29 +268,48 @@ func TestHeadAndBodylessStatuses(t *testing.T) {
 
 // TestEarlyRejectionWithExpect: a backend that refuses an upload without reading it (as
 // archway-app answers 405 to a POST) must have its answer reach a client that sent
-// Expect: 100-continue (curl does above 1 KiB), not a 502.
+// Expect: 100-continue (curl does above 1 KiB) at once, not a 502, and before the
+// client gave up waiting for "100 Continue" and sent its body: the body is never read.
+// (The proxy used to read it first, so curl waited its 1 s expect timeout.)
 func TestEarlyRejectionWithExpect(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, engine string) {
 		front := frontFor(t, engine, func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "no uploads here", http.StatusMethodNotAllowed)
 		})
 		const size = 2 << 20
-		req, _ := http.NewRequest(http.MethodPost, front.URL+"/", io.LimitReader(&proxytest.Pattern{}, size))
+		body := &readNoted{r: io.LimitReader(&proxytest.Pattern{}, size)}
+		req, _ := http.NewRequest(http.MethodPost, front.URL+"/", body)
 		req.ContentLength = size
 		req.Header.Set("Expect", "100-continue")
-		// Like curl: wait for the 100 (or a final answer) before sending the body.
-		client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+		// Like curl: wait for the 100 (or a final answer) before sending the body; far
+		// longer than the proxy should need, so a proxy that needs the body first
+		// shows as a body that was read.
+		client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 10 * time.Second}, Timeout: time.Minute}
 		defer client.CloseIdleConnections()
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
+		got, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Fatalf("got %d %q, want the backend's 405", resp.StatusCode, body)
+			t.Fatalf("got %d %q, want the backend's 405", resp.StatusCode, got)
+		}
+		if body.read.Load() {
+			t.Fatal("the client had to send its body before it heard the backend's 405 (no 100 Continue came, so it waited for its expect timeout)")
 		}
 	})
+}
+
+// readNoted is a request body that notes whether anything read it.
+type readNoted struct {
+	r    io.Reader
+	read atomic.Bool
+}
+
+func (b *readNoted) Read(p []byte) (int, error) {
+	b.read.Store(true)
+	return b.r.Read(p)
 }
 
 // TestSoleMemberDownIs502: with nowhere to retry, a refused connection (and a backend's

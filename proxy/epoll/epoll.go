@@ -513,9 +513,9 @@ func (l *evLoop) accept() {
 		}
 		// The kernel wakes whichever loop it likes (EPOLLEXCLUSIVE tends to pick the
 		// same one: measured 61 of 64 wrk connections on one of two loops), so the
-		// connection goes to the loop with the fewest; a loop adopts it on its own
-		// goroutine.
-		t := l.e.leastLoaded(l)
+		// engine places the connection itself (placeConn); a loop adopts it on its
+		// own goroutine.
+		t := l.e.placeConn(l)
 		t.load.Add(1)
 		if t == l {
 			l.adopt(fd, sa)
@@ -551,8 +551,25 @@ func (l *evLoop) forget(c *clientConn) {
 	l.load.Add(-1)
 }
 
-// leastLoaded is the loop with the fewest clients, l itself on a tie.
-func (e *Engine) leastLoaded(l *evLoop) *evLoop {
+// loopFill is how many clients a loop takes before the next loop gets any. A few
+// connections are served best by one loop: each epoll_wait returns all of their
+// events in one batch, where spread over two loops each loop wakes (through Go's
+// poller and an OS thread) for its own few and competes for the CPU with whatever
+// shares the node. On the 2-core bench, one loop had the lower p99 with 16
+// connections (0.77x nginx's against 0.97x for two loops, FINDINGS.md), while two
+// loops win on req/s from 64 connections up. nginx shows the same packing under
+// light load (the worker that woke last accepts again).
+const loopFill = 32
+
+// placeConn is the loop a new connection joins: the first loop with fewer than
+// loopFill clients, or, when every loop has that many, the one with the fewest
+// (l itself on a tie).
+func (e *Engine) placeConn(l *evLoop) *evLoop {
+	for _, o := range e.loops {
+		if o.load.Load() < loopFill {
+			return o
+		}
+	}
 	best, min := l, l.load.Load()
 	for _, o := range e.loops {
 		if n := o.load.Load(); n < min {

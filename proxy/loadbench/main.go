@@ -37,6 +37,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -113,12 +114,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, logs, wrk output)")
 	engines := fs.String("engines", defaultEngines, "archway-proxy configurations to measure, comma-separated: default (no -engine flag), nethttp, epoll, epoll:N (-engine epoll -loops N)")
 	fs.BoolVar(&o.strict, "strict", false, "exit 1 unless the default configuration meets every goal in every shape (req/s ≥ 1.1× nginx and ≥ 1.0× HAProxy, p99 ≤ 1.0× nginx, CPU/request ≤ 0.8× nginx, no errors)")
+	baseline := fs.String("baseline", "", "another archway-proxy binary (e.g. main's), measured in its default configuration as \"baseline\" beside -engines: an A/B of two builds in one run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	targets, err := parseEngines(*engines)
 	if err != nil {
 		return o, err
+	}
+	if *baseline != "" {
+		if st, err := os.Stat(*baseline); err != nil || st.IsDir() {
+			return o, fmt.Errorf("-baseline=%q: want an archway-proxy binary", *baseline)
+		}
+		targets = append(targets, archwayTarget{name: "archway-proxy baseline", entry: "baseline", bin: *baseline})
 	}
 	o.targets = targets
 	set := map[string]bool{}
@@ -292,6 +300,7 @@ type archwayTarget struct {
 	name  string
 	entry string
 	args  []string
+	bin   string // the binary, when not -proxy's (-baseline)
 }
 
 // isDefault reports whether t is the proxy's default configuration (no -engine flag).
@@ -467,7 +476,7 @@ func bench(ctx context.Context, o options, out io.Writer) (*report, error) {
 		logPath := filepath.Join(dir, fileName(at.name)+".log")
 		env := append(slices.Clip(proxyEnv), "PORT="+strconv.Itoa(port), "LOADBENCH_TARGET="+fileName(at.entry))
 		p, err := startProc(at.name, env, logPath,
-			pinned(o.frontCPU, append([]string{o.proxyBin, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", admin), "-drain", "0s"}, at.args...)...)...)
+			pinned(o.frontCPU, append([]string{cmp.Or(at.bin, o.proxyBin), "-admin-addr", fmt.Sprintf("127.0.0.1:%d", admin), "-drain", "0s"}, at.args...)...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -220,6 +222,25 @@ func TestParseFlags(t *testing.T) {
 	} {
 		if _, err := parseFlags(args, io.Discard); err == nil {
 			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
+// -baseline adds another binary's default configuration; a path that is not a file
+// is refused in one line naming it.
+func TestParseFlagsBaseline(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "proxy-main")
+	if err := os.WriteFile(bin, []byte("#!/bin/true\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"-engines", "default", "-baseline", bin}, io.Discard)
+	if err != nil || len(o.targets) != 2 || o.targets[1].bin != bin || o.targets[1].args != nil || o.targets[1].isDefault() {
+		t.Fatalf("-baseline %s: %+v %v", bin, o.targets, err)
+	}
+	for _, bad := range []string{filepath.Dir(bin), bin + ".missing"} {
+		_, err := parseFlags([]string{"-baseline", bad}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), `-baseline="`+bad+`"`) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("-baseline %s: %v", bad, err)
 		}
 	}
 }

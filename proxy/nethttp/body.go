@@ -22,11 +22,14 @@ type clientBody struct {
 	err     error
 }
 
-// watchBody replaces r.Body with a clientBody.
+// watchBody wraps r.Body in a clientBody, for the outgoing request only: the server's
+// own r.Body must stay what net/http made it. With `Expect: 100-continue` that is the
+// reader that sends "100 Continue" on the first read; seeing it unread after the
+// handler, net/http closes the connection instead of reading the body the client
+// has not sent (replaced, net/http reads it before the answer, and a client like curl
+// waits its expect timeout, 1 s, for a 100 that never comes).
 func watchBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) *clientBody {
-	b := &clientBody{rc: r.Body, ctl: http.NewResponseController(w), limit: limit, timeout: timeout}
-	r.Body = b
-	return b
+	return &clientBody{rc: r.Body, ctl: http.NewResponseController(w), limit: limit, timeout: timeout}
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {

@@ -160,7 +160,11 @@ func (h *Handler) forward(rw *respWriter, r *http.Request, m *proxy.Member, repl
 			panic(v)
 		}
 	}()
-	rp.ServeHTTP(rw, r.WithContext(ctx))
+	out := r.WithContext(ctx)
+	if body != nil {
+		out.Body = body
+	}
+	rp.ServeHTTP(rw, out)
 	return o
 }
 
