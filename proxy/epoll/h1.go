@@ -43,42 +43,41 @@ var errHeadTooLarge = errors.New("message head too large")
 // needed; !fast means the request is not for the fast path (see above) and the
 // connection should go to net/http, which also covers a head that does not fit max.
 func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
-	end := bytes.Index(b, crlfcrlf)
-	if end < 0 {
-		// A bare LF line end would never give CRLFCRLF: net/http accepts it.
-		if bytes.IndexByte(b, '\n') >= 0 && !onlyCRLF(b) || len(b) >= max {
-			return false, false
-		}
-		// A complete request line that is not a fast one (HTTP/0.9's "GET /", a
-		// preface) must not wait for a head that never comes: net/http answers it.
-		if line, _, ok := bytes.Cut(b, crlf); ok && !fastRequestLine(line) {
-			return false, false
-		}
-		return false, true
-	}
-	if end+4 > max {
-		return false, false
-	}
-	head := b[:end+2] // every line with its CRLF
-	*r = reqHead{headers: r.headers[:0], listed: r.listed[:0], size: end + 4}
-	line, rest, _ := bytes.Cut(head, crlf)
-	if !onlyCRLF(head) {
-		return false, false
-	}
-	if !fastRequestLine(line) {
+	*r = reqHead{headers: r.headers[:0], listed: r.listed[:0]}
+	// A request line that is not a fast one (HTTP/0.9's "GET /", a preface, a bare
+	// LF, which net/http accepts) goes to net/http at once: it must not wait for a
+	// head that never comes. So does a head that does not fit max.
+	line, rest, complete, bare := nextLine(b)
+	switch {
+	case !complete:
+		return false, len(b) < max
+	case bare || !fastRequestLine(line):
 		return false, false
 	}
 	method, line, _ := bytes.Cut(line, sp)
 	uri, _, _ := bytes.Cut(line, sp)
 	r.method, r.uri = method, uri
 	hosts := 0
-	for len(rest) > 0 {
-		line, rest, _ = bytes.Cut(rest, crlf)
+	for {
+		line, rest, complete, bare = nextLine(rest)
+		switch {
+		case !complete:
+			// A CR inside the unfinished line already makes it one net/http reads.
+			return false, len(b) < max && !crInside(rest)
+		case bare:
+			return false, false
+		case len(line) == 0:
+			r.size = len(b) - len(rest)
+			if r.size > max || hosts != 1 || !cleanHost(r.host) {
+				return false, false // net/http answers these 400
+			}
+			return true, true
+		}
 		name, value, found := bytes.Cut(line, colon)
 		if !found || !isToken(name) || !fieldValue(value) {
-			return false, false // includes obs-fold and "Name :"
+			return false, false // includes obs-fold, "Name :", a bare CR and control bytes
 		}
-		value = bytes.Trim(value, " \t")
+		value = trimOWS(value)
 		switch {
 		case equalFoldString(name, "Host"):
 			hosts++
@@ -95,17 +94,47 @@ func parseRequestHead(b []byte, max int, r *reqHead) (ok, fast bool) {
 			r.connClose = r.connClose || opts.close
 		case equalFoldString(name, "Te"):
 			for tok := range bytes.SplitSeq(value, comma) {
-				if equalFoldString(bytes.Trim(tok, " \t"), "trailers") {
+				if equalFoldString(trimOWS(tok), "trailers") {
 					r.teTrailers = true
 				}
 			}
 		}
 		r.headers = append(r.headers, h1Header{name, value})
 	}
-	if hosts != 1 || !cleanHost(r.host) {
-		return false, false // net/http answers these 400
+}
+
+// nextLine cuts the first line off b: line without its CRLF, and the rest.
+// complete is false while b has no LF; bare reports a line that ends in an LF
+// without a CR before it. Lines are found with one IndexByte each: a head is
+// scanned once, which is most of what parsing it costs. A CR elsewhere in a line
+// is the caller's to refuse (fieldValue and isToken do).
+func nextLine(b []byte) (line, rest []byte, complete, bare bool) {
+	i := bytes.IndexByte(b, '\n')
+	switch {
+	case i < 0:
+		return nil, b, false, false
+	case i == 0 || b[i-1] != '\r':
+		return nil, b, true, true
 	}
-	return true, true
+	return b[:i-1], b[i+1:], true, false
+}
+
+// crInside reports a CR before the last byte of an unfinished line: whatever
+// follows, the line is not one the fast path takes.
+func crInside(partial []byte) bool {
+	i := bytes.IndexByte(partial, '\r')
+	return i >= 0 && i < len(partial)-1
+}
+
+// trimOWS drops the optional whitespace (SP, HTAB) around a header value.
+func trimOWS(v []byte) []byte {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // fastRequestLine reports whether line is "METHOD /clean-target HTTP/1.1".
@@ -123,7 +152,7 @@ type connOptions struct{ close, keepAlive, upgrade bool }
 func connectionHeader(value []byte, listed [][]byte) (connOptions, [][]byte) {
 	var o connOptions
 	for tok := range bytes.SplitSeq(value, comma) {
-		tok = bytes.Trim(tok, " \t")
+		tok = trimOWS(tok)
 		switch {
 		case equalFoldString(tok, "close"):
 			o.close = true
@@ -139,31 +168,13 @@ func connectionHeader(value []byte, listed [][]byte) (connOptions, [][]byte) {
 }
 
 var (
-	crlf     = []byte("\r\n")
-	crlfcrlf = []byte("\r\n\r\n")
-	sp       = []byte(" ")
-	colon    = []byte(":")
-	comma    = []byte(",")
+	crlf  = []byte("\r\n")
+	sp    = []byte(" ")
+	colon = []byte(":")
+	comma = []byte(",")
 	// nameContentLength is listed to drop the backend's Content-Length lines.
 	nameContentLength = []byte("Content-Length")
 )
-
-// onlyCRLF reports whether every LF in b follows a CR and every CR precedes an LF.
-func onlyCRLF(b []byte) bool {
-	for i, c := range b {
-		switch c {
-		case '\n':
-			if i == 0 || b[i-1] != '\r' {
-				return false
-			}
-		case '\r':
-			if i+1 < len(b) && b[i+1] != '\n' {
-				return false
-			}
-		}
-	}
-	return true
-}
 
 // path is the request target without its query.
 func (r *reqHead) path() []byte {
@@ -308,19 +319,15 @@ var errBadResponse = errors.New("malformed response from backend")
 // parseResponseHead parses the response head at the start of b for a request with
 // method; ok false and err nil means more bytes are needed.
 func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err error) {
-	end := bytes.Index(b, crlfcrlf)
-	if end < 0 {
-		if len(b) >= max {
-			return false, errHeadTooLarge
-		}
-		return false, nil
-	}
-	*r = respHead{headers: r.headers[:0], listed: r.listed[:0], size: end + 4, length: -1}
-	if !onlyCRLF(b[:end+4]) {
+	*r = respHead{headers: r.headers[:0], listed: r.listed[:0], length: -1}
+	line, rest, complete, bare := nextLine(b)
+	switch {
+	case !complete:
+		return false, moreHead(b, max)
+	case bare || bytes.IndexByte(line, '\r') >= 0:
 		// A bare CR or LF inside the head: a client could split it elsewhere.
 		return false, errBadResponse
 	}
-	line, rest, _ := bytes.Cut(b[:end+2], crlf)
 	proto, line, ok1 := bytes.Cut(line, sp)
 	code, _, _ := bytes.Cut(line, sp)
 	if !ok1 || len(code) != 3 || !bytes.HasPrefix(proto, []byte("HTTP/1.")) || len(proto) != 8 {
@@ -339,13 +346,23 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 	r.status = status
 	keepAlive := false
 	chunked, te := false, false
-	for len(rest) > 0 {
-		line, rest, _ = bytes.Cut(rest, crlf)
+	for {
+		line, rest, complete, bare = nextLine(rest)
+		switch {
+		case !complete:
+			return false, moreHead(b, max)
+		case bare:
+			return false, errBadResponse
+		}
+		if len(line) == 0 {
+			r.size = len(b) - len(rest)
+			break
+		}
 		name, value, found := bytes.Cut(line, colon)
 		if !found || !isToken(name) || !fieldValue(value) {
-			return false, errBadResponse // includes obs-fold, "Name :" and control bytes
+			return false, errBadResponse // includes obs-fold, "Name :", a bare CR and control bytes
 		}
-		value = bytes.Trim(value, " \t")
+		value = trimOWS(value)
 		switch {
 		case equalFoldString(name, "Content-Length"):
 			n, ok := contentLength(value)
@@ -393,6 +410,15 @@ func parseResponseHead(b []byte, max int, head bool, r *respHead) (ok bool, err 
 		r.mode, r.close = bodyClose, true
 	}
 	return true, nil
+}
+
+// moreHead is parseResponseHead's answer to a head not complete in b: wait for
+// more bytes, unless b already fills max.
+func moreHead(b []byte, max int) error {
+	if len(b) >= max {
+		return errHeadTooLarge
+	}
+	return nil
 }
 
 // clientResponse is what appendClient writes besides the backend's headers.
@@ -640,14 +666,14 @@ func cleanHost(h []byte) bool {
 		return false
 	}
 	for _, c := range h {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || bytes.IndexByte([]byte("-._~:[]"), c) >= 0) {
+		if !hostChar[c] {
 			return false
 		}
 	}
 	return true
 }
 
-var tokenChar, uriChar [256]bool
+var tokenChar, uriChar, hostChar [256]bool
 
 func init() {
 	for c := range 256 {
@@ -655,6 +681,7 @@ func init() {
 		alnum := 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9'
 		tokenChar[c] = alnum || bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), b) >= 0
 		uriChar[c] = alnum || bytes.IndexByte([]byte("-._~!$&'()*+,;=:@/?"), b) >= 0
+		hostChar[c] = alnum || bytes.IndexByte([]byte("-._~:[]"), b) >= 0
 	}
 }
 
