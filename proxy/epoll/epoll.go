@@ -324,8 +324,10 @@ func (l *evLoop) wait() (int, error) {
 	if len(l.again) > 0 {
 		return pollNow(l.epfd, l.events[:])
 	}
-	if now := time.Now(); now.After(l.waitUntil) {
-		l.waitUntil = now.Add(time.Second)
+	// l.now is the start of the turn just done: microseconds old, and the clock is
+	// read once a turn rather than twice.
+	if l.now.After(l.waitUntil) {
+		l.waitUntil = l.now.Add(time.Second)
 		_ = l.epFile.SetReadDeadline(l.waitUntil.Add(100 * time.Millisecond))
 	}
 	err := l.epRaw.Read(l.pollFn)
