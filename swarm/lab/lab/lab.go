@@ -19,7 +19,6 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
@@ -104,173 +103,34 @@ func Up(ctx context.Context, o Options) (State, error) {
 		return State{}, err
 	}
 	defer host.Close()
-	if _, err := host.Ping(ctx); err != nil {
-		return State{}, fmt.Errorf("host engine not answering (%w); fix: start dockerd or `go run ./ci setup`", err)
-	}
-	if err := provision.RegistryAnswers(ctx, Registry); err != nil {
-		p.printf("warning: registry %s not answering (%v); nodes cannot pull until it runs; fix: `go run ./ci setup`", Registry, err)
-	}
-	gw, err := bridgeGateway(ctx, host)
+	gw, err := checkHost(ctx, host, p)
 	if err != nil {
 		return State{}, err
 	}
-
-	hostArch := runtime.GOARCH
-	native, ok := ByEngineArch(hostArch)
-	if !ok {
-		return State{}, fmt.Errorf("host architecture %s not supported by the lab", hostArch)
-	}
-	var arches []Arch
-	for _, a := range o.Arches {
-		if a.Emulated(hostArch) {
-			if msg := checkEmulation(hostArch, a); msg != "" {
-				p.printf("%s", msg)
-				continue
-			}
-		}
-		arches = append(arches, a)
-	}
-	build := append([]Arch{native}, without(arches, native)...)
-
-	b := &Builder{Docker: host, Home: o.Home, RepoDir: o.RepoDir, Suite: o.Suite, Mirror: o.Mirror, HostArch: hostArch, Progress: p.printf}
-	p.printf("node images: %s", archList(build))
-	build, err = b.buildable(ctx, build, p)
+	native, arches, err := runnableArches(o.Arches, p)
 	if err != nil {
 		return State{}, err
 	}
-	images, errs, err := b.Ensure(ctx, build)
+	b := &Builder{Docker: host, Home: o.Home, RepoDir: o.RepoDir, Suite: o.Suite, Mirror: o.Mirror, HostArch: runtime.GOARCH, Progress: p.printf}
+	images, err := nodeImages(ctx, b, native, arches, p)
 	if err != nil {
 		return State{}, err
 	}
-	for _, a := range build {
-		if e := errs[a.Name]; e != nil {
-			p.printf("%s: node image failed: %v", a.Name, e)
-			continue
-		}
-		p.printf("%s: %s (%s)", a.Name, images[a.Name].Tag, images[a.Name].Source)
-	}
-	mgrImg, ok := images[native.Name]
-	if !ok {
-		return State{}, fmt.Errorf("manager image (%s): %w", native.Name, errs[native.Name])
-	}
-
-	privileged := detectPrivileged()
-	if !privileged {
-		p.printf("nodes run without --privileged (the engine cannot grant every capability here): all caps but SYS_RESOURCE, unconfined")
-	}
-	specs := []nodeSpec{{Name: ManagerName, Arch: native, Role: "manager", Image: mgrImg.Tag}}
-	for _, a := range arches {
-		if img, ok := images[a.Name]; ok {
-			specs = append(specs, nodeSpec{Name: NodeName(a), Arch: a, Role: "worker", Image: img.Tag})
-		}
-	}
+	specs := nodeSpecs(native, arches, images)
 	if err := removeUnwanted(ctx, host, specs, p); err != nil {
 		return State{}, err
 	}
-
-	// Nodes start in parallel; workers join as soon as both their engine and the swarm
-	// are ready.
-	type result struct {
-		node Node
-		id   string
-		err  error
+	sc := startConfig{privileged: detectPrivileged(), registry: gw + ":5000", engineTimeout: o.EngineTimeout}
+	if !sc.privileged {
+		p.printf("nodes run without --privileged (the engine cannot grant every capability here): all caps but SYS_RESOURCE, unconfined")
 	}
-	results := make([]result, len(specs))
-	swarmReady := make(chan struct{})
-	var sw swarmInfo
-	var wg sync.WaitGroup
-	for i, s := range specs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := &results[i]
-			r.node = Node{Name: s.Name, Arch: s.Arch.Name, Container: s.Name, Role: s.Role, Image: s.Image}
-			// A manager that fails before the swarm exists must still release the workers.
-			fail := func(err error) {
-				r.err = err
-				if s.Role == "manager" {
-					sw.err = err
-					close(swarmReady)
-				}
-			}
-			addr, created, err := ensureNode(ctx, host, s, privileged, gw+":5000")
-			if err != nil {
-				fail(err)
-				return
-			}
-			r.node.Addr = addr
-			if created {
-				p.printf("%s: container started at %s, waiting for its engine", s.Name, addr)
-			}
-			c, err := waitEngine(ctx, host, s.Name, addr, o.EngineTimeout)
-			if err != nil {
-				fail(err)
-				return
-			}
-			defer c.Close()
-			if s.Role == "manager" {
-				sw.sw, sw.err = ensureSwarm(ctx, c, addr)
-				sw.addr = addr
-				if sw.err == nil {
-					info, err := c.Info(ctx)
-					if err != nil {
-						sw.err = fmt.Errorf("manager info: %w", err)
-					}
-					r.id = info.Swarm.NodeID
-				}
-				close(swarmReady)
-				r.err = sw.err
-				return
-			}
-			<-swarmReady
-			if sw.err != nil {
-				r.err = fmt.Errorf("no swarm to join: %w", sw.err)
-				return
-			}
-			mc, err := engineClient(sw.addr)
-			if err != nil {
-				r.err = err
-				return
-			}
-			defer mc.Close()
-			id, joined, err := ensureJoined(ctx, c, mc, sw.sw, sw.addr, addr)
-			if err != nil {
-				r.err = err
-				return
-			}
-			r.id = id
-			if joined {
-				p.printf("%s: joined the swarm", s.Name)
-			}
-		}()
-	}
-	wg.Wait()
-	if sw.err != nil {
-		return State{}, fmt.Errorf("manager: %w", sw.err)
-	}
-	mgr, err := engineClient(sw.addr)
+	started, mgrAddr, err := startNodes(ctx, host, specs, sc, p)
 	if err != nil {
 		return State{}, err
 	}
-	defer mgr.Close()
-
-	st := State{DockerHost: "tcp://" + sw.addr + ":2375", Registry: Registry}
-	keep := map[string]bool{}
-	for i, r := range results {
-		if r.err != nil {
-			p.printf("%s: failed: %v", specs[i].Name, r.err)
-			continue
-		}
-		keep[r.id] = true
-		if err := labelNode(ctx, mgr, r.id, r.node.Arch); err != nil {
-			p.printf("%s: %v", specs[i].Name, err)
-		}
-		st.Nodes = append(st.Nodes, r.node)
-	}
-	if n, err := pruneNodes(ctx, mgr, keep); err != nil {
-		p.printf("warning: %v", err)
-	} else if n > 0 {
-		p.printf("removed %d stale swarm node(s)", n)
+	st, err := registerNodes(ctx, mgrAddr, started, p)
+	if err != nil {
+		return State{}, err
 	}
 	if err := SaveState(o.Home, st); err != nil {
 		return st, err
@@ -287,10 +147,108 @@ func Up(ctx context.Context, o Options) (State, error) {
 	return st, nil
 }
 
-type swarmInfo struct {
-	sw   swarm.Swarm
-	addr string
-	err  error
+// checkHost makes sure the host engine answers, warns when the registry does not (the
+// nodes pull from it, but the lab can come up without it), and returns the address the
+// node containers reach the host at: the default bridge's gateway.
+func checkHost(ctx context.Context, host *client.Client, p *progress) (string, error) {
+	if _, err := host.Ping(ctx); err != nil {
+		return "", fmt.Errorf("host engine not answering (%w); fix: start dockerd or `go run ./ci setup`", err)
+	}
+	if err := provision.RegistryAnswers(ctx, Registry); err != nil {
+		p.printf("warning: registry %s not answering (%v); nodes cannot pull until it runs; fix: `go run ./ci setup`", Registry, err)
+	}
+	return bridgeGateway(ctx, host)
+}
+
+// runnableArches returns the manager's architecture (this machine's) and the requested
+// workers this machine can run; each one it cannot (no emulation for it) is reported
+// with the fix and left out.
+func runnableArches(requested []Arch, p *progress) (Arch, []Arch, error) {
+	hostArch := runtime.GOARCH
+	native, ok := ByEngineArch(hostArch)
+	if !ok {
+		return Arch{}, nil, fmt.Errorf("host architecture %s not supported by the lab", hostArch)
+	}
+	var arches []Arch
+	for _, a := range requested {
+		if a.Emulated(hostArch) {
+			if msg := checkEmulation(hostArch, a); msg != "" {
+				p.printf("%s", msg)
+				continue
+			}
+		}
+		arches = append(arches, a)
+	}
+	return native, arches, nil
+}
+
+// nodeImages builds or loads the node image of the manager and of every worker, and
+// reports each; a worker whose image cannot be had is reported and left out, the
+// manager's is required.
+func nodeImages(ctx context.Context, b *Builder, native Arch, arches []Arch, p *progress) (map[string]NodeImage, error) {
+	build := append([]Arch{native}, without(arches, native)...)
+	p.printf("node images: %s", archList(build))
+	build, err := b.buildable(ctx, build, p)
+	if err != nil {
+		return nil, err
+	}
+	images, errs, err := b.Ensure(ctx, build)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range build {
+		if e := errs[a.Name]; e != nil {
+			p.printf("%s: node image failed: %v", a.Name, e)
+			continue
+		}
+		p.printf("%s: %s (%s)", a.Name, images[a.Name].Tag, images[a.Name].Source)
+	}
+	if _, ok := images[native.Name]; !ok {
+		return nil, fmt.Errorf("manager image (%s): %w", native.Name, errs[native.Name])
+	}
+	return images, nil
+}
+
+// nodeSpecs lists the nodes to run: the manager first, then each worker that has an
+// image.
+func nodeSpecs(native Arch, arches []Arch, images map[string]NodeImage) []nodeSpec {
+	specs := []nodeSpec{{Name: ManagerName, Arch: native, Role: "manager", Image: images[native.Name].Tag}}
+	for _, a := range arches {
+		if img, ok := images[a.Name]; ok {
+			specs = append(specs, nodeSpec{Name: NodeName(a), Arch: a, Role: "worker", Image: img.Tag})
+		}
+	}
+	return specs
+}
+
+// registerNodes labels each node that came up with its architecture, removes the swarm
+// nodes of containers that are gone, and returns the lab's state; a node that failed
+// is reported and left out.
+func registerNodes(ctx context.Context, mgrAddr string, started []startedNode, p *progress) (State, error) {
+	mgr, err := engineClient(mgrAddr)
+	if err != nil {
+		return State{}, err
+	}
+	defer mgr.Close()
+	st := State{DockerHost: "tcp://" + mgrAddr + ":2375", Registry: Registry}
+	keep := map[string]bool{}
+	for _, r := range started {
+		if r.err != nil {
+			p.printf("%s: failed: %v", r.node.Name, r.err)
+			continue
+		}
+		keep[r.id] = true
+		if err := labelNode(ctx, mgr, r.id, r.node.Arch); err != nil {
+			p.printf("%s: %v", r.node.Name, err)
+		}
+		st.Nodes = append(st.Nodes, r.node)
+	}
+	if n, err := pruneNodes(ctx, mgr, keep); err != nil {
+		p.printf("warning: %v", err)
+	} else if n > 0 {
+		p.printf("removed %d stale swarm node(s)", n)
+	}
+	return st, nil
 }
 
 func without(as []Arch, x Arch) []Arch {
