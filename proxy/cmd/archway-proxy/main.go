@@ -77,15 +77,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "archway-proxy: %s=%q: unknown provider; want one of %s\n", cfg.ProviderSetting, cfg.Provider, providerNames())
 		return 2
 	}
-	level := new(slog.LevelVar)
-	level.Set(parseLevel(cfg.LogLevel))
-	var h slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
-	if cfg.LogFormat == "json" {
-		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
-	}
-	log := slog.New(h)
+	log, level := newLogger(cfg, stderr)
 	slog.SetDefault(log)
-
 	var certs *tlsterm.Store
 	if cfg.TLSCert != "" {
 		certs, err = tlsterm.New(tlsterm.Options{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
@@ -98,11 +91,69 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	reload := watchSIGHUP(ctx, cfg, certs, log)
+	opts := proxy.OptionsFrom(cfg)
+	opts.Logger = log
+	p := proxy.New(opts)
+	var tlsConfig *tls.Config
+	if certs != nil {
+		p.SetCertificates(certs)
+		tlsConfig = tlsterm.ServerConfig(certs)
+		go certs.Watch(ctx, cfg.TLSReload)
+	}
+	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: backendsLoader(cfg, args, level), log: log, rollout: p.SetRollout})
+	if err != nil {
+		fmt.Fprintf(stderr, "archway-proxy: %s=%q: %v\n", cfg.ProviderSetting, cfg.Provider, err)
+		return 2
+	}
+	if len(cfg.Discovered) > 0 {
+		log.Info("colours from the environment", "vars", strings.Join(cfg.Discovered, ","))
+	}
+	if len(cfg.Orphans) > 0 {
+		log.Warn("weights without a colour URL are ignored", "vars", strings.Join(cfg.Orphans, ","))
+	}
+
+	ls, err := listen(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+		return 1
+	}
+	log.Info("archway-proxy starting", startAttrs(cfg, ls.main, certs)...)
+	err = serve.Serve(ctx, p, serve.Config{
+		Engine: cfg.Engine, Loops: cfg.Loops,
+		Listener: ls.main, AdminListener: ls.admin, Provider: prov,
+		TLS: tlsConfig, RedirectListener: ls.redirect, RedirectTo: cfg.RedirectTo,
+		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger is the process's logger in cfg's format, at cfg's level; the level is a
+// variable so that SIGHUP can change it.
+func newLogger(cfg *proxy.Config, stderr io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
+	level.Set(parseLevel(cfg.LogLevel))
+	var h slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	return slog.New(h), level
+}
+
+// watchSIGHUP acts on SIGHUP until ctx ends: it re-reads the certificate (when there
+// is one) and, for the static provider, signals on the returned channel that the
+// configuration is to be read again (other providers follow their own source). Signals
+// that arrive while one is pending are folded into it.
+func watchSIGHUP(ctx context.Context, cfg *proxy.Config, certs *tlsterm.Store, log *slog.Logger) <-chan struct{} {
 	reload := make(chan struct{}, 1)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
+		defer signal.Stop(hup)
 		for {
 			select {
 			case <-ctx.Done():
@@ -127,9 +178,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			}
 		}
 	}()
+	return reload
+}
 
+// backendsLoader is the static provider's Load: cfg's backends the first time, then
+// the backends of the configuration parsed again from args and the process's
+// environment now (an env-file may have changed), whose log level it also applies.
+func backendsLoader(cfg *proxy.Config, args []string, level *slog.LevelVar) func() ([]proxy.BackendSpec, error) {
 	first := true
-	load := func() ([]proxy.BackendSpec, error) {
+	return func() ([]proxy.BackendSpec, error) {
 		if first {
 			first = false
 			return cfg.Backends, nil
@@ -141,50 +198,41 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		level.Set(parseLevel(c.LogLevel))
 		return c.Backends, nil
 	}
-	opts := proxy.OptionsFrom(cfg)
-	opts.Logger = log
-	p := proxy.New(opts)
-	var tlsConfig *tls.Config
-	if certs != nil {
-		p.SetCertificates(certs)
-		tlsConfig = tlsterm.ServerConfig(certs)
-		go certs.Watch(ctx, cfg.TLSReload)
-	}
-	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: load, log: log, rollout: p.SetRollout})
-	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy: %s=%q: %v\n", cfg.ProviderSetting, cfg.Provider, err)
-		return 2
-	}
-	if len(cfg.Discovered) > 0 {
-		log.Info("colours from the environment", "vars", strings.Join(cfg.Discovered, ","))
-	}
-	if len(cfg.Orphans) > 0 {
-		log.Warn("weights without a colour URL are ignored", "vars", strings.Join(cfg.Orphans, ","))
-	}
+}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy: listen %s: %v\n", cfg.Addr, err)
-		return 1
+// listeners are the proxy's sockets: the proxy's own, and the admin API's and the
+// HTTP-to-HTTPS redirect's when configured (else nil).
+type listeners struct {
+	main, admin, redirect net.Listener
+}
+
+// listen opens cfg's listeners; on failure it closes those already open.
+func listen(cfg *proxy.Config) (listeners, error) {
+	var ls listeners
+	var err error
+	if ls.main, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return ls, fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	var adminLn, redirectLn net.Listener
 	if cfg.AdminAddr != "" {
-		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
-			ln.Close()
-			fmt.Fprintf(stderr, "archway-proxy: admin listen %s: %v\n", cfg.AdminAddr, err)
-			return 1
+		if ls.admin, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ls.main.Close()
+			return ls, fmt.Errorf("admin listen %s: %w", cfg.AdminAddr, err)
 		}
 	}
 	if cfg.RedirectAddr != "" {
-		if redirectLn, err = net.Listen("tcp", cfg.RedirectAddr); err != nil {
-			ln.Close()
-			if adminLn != nil {
-				adminLn.Close()
+		if ls.redirect, err = net.Listen("tcp", cfg.RedirectAddr); err != nil {
+			ls.main.Close()
+			if ls.admin != nil {
+				ls.admin.Close()
 			}
-			fmt.Fprintf(stderr, "archway-proxy: redirect listen %s: %v\n", cfg.RedirectAddr, err)
-			return 1
+			return ls, fmt.Errorf("redirect listen %s: %w", cfg.RedirectAddr, err)
 		}
 	}
+	return ls, nil
+}
+
+// startAttrs are the start log line's attributes: what runs, where, on which engine.
+func startAttrs(cfg *proxy.Config, ln net.Listener, certs *tlsterm.Store) []any {
 	engine := cfg.Engine
 	if certs != nil {
 		// The event loops read plain sockets: HTTPS is served by net/http.
@@ -203,18 +251,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 		attrs = append(attrs, "loops", loops)
 	}
-	log.Info("archway-proxy starting", attrs...)
-	err = serve.Serve(ctx, p, serve.Config{
-		Engine: cfg.Engine, Loops: cfg.Loops,
-		Listener: ln, AdminListener: adminLn, Provider: prov,
-		TLS: tlsConfig, RedirectListener: redirectLn, RedirectTo: cfg.RedirectTo,
-		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
-		return 1
-	}
-	return 0
+	return attrs
 }
 
 func providerNames() string {
