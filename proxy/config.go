@@ -219,69 +219,130 @@ func ParseConfig(args, environ []string) (*Config, error) {
 	if *bools["version"] {
 		return &Config{ShowVersion: true}, nil
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	vars := map[string]string{}
+	s := &rawSettings{set: map[string]bool{}, vars: map[string]string{}, str: str, bools: bools}
+	fs.Visit(func(f *flag.Flag) { s.set[f.Name] = true })
 	for _, kv := range environ {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
-			vars[k] = v
+			s.vars[k] = v
 		}
 	}
 	c := &Config{}
-	// lookup returns the winning raw value of a setting and how to name it in errors.
-	lookup := func(flagName, env string) (raw, name string, given bool) {
-		if set[flagName] {
-			return *str[flagName], "-" + flagName, true
-		}
-		if v, ok := vars[env]; ok {
-			return v, env, true
-		}
-		return *str[flagName], "-" + flagName, false
+	if err := c.readFile(s); err != nil {
+		return nil, err
 	}
-
-	if raw, name, given := lookup("config", "CONFIG"); given && raw != "" {
-		file, err := readEnvFile(raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s=%q: %w", name, raw, err)
-		}
-		c.File = raw
-		for k, v := range file {
-			vars[k] = v
-		}
-	}
-
-	addr, err := server.ResolvePort(*str["port"], set["port"], vars["PORT"], DefaultPort)
+	addr, err := server.ResolvePort(*str["port"], s.set["port"], s.vars["PORT"], DefaultPort)
 	if err != nil {
 		return nil, err
 	}
 	c.Addr = addr
+	steps := []func(*rawSettings) error{
+		c.parseAdmin,
+		func(s *rawSettings) error { return c.parseTLS(s.lookup) },
+		c.parseHealth,
+		c.parseDurations,
+		c.parseLimits,
+		c.parseRouting,
+		c.parseEngine,
+		c.parseLogging,
+		func(s *rawSettings) error { return c.parseBackends(s.vars, s.lookup, backendFlags, weightFlags) },
+	}
+	for _, parse := range steps {
+		if err := parse(s); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
 
-	raw, name, _ := lookup("admin-addr", "ADMIN_ADDR")
+// rawSettings are the raw values ParseConfig reads from: the flags (str and bools, set
+// for those given) and the environment with the -config file over it (vars).
+type rawSettings struct {
+	set   map[string]bool
+	vars  map[string]string
+	str   map[string]*string
+	bools map[string]*bool
+}
+
+// lookup returns the winning raw value of a setting and how to name it in errors:
+// the flag if given, else the variable if set, else the flag's default; given says
+// whether it was set at all.
+func (s *rawSettings) lookup(flagName, env string) (raw, name string, given bool) {
+	if s.set[flagName] {
+		return *s.str[flagName], "-" + flagName, true
+	}
+	if v, ok := s.vars[env]; ok {
+		return v, env, true
+	}
+	return *s.str[flagName], "-" + flagName, false
+}
+
+// boolean is lookup for a boolean setting.
+func (s *rawSettings) boolean(flagName, env string) (bool, error) {
+	if s.set[flagName] {
+		return *s.bools[flagName], nil
+	}
+	v, ok := s.vars[env]
+	if !ok {
+		return *s.bools[flagName], nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", env, v)
+	}
+	return b, nil
+}
+
+// readFile merges the -config env-file, when there is one, over the environment.
+func (c *Config) readFile(s *rawSettings) error {
+	raw, name, given := s.lookup("config", "CONFIG")
+	if !given || raw == "" {
+		return nil
+	}
+	file, err := readEnvFile(raw)
+	if err != nil {
+		return fmt.Errorf("%s=%q: %w", name, raw, err)
+	}
+	c.File = raw
+	for k, v := range file {
+		s.vars[k] = v
+	}
+	return nil
+}
+
+// parseAdmin reads the admin API's address and tokens; an admin API reachable from
+// other hosts must have a token.
+func (c *Config) parseAdmin(s *rawSettings) error {
+	raw, name, _ := s.lookup("admin-addr", "ADMIN_ADDR")
+	var err error
 	if c.AdminAddr, err = parseAdminAddr(name, raw); err != nil {
-		return nil, err
+		return err
 	}
-	if c.AdminAuth.Token, err = readToken(lookup, "admin-token", "ADMIN_TOKEN"); err != nil {
-		return nil, err
+	if c.AdminAuth.Token, err = readToken(s.lookup, "admin-token", "ADMIN_TOKEN"); err != nil {
+		return err
 	}
-	if c.AdminAuth.ReadToken, err = readToken(lookup, "admin-read-token", "ADMIN_READ_TOKEN"); err != nil {
-		return nil, err
+	if c.AdminAuth.ReadToken, err = readToken(s.lookup, "admin-read-token", "ADMIN_READ_TOKEN"); err != nil {
+		return err
 	}
 	if c.AdminAddr != "" && c.AdminAuth.Token == "" && !loopbackAddr(c.AdminAddr) {
-		_, name, _ := lookup("admin-addr", "ADMIN_ADDR")
-		return nil, fmt.Errorf("%s=%q: an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1", name, c.AdminAddr)
+		return fmt.Errorf("%s=%q: an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1", name, c.AdminAddr)
 	}
-	if err := c.parseTLS(lookup); err != nil {
-		return nil, err
-	}
-	raw, c.ProviderSetting, _ = lookup("provider", "PROVIDER")
-	c.Provider = strings.TrimSpace(raw)
+	return nil
+}
 
-	raw, name, _ = lookup("health-path", "HEALTH_PATH")
+// parseHealth reads the provider and the active health check's path.
+func (c *Config) parseHealth(s *rawSettings) error {
+	raw, setting, _ := s.lookup("provider", "PROVIDER")
+	c.Provider, c.ProviderSetting = strings.TrimSpace(raw), setting
+	raw, name, _ := s.lookup("health-path", "HEALTH_PATH")
 	if !strings.HasPrefix(raw, "/") || strings.ContainsAny(raw, " ?#") {
-		return nil, fmt.Errorf("%s=%q: want an absolute path like /healthz", name, raw)
+		return fmt.Errorf("%s=%q: want an absolute path like /healthz", name, raw)
 	}
 	c.HealthPath = raw
+	return nil
+}
+
+// parseDurations reads every duration setting: intervals, timeouts, drain.
+func (c *Config) parseDurations(s *rawSettings) error {
 	durations := []struct {
 		flag, env string
 		dst       *time.Duration
@@ -297,99 +358,104 @@ func ParseConfig(args, environ []string) (*Config, error) {
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", &c.ShutdownTO, false},
 	}
 	for _, d := range durations {
-		raw, name, _ := lookup(d.flag, d.env)
+		raw, name, _ := s.lookup(d.flag, d.env)
 		v, err := time.ParseDuration(strings.TrimSpace(raw))
 		switch {
 		case err != nil:
-			return nil, fmt.Errorf("%s=%q: want a duration like 5s or 500ms", name, raw)
+			return fmt.Errorf("%s=%q: want a duration like 5s or 500ms", name, raw)
 		case v < 0 || (v == 0 && !d.zeroOK):
 			want := "> 0"
 			if d.zeroOK {
 				want = ">= 0"
 			}
-			return nil, fmt.Errorf("%s=%q: duration must be %s", name, raw, want)
+			return fmt.Errorf("%s=%q: duration must be %s", name, raw, want)
 		}
 		*d.dst = v
 	}
-	raw, name, _ = lookup("max-fails", "MAX_FAILS")
+	return nil
+}
+
+// parseLimits reads passive ejection's failure count, the request body limit and the
+// statistics window.
+func (c *Config) parseLimits(s *rawSettings) error {
+	raw, name, _ := s.lookup("max-fails", "MAX_FAILS")
 	n, err := strconv.Atoi(strings.TrimSpace(raw))
 	if err != nil || n < 0 || n > 1000 {
-		return nil, fmt.Errorf("%s=%q: want an integer 0-1000", name, raw)
+		return fmt.Errorf("%s=%q: want an integer 0-1000", name, raw)
 	}
 	c.MaxFails = n
-	raw, name, _ = lookup("max-body", "MAX_BODY")
+	raw, name, _ = s.lookup("max-body", "MAX_BODY")
 	if c.MaxBody, err = parseSize(raw); err != nil {
-		return nil, fmt.Errorf("%s=%q: %w", name, raw, err)
+		return fmt.Errorf("%s=%q: %w", name, raw, err)
 	}
-
-	raw, name, _ = lookup("stats-window", "STATS_WINDOW")
+	raw, name, _ = s.lookup("stats-window", "STATS_WINDOW")
 	if c.StatsWindow, err = parseStatsWindow(raw); err != nil {
-		return nil, fmt.Errorf("%s=%q: %w", name, raw, err)
+		return fmt.Errorf("%s=%q: %w", name, raw, err)
 	}
+	return nil
+}
 
-	raw, name, _ = lookup("sticky-cookie", "STICKY_COOKIE")
+// parseRouting reads what steers a request besides the weights (the sticky cookie,
+// the override header) and whether the client's Host is kept.
+func (c *Config) parseRouting(s *rawSettings) error {
+	raw, name, _ := s.lookup("sticky-cookie", "STICKY_COOKIE")
 	if raw != "" && !validToken(raw) {
-		return nil, fmt.Errorf("%s=%q: want a cookie name (letters, digits, - and _)", name, raw)
+		return fmt.Errorf("%s=%q: want a cookie name (letters, digits, - and _)", name, raw)
 	}
 	c.StickyCookie = raw
-	raw, name, _ = lookup("override-header", "OVERRIDE_HEADER")
+	raw, name, _ = s.lookup("override-header", "OVERRIDE_HEADER")
 	if raw != "" && !validToken(raw) {
-		return nil, fmt.Errorf("%s=%q: want a header name like X-Archway-Color", name, raw)
+		return fmt.Errorf("%s=%q: want a header name like X-Archway-Color", name, raw)
 	}
 	c.OverrideHeader = raw
+	var err error
+	c.PreserveHost, err = s.boolean("preserve-host", "PRESERVE_HOST")
+	return err
+}
 
-	c.PreserveHost = *bools["preserve-host"]
-	if !set["preserve-host"] {
-		if v, ok := vars["PRESERVE_HOST"]; ok {
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				return nil, fmt.Errorf("PRESERVE_HOST=%q: want true or false", v)
-			}
-			c.PreserveHost = b
-		}
-	}
-
-	raw, name, _ = lookup("engine", "ENGINE")
+// parseEngine reads the engine and its number of event loops.
+func (c *Config) parseEngine(s *rawSettings) error {
+	raw, name, _ := s.lookup("engine", "ENGINE")
 	switch raw {
 	case EngineNetHTTP:
 		c.Engine = raw
 	case EngineEpoll:
 		if !epollSupported {
-			return nil, fmt.Errorf("%s=%q: needs Linux (epoll); use nethttp", name, raw)
+			return fmt.Errorf("%s=%q: needs Linux (epoll); use nethttp", name, raw)
 		}
 		c.Engine = raw
 	case engineFastHTTP:
-		return nil, fmt.Errorf("%s=%q: the fasthttp engine was retired; use epoll (the event loops, faster) or nethttp", name, raw)
+		return fmt.Errorf("%s=%q: the fasthttp engine was retired; use epoll (the event loops, faster) or nethttp", name, raw)
 	default:
-		return nil, fmt.Errorf("%s=%q: want nethttp or epoll", name, raw)
+		return fmt.Errorf("%s=%q: want nethttp or epoll", name, raw)
 	}
-	raw, name, _ = lookup("loops", "LOOPS")
-	n, err = strconv.Atoi(strings.TrimSpace(raw))
+	raw, name, _ = s.lookup("loops", "LOOPS")
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
 	if err != nil || n < 0 || n > MaxLoops {
-		return nil, fmt.Errorf("%s=%q: want an integer 0-%d", name, raw, MaxLoops)
+		return fmt.Errorf("%s=%q: want an integer 0-%d", name, raw, MaxLoops)
 	}
 	if n != 0 && c.Engine != EngineEpoll {
-		return nil, fmt.Errorf("%s=%q: only ENGINE=epoll has event loops (ENGINE=%s)", name, raw, c.Engine)
+		return fmt.Errorf("%s=%q: only ENGINE=epoll has event loops (ENGINE=%s)", name, raw, c.Engine)
 	}
 	c.Loops = n
+	return nil
+}
 
-	raw, name, _ = lookup("log-format", "LOG_FORMAT")
+// parseLogging reads the log format and level.
+func (c *Config) parseLogging(s *rawSettings) error {
+	raw, name, _ := s.lookup("log-format", "LOG_FORMAT")
 	if raw != "text" && raw != "json" {
-		return nil, fmt.Errorf("%s=%q: want text or json", name, raw)
+		return fmt.Errorf("%s=%q: want text or json", name, raw)
 	}
 	c.LogFormat = raw
-	raw, name, _ = lookup("log-level", "LOG_LEVEL")
+	raw, name, _ = s.lookup("log-level", "LOG_LEVEL")
 	switch strings.ToLower(raw) {
 	case "debug", "info", "warn", "error":
 		c.LogLevel = strings.ToLower(raw)
 	default:
-		return nil, fmt.Errorf("%s=%q: want debug, info, warn or error", name, raw)
+		return fmt.Errorf("%s=%q: want debug, info, warn or error", name, raw)
 	}
-
-	if err := c.parseBackends(vars, lookup, backendFlags, weightFlags); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return nil
 }
 
 // parseBackends builds the static colours. Env/file colours: with COLORS set, exactly
