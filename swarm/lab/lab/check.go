@@ -38,11 +38,49 @@ func CheckGlobal(ctx context.Context, st State, img string, port int, path strin
 	defer mgr.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	name := "archway-lab-check"
-	_ = mgr.ServiceRemove(ctx, name) // a leftover of an interrupted check
 	start := time.Now()
+	id, err := createCheckService(ctx, mgr, img, port)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer func() { _ = mgr.ServiceRemove(context.Background(), id) }()
+	expected, err := activeNodes(ctx, mgr)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := waitTaskOnEach(ctx, mgr, id, expected, timeout); err != nil {
+		return nil, time.Since(start), err
+	}
+	elapsed := time.Since(start)
+	byName := map[string]Node{}
+	for _, n := range st.Nodes {
+		byName[n.Name] = n
+	}
+	var out []CheckResult
+	failed := 0
+	for _, sn := range expected {
+		r := checkNode(ctx, sn.Description.Hostname, byName, port, path)
+		if !r.OK {
+			failed++
+		}
+		out = append(out, r)
+	}
+	if failed > 0 {
+		return out, elapsed, fmt.Errorf("%d of %d tasks did not report their node's architecture", failed, len(out))
+	}
+	return out, elapsed, nil
+}
+
+// checkServiceName is the global service CheckGlobal runs.
+const checkServiceName = "archway-lab-check"
+
+// createCheckService creates the global service of img, each task publishing port on
+// its own node, after removing a leftover of an interrupted check; it returns the
+// service's ID.
+func createCheckService(ctx context.Context, mgr *client.Client, img string, port int) (string, error) {
+	_ = mgr.ServiceRemove(ctx, checkServiceName)
 	spec := swarm.ServiceSpec{
-		Annotations: swarm.Annotations{Name: name, Labels: map[string]string{LabelKey: "1"}},
+		Annotations: swarm.Annotations{Name: checkServiceName, Labels: map[string]string{LabelKey: "1"}},
 		Mode:        swarm.ServiceMode{Global: &swarm.GlobalService{}},
 		TaskTemplate: swarm.TaskSpec{
 			ContainerSpec: &swarm.ContainerSpec{Image: img},
@@ -55,44 +93,50 @@ func CheckGlobal(ctx context.Context, st State, img string, port int, path strin
 	}
 	resp, err := mgr.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{QueryRegistry: true})
 	if err != nil {
-		return nil, 0, fmt.Errorf("create check service: %w", err)
+		return "", fmt.Errorf("create check service: %w", err)
 	}
-	defer func() { _ = mgr.ServiceRemove(context.Background(), resp.ID) }()
+	return resp.ID, nil
+}
 
+// activeNodes are the ready, active nodes: each must run one task of a global service
+// (a node without one is a failure, not a smaller success).
+func activeNodes(ctx context.Context, mgr *client.Client) ([]swarm.Node, error) {
 	all, err := mgr.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("node list: %w", err)
+		return nil, fmt.Errorf("node list: %w", err)
 	}
-	// Every ready, active node must run one task: a node without one is a failure, not a
-	// smaller success.
-	var expected []swarm.Node
+	var out []swarm.Node
 	for _, n := range all {
 		if n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive {
-			expected = append(expected, n)
+			out = append(out, n)
 		}
 	}
-	f := filters.NewArgs(filters.Arg("service", resp.ID), filters.Arg("desired-state", "running"))
-	var runningOn map[string]swarm.Task
-	var tasks []swarm.Task
+	return out, nil
+}
+
+// waitTaskOnEach polls until service id runs a task on every node of expected; when
+// ctx ends first the error says how many nodes have none and every task's state.
+func waitTaskOnEach(ctx context.Context, mgr *client.Client, id string, expected []swarm.Node, timeout time.Duration) error {
+	f := filters.NewArgs(filters.Arg("service", id), filters.Arg("desired-state", "running"))
 	for {
-		tasks, err = mgr.TaskList(ctx, swarm.TaskListOptions{Filters: f})
+		tasks, err := mgr.TaskList(ctx, swarm.TaskListOptions{Filters: f})
 		if err != nil {
-			return nil, 0, fmt.Errorf("task list: %w", err)
+			return fmt.Errorf("task list: %w", err)
 		}
-		runningOn = map[string]swarm.Task{}
+		runningOn := map[string]bool{}
 		for _, t := range tasks {
 			if t.Status.State == swarm.TaskStateRunning {
-				runningOn[t.NodeID] = t
+				runningOn[t.NodeID] = true
 			}
 		}
 		missing := 0
 		for _, n := range expected {
-			if _, ok := runningOn[n.ID]; !ok {
+			if !runningOn[n.ID] {
 				missing++
 			}
 		}
 		if missing == 0 {
-			break
+			return nil
 		}
 		select {
 		case <-ctx.Done():
@@ -100,50 +144,37 @@ func CheckGlobal(ctx context.Context, st State, img string, port int, path strin
 			for _, t := range tasks {
 				states = append(states, fmt.Sprintf("%s=%s %s", t.NodeID, t.Status.State, t.Status.Err))
 			}
-			return nil, time.Since(start), fmt.Errorf("%d of %d nodes run no task after %v: %s", missing, len(expected), timeout, strings.Join(states, "; "))
+			return fmt.Errorf("%d of %d nodes run no task after %v: %s", missing, len(expected), timeout, strings.Join(states, "; "))
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	elapsed := time.Since(start)
-	byName := map[string]Node{}
-	for _, n := range st.Nodes {
-		byName[n.Name] = n
+}
+
+// checkNode asks the task on node (by hostname) which architecture it runs and
+// compares it with what the node's engine reports.
+func checkNode(ctx context.Context, hostname string, byName map[string]Node, port int, path string) CheckResult {
+	r := CheckResult{Node: hostname}
+	nd, ok := byName[hostname]
+	if !ok {
+		r.Body = "node not in lab state"
+		return r
 	}
-	var out []CheckResult
-	failed := 0
-	for _, sn := range expected {
-		r := CheckResult{Node: sn.Description.Hostname}
-		nd, ok := byName[r.Node]
-		if !ok {
-			r.Body = "node not in lab state"
-			out = append(out, r)
-			failed++
-			continue
+	r.Addr = nd.Addr
+	if c, err := engineClient(nd.Addr); err == nil {
+		if v, err := c.ServerVersion(ctx); err == nil {
+			r.Expect = v.Arch
 		}
-		r.Addr = nd.Addr
-		if c, err := engineClient(nd.Addr); err == nil {
-			if v, err := c.ServerVersion(ctx); err == nil {
-				r.Expect = v.Arch
-			}
-			c.Close()
-		}
-		body, err := waitHTTP(ctx, fmt.Sprintf("http://%s:%d%s", nd.Addr, port, path))
-		if err != nil {
-			r.Body = err.Error()
-		} else {
-			r.Body = strings.Join(strings.Fields(body), " ")
-			r.Got = reportedGoarch(body)
-		}
-		r.OK = r.Got != "" && r.Got == r.Expect
-		if !r.OK {
-			failed++
-		}
-		out = append(out, r)
+		c.Close()
 	}
-	if failed > 0 {
-		return out, elapsed, fmt.Errorf("%d of %d tasks did not report their node's architecture", failed, len(out))
+	body, err := waitHTTP(ctx, fmt.Sprintf("http://%s:%d%s", nd.Addr, port, path))
+	if err != nil {
+		r.Body = err.Error()
+	} else {
+		r.Body = strings.Join(strings.Fields(body), " ")
+		r.Got = reportedGoarch(body)
 	}
-	return out, elapsed, nil
+	r.OK = r.Got != "" && r.Got == r.Expect
+	return r
 }
 
 // reportedGoarch finds the GOARCH a task reports: a "goarch" JSON field or a goarch=
