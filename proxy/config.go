@@ -467,109 +467,150 @@ func (c *Config) parseBackends(vars map[string]string, lookup func(string, strin
 	for _, s := range settings {
 		known[s] = true
 	}
-	type colour struct {
-		setting, raw string
-	}
-	colours := map[string]colour{}
-
-	if raw, name, given := lookup("colors", "COLORS"); given && strings.TrimSpace(raw) != "" {
-		for _, n := range strings.Split(raw, ",") {
-			n = strings.TrimSpace(n)
-			if !colourName.MatchString(n) {
-				return fmt.Errorf("%s=%q: colour %q must match [A-Za-z][A-Za-z0-9_-]*", name, raw, n)
-			}
-			env := strings.ToUpper(n)
-			v, ok := vars[env]
-			if !ok {
-				if hasFlagFor(backendFlags, env) {
-					continue
-				}
-				return fmt.Errorf("%s=%q: colour %s has no URL: set %s=<url>", name, raw, env, env)
-			}
-			colours[env] = colour{env, v}
-		}
-	} else {
-		for k, v := range vars {
-			if !colourEnvName.MatchString(k) || known[k] || notColours[k] {
-				continue
-			}
-			_, hasWeight := vars[k+"_WEIGHT"]
-			if k == "BLUE" || k == "GREEN" || hasWeight || looksLikeURL(v) {
-				colours[k] = colour{k, v}
-			}
-		}
+	colours, err := envColours(vars, lookup, backendFlags, known)
+	if err != nil {
+		return err
 	}
 	for k := range colours {
 		c.Discovered = append(c.Discovered, k)
 	}
 	sort.Strings(c.Discovered)
-	for k := range vars {
-		if n, ok := strings.CutSuffix(k, "_WEIGHT"); ok && colourEnvName.MatchString(n) && !known[n] {
-			if _, isColour := colours[n]; !isColour && !hasFlagFor(backendFlags, n) {
-				c.Orphans = append(c.Orphans, k)
-			}
-		}
-	}
-	sort.Strings(c.Orphans)
+	c.Orphans = orphanWeights(vars, colours, backendFlags, known)
 	if raw, name, given := lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
-		colours[TargetColour] = colour{name, raw}
+		colours[TargetColour] = colourSetting{name, raw}
 	}
 	for _, b := range backendFlags {
 		n, u, ok := strings.Cut(b, "=")
 		if !ok || !colourName.MatchString(strings.TrimSpace(n)) {
 			return fmt.Errorf("-backend=%q: want NAME=URL with NAME like blue or canary", b)
 		}
-		colours[strings.ToUpper(strings.TrimSpace(n))] = colour{"-backend " + strings.TrimSpace(n), u}
+		colours[strings.ToUpper(strings.TrimSpace(n))] = colourSetting{"-backend " + strings.TrimSpace(n), u}
 	}
-	flagWeights := map[string]string{}
+	flagWeights, err := parseWeightFlags(weightFlags, colours)
+	if err != nil {
+		return err
+	}
+	if c.Backends, err = backendSpecs(colours, flagWeights, vars); err != nil {
+		return err
+	}
+	if len(c.Backends) == 0 && c.Provider == DefaultProvider {
+		return errors.New("backends: none configured; set BLUE=<url> (or any colour), PROXY_TARGET_URL=<url> or -backend NAME=URL")
+	}
+	return nil
+}
+
+// colourSetting is one colour's URL list as configured, and the setting that gave it
+// (for errors).
+type colourSetting struct {
+	setting, raw string
+}
+
+// envColours are the colours the environment configures: those COLORS lists, or,
+// without COLORS, every variable that looks like one (BLUE, GREEN, a name with a
+// _WEIGHT, or a URL value) and is no setting.
+func envColours(vars map[string]string, lookup func(string, string) (string, string, bool), backendFlags multiFlag, known map[string]bool) (map[string]colourSetting, error) {
+	colours := map[string]colourSetting{}
+	raw, name, given := lookup("colors", "COLORS")
+	if !given || strings.TrimSpace(raw) == "" {
+		for k, v := range vars {
+			if !colourEnvName.MatchString(k) || known[k] || notColours[k] {
+				continue
+			}
+			_, hasWeight := vars[k+"_WEIGHT"]
+			if k == "BLUE" || k == "GREEN" || hasWeight || looksLikeURL(v) {
+				colours[k] = colourSetting{k, v}
+			}
+		}
+		return colours, nil
+	}
+	for _, n := range strings.Split(raw, ",") {
+		n = strings.TrimSpace(n)
+		if !colourName.MatchString(n) {
+			return nil, fmt.Errorf("%s=%q: colour %q must match [A-Za-z][A-Za-z0-9_-]*", name, raw, n)
+		}
+		env := strings.ToUpper(n)
+		v, ok := vars[env]
+		if !ok {
+			if hasFlagFor(backendFlags, env) {
+				continue
+			}
+			return nil, fmt.Errorf("%s=%q: colour %s has no URL: set %s=<url>", name, raw, env, env)
+		}
+		colours[env] = colourSetting{env, v}
+	}
+	return colours, nil
+}
+
+// orphanWeights are the NAME_WEIGHT variables whose NAME is no configured colour
+// (logged at start: they are ignored), sorted.
+func orphanWeights(vars map[string]string, colours map[string]colourSetting, backendFlags multiFlag, known map[string]bool) []string {
+	var out []string
+	for k := range vars {
+		if n, ok := strings.CutSuffix(k, "_WEIGHT"); ok && colourEnvName.MatchString(n) && !known[n] {
+			if _, isColour := colours[n]; !isColour && !hasFlagFor(backendFlags, n) {
+				out = append(out, k)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// parseWeightFlags reads -weight NAME=N flags (raw weights by upper-case colour); each
+// must name a configured colour.
+func parseWeightFlags(weightFlags multiFlag, colours map[string]colourSetting) (map[string]string, error) {
+	out := map[string]string{}
 	for _, w := range weightFlags {
 		n, v, ok := strings.Cut(w, "=")
 		if !ok || !colourName.MatchString(strings.TrimSpace(n)) {
-			return fmt.Errorf("-weight=%q: want NAME=N with NAME like blue", w)
+			return nil, fmt.Errorf("-weight=%q: want NAME=N with NAME like blue", w)
 		}
-		flagWeights[strings.ToUpper(strings.TrimSpace(n))] = v
+		out[strings.ToUpper(strings.TrimSpace(n))] = v
 	}
-	for n := range flagWeights {
+	for n := range out {
 		if _, ok := colours[n]; !ok {
-			return fmt.Errorf("-weight=%q: unknown colour %s; give its URL with %s=<url> or -backend %s=<url>", n+"="+flagWeights[n], n, n, strings.ToLower(n))
+			return nil, fmt.Errorf("-weight=%q: unknown colour %s; give its URL with %s=<url> or -backend %s=<url>", n+"="+out[n], n, n, strings.ToLower(n))
 		}
 	}
+	return out, nil
+}
 
+// backendSpecs turns the colours into backends sorted by name, each with its members
+// and its weight (-weight, else NAME_WEIGHT, else 1); at least one weight must be > 0.
+func backendSpecs(colours map[string]colourSetting, flagWeights, vars map[string]string) ([]BackendSpec, error) {
 	names := make([]string, 0, len(colours))
 	for n := range colours {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	if len(names) > MaxColours {
-		return fmt.Errorf("backends: %d colours configured; at most %d", len(names), MaxColours)
+		return nil, fmt.Errorf("backends: %d colours configured; at most %d", len(names), MaxColours)
 	}
+	var specs []BackendSpec
 	positive := false
 	for _, n := range names {
 		col := colours[n]
 		members, err := parseMemberURLs(col.setting, col.raw)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		weight := 1
 		if raw, ok := flagWeights[n]; ok {
 			if weight, err = parseWeight("-weight "+strings.ToLower(n), raw); err != nil {
-				return err
+				return nil, err
 			}
 		} else if raw, ok := vars[n+"_WEIGHT"]; ok {
 			if weight, err = parseWeight(n+"_WEIGHT", raw); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		positive = positive || weight > 0
-		c.Backends = append(c.Backends, BackendSpec{Name: n, Weight: weight, Members: members})
+		specs = append(specs, BackendSpec{Name: n, Weight: weight, Members: members})
 	}
-	if len(c.Backends) == 0 && c.Provider == DefaultProvider {
-		return errors.New("backends: none configured; set BLUE=<url> (or any colour), PROXY_TARGET_URL=<url> or -backend NAME=URL")
+	if len(specs) > 0 && !positive {
+		return nil, fmt.Errorf("backends: every weight is 0 (%s); at least one must be > 0", weightList(specs))
 	}
-	if len(c.Backends) > 0 && !positive {
-		return fmt.Errorf("backends: every weight is 0 (%s); at least one must be > 0", weightList(c.Backends))
-	}
-	return nil
+	return specs, nil
 }
 
 func hasFlagFor(backendFlags multiFlag, name string) bool {
