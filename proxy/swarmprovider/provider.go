@@ -83,93 +83,136 @@ func (p *Provider) Run(ctx context.Context, apply func([]proxy.BackendSpec) erro
 	// negotiates its API version on its first call and Events reads that version
 	// without a lock, so starting both at once is a data race in the client.
 	watching := false
-
-	var (
-		lastKey      string
-		applied      bool
-		lastProblems = map[string]bool{}
-		lastErr      string
-		// the rollout label last handed to OnRollout, and the bad ones last warned of
-		lastRollout   string
-		rolloutSent   bool
-		lastGuarded   bool
-		lastBadLabels = map[string]bool{}
-	)
+	f := &follower{p: p, apply: apply, lastProblems: map[string]bool{}, lastBadLabels: map[string]bool{}}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-kick:
-			// Let the burst finish before reading.
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(p.debounce):
-			}
-		case <-timer.C:
-		}
-
+	for p.nextRead(ctx, kick, timer) {
 		rd, err := p.read(ctx)
 		timer.Reset(p.cfg.Resync)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			// Log a failure once, not every resync, until it changes or clears.
-			if err.Error() != lastErr {
-				p.log.Error("reading swarm failed; keeping the current backends", "err", err)
-				lastErr = err.Error()
-			}
+			f.readFailed(err)
 			continue
 		}
-		if lastErr != "" {
-			p.log.Info("reading swarm works again")
-			lastErr = ""
-		}
+		f.readWorks()
 		if !watching {
 			watching = true
 			go p.watch(ctx, kick)
 		}
-		lastBadLabels = p.warnBadLabels(rd.badRollouts, lastBadLabels)
-		if p.OnRollout != nil && (!rolloutSent || rd.rolloutKey != lastRollout) {
-			p.OnRollout(rd.rollout)
-			lastRollout, rolloutSent = rd.rolloutKey, true
-		}
-		specs, guarded := guardAbandoned(rd.specs, rd.rollout, rd.rollout.Abandoned(time.Now()))
-		if guarded != lastGuarded {
-			if guarded {
-				p.log.Warn("release abandoned: its canary gets no new requests until the release is continued or aborted",
-					"release", rd.rollout.Release, "canary", rd.rollout.Canary, "stable", rd.rollout.Stable,
-					"phase", rd.rollout.Phase, "last_update", rd.rollout.Updated)
-			} else {
-				p.log.Info("release watched again (or ended): the weight labels apply")
-			}
-			lastGuarded = guarded
-		}
-		now := map[string]bool{}
-		for _, pr := range rd.problems {
-			now[pr.Error()] = true
-			if !lastProblems[pr.Error()] {
-				p.log.Error(pr.Error())
-			}
-		}
-		lastProblems = now
-
-		key := specsKey(specs)
-		if applied && key+infoKey(specs) == lastKey {
-			continue
-		}
-		// Whatever apply says, don't offer the same set again: apply is deterministic
-		// validation, and a rejected set would otherwise be logged every resync.
-		lastKey, applied = key+infoKey(specs), true
-		if err := apply(specs); err != nil {
-			p.log.Error("backend set rejected by the proxy", "backends", key, "err", err)
-			continue
-		}
-		p.log.Info("backends updated", "backends", key)
+		f.follow(rd)
 	}
+	return nil
+}
+
+// nextRead waits for the next read: the resync timer, or an event followed by the
+// debounce (so that a burst is one read); false once ctx has ended.
+func (p *Provider) nextRead(ctx context.Context, kick <-chan struct{}, timer *time.Timer) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-kick:
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(p.debounce):
+		}
+	case <-timer.C:
+	}
+	return true
+}
+
+// follower is Run's memory between reads: what it last applied, handed to OnRollout
+// and logged, so that each change is applied and logged once, not at every resync.
+type follower struct {
+	p     *Provider
+	apply func([]proxy.BackendSpec) error
+
+	lastKey      string // the backend set last offered to apply (specsKey+infoKey)
+	applied      bool
+	lastProblems map[string]bool
+	lastErr      string // the read error last logged
+	// the rollout label last handed to OnRollout, and the bad ones last warned of
+	lastRollout   string
+	rolloutSent   bool
+	lastGuarded   bool
+	lastBadLabels map[string]bool
+}
+
+// readFailed logs a failure once, not every resync, until it changes or clears.
+func (f *follower) readFailed(err error) {
+	if err.Error() != f.lastErr {
+		f.p.log.Error("reading swarm failed; keeping the current backends", "err", err)
+		f.lastErr = err.Error()
+	}
+}
+
+// readWorks logs that reading works again after a failure.
+func (f *follower) readWorks() {
+	if f.lastErr != "" {
+		f.p.log.Info("reading swarm works again")
+		f.lastErr = ""
+	}
+}
+
+// follow acts on one reading: bad labels and problems logged when new, the rollout
+// handed on when it changed, an abandoned release's canary guarded, and the backend
+// set applied when it changed.
+func (f *follower) follow(rd reading) {
+	f.lastBadLabels = f.p.warnBadLabels(rd.badRollouts, f.lastBadLabels)
+	if f.p.OnRollout != nil && (!f.rolloutSent || rd.rolloutKey != f.lastRollout) {
+		f.p.OnRollout(rd.rollout)
+		f.lastRollout, f.rolloutSent = rd.rolloutKey, true
+	}
+	specs := f.guard(rd)
+	f.logProblems(rd.problems)
+	f.offer(specs)
+}
+
+// guard returns the backend set to apply: the reading's, with an abandoned release's
+// canary taken out of the split (logged when that starts and ends).
+func (f *follower) guard(rd reading) []proxy.BackendSpec {
+	specs, guarded := guardAbandoned(rd.specs, rd.rollout, rd.rollout.Abandoned(time.Now()))
+	if guarded != f.lastGuarded {
+		if guarded {
+			f.p.log.Warn("release abandoned: its canary gets no new requests until the release is continued or aborted",
+				"release", rd.rollout.Release, "canary", rd.rollout.Canary, "stable", rd.rollout.Stable,
+				"phase", rd.rollout.Phase, "last_update", rd.rollout.Updated)
+		} else {
+			f.p.log.Info("release watched again (or ended): the weight labels apply")
+		}
+		f.lastGuarded = guarded
+	}
+	return specs
+}
+
+// logProblems logs each problem of the reading that the last reading did not have.
+func (f *follower) logProblems(problems []error) {
+	now := map[string]bool{}
+	for _, pr := range problems {
+		now[pr.Error()] = true
+		if !f.lastProblems[pr.Error()] {
+			f.p.log.Error(pr.Error())
+		}
+	}
+	f.lastProblems = now
+}
+
+// offer applies specs unless they are the set last offered.
+func (f *follower) offer(specs []proxy.BackendSpec) {
+	key := specsKey(specs)
+	if f.applied && key+infoKey(specs) == f.lastKey {
+		return
+	}
+	// Whatever apply says, don't offer the same set again: apply is deterministic
+	// validation, and a rejected set would otherwise be logged every resync.
+	f.lastKey, f.applied = key+infoKey(specs), true
+	if err := f.apply(specs); err != nil {
+		f.p.log.Error("backend set rejected by the proxy", "backends", key, "err", err)
+		return
+	}
+	f.p.log.Info("backends updated", "backends", key)
 }
 
 // reading is what one read of the cluster says.
