@@ -178,10 +178,20 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	bw := bufio.NewWriter(w)
 	defer bw.Flush()
-	s := p.snap.Load()
 	help := func(name, typ, text string) {
 		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, typ)
 	}
+	p.proxyMetrics(bw, help)
+	p.tlsMetrics(bw, help)
+	p.groupMetrics(bw, help)
+	if s := p.snap.Load(); s != nil {
+		p.memberMetrics(bw, help, s)
+	}
+}
+
+// proxyMetrics writes the proxy-wide counters: requests, retries, faults,
+// connections, the engine's own counters and configuration reloads.
+func (p *Proxy) proxyMetrics(bw *bufio.Writer, help func(name, typ, text string)) {
 	help("archway_requests_total", "counter", "Requests received by the proxy.")
 	fmt.Fprintf(bw, "archway_requests_total %d\n", p.stats.requests.Load())
 	help("archway_no_backend_total", "counter", "Requests answered 503 because no backend was available.")
@@ -196,6 +206,14 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		help("archway_"+c.Name+"_total", "counter", c.Help)
 		fmt.Fprintf(bw, "archway_%s_total %d\n", c.Name, c.Value())
 	}
+	help("archway_config_reloads_total", "counter", "Backend set changes by result.")
+	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"ok\"} %d\n", p.stats.reloadsOK.Load())
+	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"error\"} %d\n", p.stats.reloadsBad.Load())
+}
+
+// tlsMetrics writes the served certificate's expiry and reloads, when the proxy
+// terminates TLS.
+func (p *Proxy) tlsMetrics(bw *bufio.Writer, help func(name, typ, text string)) {
 	if c := p.certInfo(); c != nil {
 		help("archway_tls_certificate_not_after_seconds", "gauge", "Expiry of the certificate the proxy listener serves (Unix time).")
 		fmt.Fprintf(bw, "archway_tls_certificate_not_after_seconds %d\n", c.NotAfter.Unix())
@@ -208,13 +226,11 @@ func (p *Proxy) serveMetrics(w http.ResponseWriter, _ *http.Request) {
 		help("archway_tls_reload_failing", "gauge", "1 while the certificate files changed but do not load (the previous pair is still served).")
 		fmt.Fprintf(bw, "archway_tls_reload_failing %d\n", failing)
 	}
-	help("archway_config_reloads_total", "counter", "Backend set changes by result.")
-	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"ok\"} %d\n", p.stats.reloadsOK.Load())
-	fmt.Fprintf(bw, "archway_config_reloads_total{result=\"error\"} %d\n", p.stats.reloadsBad.Load())
-	p.groupMetrics(bw, help)
-	if s == nil {
-		return
-	}
+}
+
+// memberMetrics writes each colour's weight and each member's state, traffic and
+// latency histogram, from snapshot s.
+func (p *Proxy) memberMetrics(bw *bufio.Writer, help func(name, typ, text string), s *snapshot) {
 	help("archway_backend_weight", "gauge", "Configured weight of a colour.")
 	for _, c := range s.colours {
 		fmt.Fprintf(bw, "archway_backend_weight{color=%q} %d\n", c.header, c.weight)
