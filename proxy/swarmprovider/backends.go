@@ -38,7 +38,6 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 		t := &cl.tasks[i]
 		tasksBySvc[t.ServiceID] = append(tasksBySvc[t.ServiceID], t)
 	}
-
 	// Services in name order so that conflicts resolve the same way on every read.
 	svcs := make([]*swarm.Service, 0, len(cl.services))
 	for i := range cl.services {
@@ -46,13 +45,7 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 	}
 	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Spec.Name < svcs[j].Spec.Name })
 
-	type colour struct {
-		weight  int
-		owner   string // first service that defined the weight
-		members map[string]*url.URL
-		info    map[string]proxy.MemberInfo
-	}
-	colours := map[string]*colour{}
+	colours := map[string]*foundColour{}
 	for _, svc := range svcs {
 		if !c.inGroup(svc.Spec.Labels) {
 			continue
@@ -67,7 +60,7 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 		}
 		col := colours[l.color]
 		if col == nil {
-			col = &colour{weight: l.weight, owner: svc.Spec.Name, members: map[string]*url.URL{}, info: map[string]proxy.MemberInfo{}}
+			col = &foundColour{weight: l.weight, owner: svc.Spec.Name, members: map[string]*url.URL{}, info: map[string]proxy.MemberInfo{}}
 			colours[l.color] = col
 		} else if col.weight != l.weight {
 			// Two services share a colour (e.g. a blue stack redeployed under another name):
@@ -77,45 +70,67 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 				Reason: fmt.Sprintf("colour %s already has weight %d from service %q", l.color, col.weight, col.owner)})
 			continue
 		}
-		for _, t := range tasksBySvc[svc.ID] {
-			if t.Status.State != swarm.TaskStateRunning || t.DesiredState != swarm.TaskStateRunning {
-				// A task being replaced keeps running for its drain period: leave it
-				// before it stops, not after.
-				continue
-			}
-			node := nodes[t.NodeID]
-			if node == nil || node.Status.State != swarm.NodeStateReady {
-				// Swarm keeps reporting tasks of a lost node as running; their node is
-				// the truth.
-				continue
-			}
-			u, err := c.memberURL(svc, t, node, l.port)
-			if err != nil {
-				problems = append(problems, fmt.Errorf("service %q task %s on node %s: %w", svc.Spec.Name, shortID(t.ID), nodeName(node), err))
-				continue
-			}
-			col.members[u.String()] = u
-			col.info[u.String()] = memberInfo(node)
-		}
+		problems = append(problems, c.addMembers(col, svc, tasksBySvc[svc.ID], nodes, l.port)...)
 	}
-
 	for name, col := range colours {
-		if len(col.members) == 0 {
-			continue
+		if spec, ok := col.spec(name); ok {
+			specs = append(specs, spec)
 		}
-		spec := proxy.BackendSpec{Name: name, Weight: col.weight, Info: col.info}
-		keys := make([]string, 0, len(col.members))
-		for k := range col.members {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			spec.Members = append(spec.Members, col.members[k])
-		}
-		specs = append(specs, spec)
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	return specs, problems
+}
+
+// foundColour is one colour as the services' labels define it.
+type foundColour struct {
+	weight  int
+	owner   string // first service that defined the weight
+	members map[string]*url.URL
+	info    map[string]proxy.MemberInfo
+}
+
+// addMembers adds to col a member for each of svc's tasks that runs, is meant to,
+// and is on a ready node; it returns why a task could not be a member.
+func (c Config) addMembers(col *foundColour, svc *swarm.Service, tasks []*swarm.Task, nodes map[string]*swarm.Node, port uint32) []error {
+	var problems []error
+	for _, t := range tasks {
+		if t.Status.State != swarm.TaskStateRunning || t.DesiredState != swarm.TaskStateRunning {
+			// A task being replaced keeps running for its drain period: leave it
+			// before it stops, not after.
+			continue
+		}
+		node := nodes[t.NodeID]
+		if node == nil || node.Status.State != swarm.NodeStateReady {
+			// Swarm keeps reporting tasks of a lost node as running; their node is
+			// the truth.
+			continue
+		}
+		u, err := c.memberURL(svc, t, node, port)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("service %q task %s on node %s: %w", svc.Spec.Name, shortID(t.ID), nodeName(node), err))
+			continue
+		}
+		col.members[u.String()] = u
+		col.info[u.String()] = memberInfo(node)
+	}
+	return problems
+}
+
+// spec is the colour as a backend, members in URL order; false when it has none.
+func (col *foundColour) spec(name string) (proxy.BackendSpec, bool) {
+	if len(col.members) == 0 {
+		return proxy.BackendSpec{}, false
+	}
+	spec := proxy.BackendSpec{Name: name, Weight: col.weight, Info: col.info}
+	keys := make([]string, 0, len(col.members))
+	for k := range col.members {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		spec.Members = append(spec.Members, col.members[k])
+	}
+	return spec, true
 }
 
 func (c Config) inGroup(labels map[string]string) bool {
