@@ -237,14 +237,14 @@ func ParseConfig(args, environ []string) (*Config, error) {
 	c.Addr = addr
 	steps := []func(*rawSettings) error{
 		c.parseAdmin,
-		func(s *rawSettings) error { return c.parseTLS(s.lookup) },
+		c.parseTLS,
 		c.parseHealth,
 		c.parseDurations,
 		c.parseLimits,
 		c.parseRouting,
 		c.parseEngine,
 		c.parseLogging,
-		func(s *rawSettings) error { return c.parseBackends(s.vars, s.lookup, backendFlags, weightFlags) },
+		func(s *rawSettings) error { return c.parseBackends(s, backendFlags, weightFlags) },
 	}
 	for _, parse := range steps {
 		if err := parse(s); err != nil {
@@ -317,10 +317,10 @@ func (c *Config) parseAdmin(s *rawSettings) error {
 	if c.AdminAddr, err = parseAdminAddr(name, raw); err != nil {
 		return err
 	}
-	if c.AdminAuth.Token, err = readToken(s.lookup, "admin-token", "ADMIN_TOKEN"); err != nil {
+	if c.AdminAuth.Token, err = readToken(s, "admin-token", "ADMIN_TOKEN"); err != nil {
 		return err
 	}
-	if c.AdminAuth.ReadToken, err = readToken(s.lookup, "admin-read-token", "ADMIN_READ_TOKEN"); err != nil {
+	if c.AdminAuth.ReadToken, err = readToken(s, "admin-read-token", "ADMIN_READ_TOKEN"); err != nil {
 		return err
 	}
 	if c.AdminAddr != "" && c.AdminAuth.Token == "" && !loopbackAddr(c.AdminAddr) {
@@ -462,12 +462,12 @@ func (c *Config) parseLogging(s *rawSettings) error {
 // those names; otherwise every variable whose name matches [A-Z][A-Z0-9]*, is no known
 // setting, and whose value starts with http://, https://, dns+http:// or dns+https://;
 // BLUE, GREEN and any NAME with a NAME_WEIGHT must then be valid URLs when set.
-func (c *Config) parseBackends(vars map[string]string, lookup func(string, string) (string, string, bool), backendFlags, weightFlags multiFlag) error {
+func (c *Config) parseBackends(s *rawSettings, backendFlags, weightFlags multiFlag) error {
 	known := map[string]bool{}
-	for _, s := range settings {
-		known[s] = true
+	for _, name := range settings {
+		known[name] = true
 	}
-	colours, err := envColours(vars, lookup, backendFlags, known)
+	colours, err := envColours(s, backendFlags, known)
 	if err != nil {
 		return err
 	}
@@ -475,8 +475,8 @@ func (c *Config) parseBackends(vars map[string]string, lookup func(string, strin
 		c.Discovered = append(c.Discovered, k)
 	}
 	sort.Strings(c.Discovered)
-	c.Orphans = orphanWeights(vars, colours, backendFlags, known)
-	if raw, name, given := lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
+	c.Orphans = orphanWeights(s.vars, colours, backendFlags, known)
+	if raw, name, given := s.lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
 		colours[TargetColour] = colourSetting{name, raw}
 	}
 	for _, b := range backendFlags {
@@ -490,7 +490,7 @@ func (c *Config) parseBackends(vars map[string]string, lookup func(string, strin
 	if err != nil {
 		return err
 	}
-	if c.Backends, err = backendSpecs(colours, flagWeights, vars); err != nil {
+	if c.Backends, err = backendSpecs(colours, flagWeights, s.vars); err != nil {
 		return err
 	}
 	if len(c.Backends) == 0 && c.Provider == DefaultProvider {
@@ -508,15 +508,15 @@ type colourSetting struct {
 // envColours are the colours the environment configures: those COLORS lists, or,
 // without COLORS, every variable that looks like one (BLUE, GREEN, a name with a
 // _WEIGHT, or a URL value) and is no setting.
-func envColours(vars map[string]string, lookup func(string, string) (string, string, bool), backendFlags multiFlag, known map[string]bool) (map[string]colourSetting, error) {
+func envColours(s *rawSettings, backendFlags multiFlag, known map[string]bool) (map[string]colourSetting, error) {
 	colours := map[string]colourSetting{}
-	raw, name, given := lookup("colors", "COLORS")
+	raw, name, given := s.lookup("colors", "COLORS")
 	if !given || strings.TrimSpace(raw) == "" {
-		for k, v := range vars {
+		for k, v := range s.vars {
 			if !colourEnvName.MatchString(k) || known[k] || notColours[k] {
 				continue
 			}
-			_, hasWeight := vars[k+"_WEIGHT"]
+			_, hasWeight := s.vars[k+"_WEIGHT"]
 			if k == "BLUE" || k == "GREEN" || hasWeight || looksLikeURL(v) {
 				colours[k] = colourSetting{k, v}
 			}
@@ -529,7 +529,7 @@ func envColours(vars map[string]string, lookup func(string, string) (string, str
 			return nil, fmt.Errorf("%s=%q: colour %q must match [A-Za-z][A-Za-z0-9_-]*", name, raw, n)
 		}
 		env := strings.ToUpper(n)
-		v, ok := vars[env]
+		v, ok := s.vars[env]
 		if !ok {
 			if hasFlagFor(backendFlags, env) {
 				continue
@@ -757,9 +757,9 @@ func parseAdminAddr(setting, raw string) (string, error) {
 // surrounding white space (a file's newline) is trimmed; a missing, unreadable or
 // empty file, both forms at once, or a token shorter than MinTokenLen or holding
 // white space or control characters is an error naming the setting.
-func readToken(lookup func(string, string) (string, string, bool), flagName, env string) (string, error) {
-	fileRaw, fileName, fileGiven := lookup(flagName+"-file", env+"_FILE")
-	valRaw, valName, valGiven := lookup(flagName, env)
+func readToken(s *rawSettings, flagName, env string) (string, error) {
+	fileRaw, fileName, fileGiven := s.lookup(flagName+"-file", env+"_FILE")
+	valRaw, valName, valGiven := s.lookup(flagName, env)
 	fileGiven = fileGiven && fileRaw != ""
 	valGiven = valGiven && valRaw != ""
 	var tok, name string
@@ -798,16 +798,16 @@ func readToken(lookup func(string, string) (string, string, bool), flagName, env
 
 // parseTLS reads the TLS settings. The files themselves are loaded by package
 // tlsterm at start (one-line errors there); here only their presence is checked.
-func (c *Config) parseTLS(lookup func(string, string) (string, string, bool)) error {
-	c.TLSCert, c.TLSCertSetting, _ = lookup("tls-cert-file", "TLS_CERT_FILE")
-	c.TLSKey, c.TLSKeySetting, _ = lookup("tls-key-file", "TLS_KEY_FILE")
+func (c *Config) parseTLS(s *rawSettings) error {
+	c.TLSCert, c.TLSCertSetting, _ = s.lookup("tls-cert-file", "TLS_CERT_FILE")
+	c.TLSKey, c.TLSKeySetting, _ = s.lookup("tls-key-file", "TLS_KEY_FILE")
 	switch {
 	case c.TLSCert != "" && c.TLSKey == "":
 		return fmt.Errorf("%s=%q: needs TLS_KEY_FILE too", c.TLSCertSetting, c.TLSCert)
 	case c.TLSKey != "" && c.TLSCert == "":
 		return fmt.Errorf("%s=%q: needs TLS_CERT_FILE too", c.TLSKeySetting, c.TLSKey)
 	}
-	raw, name, _ := lookup("tls-reload-interval", "TLS_RELOAD_INTERVAL")
+	raw, name, _ := s.lookup("tls-reload-interval", "TLS_RELOAD_INTERVAL")
 	d, err := time.ParseDuration(strings.TrimSpace(raw))
 	if err != nil || d < 0 {
 		return fmt.Errorf("%s=%q: want a duration >= 0 like 5s (0: only SIGHUP re-reads)", name, raw)
@@ -815,7 +815,7 @@ func (c *Config) parseTLS(lookup func(string, string) (string, string, bool)) er
 	c.TLSReload = d
 	// redirectPort reads one of the redirect settings: 0 when unset; both need TLS.
 	redirectPort := func(flagName, env string) (int, string, error) {
-		raw, name, given := lookup(flagName, env)
+		raw, name, given := s.lookup(flagName, env)
 		if !given || strings.TrimSpace(raw) == "" {
 			return 0, "", nil
 		}
