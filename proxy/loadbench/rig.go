@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -184,18 +185,10 @@ func (r *rig) startNginx(context.Context) error {
 	if err != nil {
 		return err
 	}
-	confPath := filepath.Join(r.dir, "nginx.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		return err
-	}
-	r.nginx, err = startProc(nginxName, r.baseEnv, filepath.Join(r.dir, "nginx.log"),
-		pinned(r.o.frontCPU, r.o.nginxBin, "-p", r.dir, "-e", filepath.Join(r.dir, "error.log"), "-c", confPath, "-g", "daemon off;")...)
-	if err != nil {
-		return err
-	}
-	r.procs = append(r.procs, r.nginx)
-	r.targets = append(r.targets, target{nginxName, r.frontURL(r.nginxPort), r.nginx})
-	return nil
+	r.nginx, err = r.startReference(nginxName, "nginx.conf", conf, r.nginxPort, func(confPath string) []string {
+		return []string{r.o.nginxBin, "-p", r.dir, "-e", filepath.Join(r.dir, "error.log"), "-c", confPath, "-g", "daemon off;"}
+	})
+	return err
 }
 
 // startHAProxy writes HAProxy's configuration for the upstream and starts it.
@@ -209,17 +202,27 @@ func (r *rig) startHAProxy(context.Context) error {
 	if err != nil {
 		return err
 	}
-	confPath := filepath.Join(r.dir, "haproxy.cfg")
+	r.haproxy, err = r.startReference(haproxyName, "haproxy.cfg", conf, r.haproxyPort, func(confPath string) []string {
+		return []string{r.o.haproxyBin, "-db", "-f", confPath}
+	})
+	return err
+}
+
+// startReference writes a reference front end's configuration conf to confFile in the
+// temp dir and starts it with argv(the file's path), pinned like every front end and
+// logging to <name>.log; it joins the targets, loaded on port.
+func (r *rig) startReference(name, confFile, conf string, port int, argv func(confPath string) []string) (*proc, error) {
+	confPath := filepath.Join(r.dir, confFile)
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		return err
+		return nil, err
 	}
-	r.haproxy, err = startProc(haproxyName, r.baseEnv, filepath.Join(r.dir, "haproxy.log"), pinned(r.o.frontCPU, r.o.haproxyBin, "-db", "-f", confPath)...)
+	p, err := startProc(name, r.baseEnv, filepath.Join(r.dir, strings.ToLower(name)+".log"), pinned(r.o.frontCPU, argv(confPath)...)...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.procs = append(r.procs, r.haproxy)
-	r.targets = append(r.targets, target{haproxyName, r.frontURL(r.haproxyPort), r.haproxy})
-	return nil
+	r.procs = append(r.procs, p)
+	r.targets = append(r.targets, target{name, r.frontURL(port), p})
+	return p, nil
 }
 
 // startArchways starts one archway-proxy process per configuration, the same settings
