@@ -1,10 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,78 +72,18 @@ func NormalizeConfig(config []byte, t time.Time, variant string) ([]byte, error)
 // Dagger wrote it, so the bytes (and the digest of a commit's index) are exactly those
 // of earlier archway versions. It returns the new index digest.
 func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, t time.Time, order, tags []string) (string, error) {
-	body, mt, err := rc.Manifest(ctx, repo, dgst)
+	idx, descs, mt, err := readIndex(ctx, rc, repo, dgst)
 	if err != nil {
 		return "", err
 	}
-	if !mt.IsIndex() {
-		return "", fmt.Errorf("%s@%s is %s, not an index", repo, dgst, mt)
+	for _, d := range descs {
+		if err := normalizeEntry(ctx, rc, repo, d, t); err != nil {
+			return "", err
+		}
 	}
-	var idx jsonObject
-	if err := json.Unmarshal(body, &idx); err != nil {
+	if err := sortByPlatform(descs, order); err != nil {
 		return "", err
 	}
-	var descs []jsonObject
-	if err := json.Unmarshal(idx["manifests"], &descs); err != nil {
-		return "", fmt.Errorf("index manifests: %w", err)
-	}
-	for _, d := range descs {
-		mdgst := rawString(d, "digest")
-		img, err := rc.Image(ctx, repo, mdgst)
-		if err != nil {
-			return "", err
-		}
-		mbody, err := img.RawManifest()
-		if err != nil {
-			return "", err
-		}
-		cbody, err := img.RawConfigFile()
-		if err != nil {
-			return "", fmt.Errorf("manifest %s config: %w", mdgst, err)
-		}
-		var man jsonObject
-		if err := json.Unmarshal(mbody, &man); err != nil {
-			return "", err
-		}
-		var cfg jsonObject
-		if err := json.Unmarshal(man["config"], &cfg); err != nil {
-			return "", fmt.Errorf("manifest %s config: %w", mdgst, err)
-		}
-		var plat v1.Platform
-		_ = json.Unmarshal(d["platform"], &plat)
-		ncfg, err := NormalizeConfig(cbody, t, plat.Variant)
-		if err != nil {
-			return "", err
-		}
-		cd, err := rc.PutBlob(ctx, repo, ncfg, types.MediaType(rawString(cfg, "mediaType")))
-		if err != nil {
-			return "", fmt.Errorf("push config: %w", err)
-		}
-		cfg["digest"], cfg["size"] = mustRaw(cd), mustRaw(len(ncfg))
-		man["config"] = mustRaw(cfg)
-		nman, err := json.Marshal(man)
-		if err != nil {
-			return "", err
-		}
-		nd, err := rc.PutManifest(ctx, repo, digestOf(nman), types.MediaType(rawString(d, "mediaType")), nman)
-		if err != nil {
-			return "", fmt.Errorf("push manifest: %w", err)
-		}
-		d["digest"], d["size"] = mustRaw(nd), mustRaw(len(nman))
-	}
-	// Dagger assembles the index in the order the platform builds finish: put the
-	// entries in the requested platform order so the index bytes are stable.
-	rank := func(d jsonObject) int {
-		var plat v1.Platform
-		_ = json.Unmarshal(d["platform"], &plat)
-		for i, p := range order {
-			if platformMatches(plat, p) {
-				return i
-			}
-		}
-		return len(order)
-	}
-	sort.SliceStable(descs, func(i, j int) bool { return rank(descs[i]) < rank(descs[j]) })
 	idx["manifests"] = mustRaw(descs)
 	nidx, err := json.Marshal(idx)
 	if err != nil {
@@ -157,6 +98,117 @@ func normalizeIndex(ctx context.Context, rc *registryClient, repo, dgst string, 
 		}
 	}
 	return digestOf(nidx), nil
+}
+
+// readIndex fetches the index at repo@dgst as a JSON object, with its manifest entries
+// decoded one level (each still a JSON object) and its media type.
+func readIndex(ctx context.Context, rc *registryClient, repo, dgst string) (jsonObject, []jsonObject, types.MediaType, error) {
+	body, mt, err := rc.Manifest(ctx, repo, dgst)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if !mt.IsIndex() {
+		return nil, nil, "", fmt.Errorf("%s@%s is %s, not an index", repo, dgst, mt)
+	}
+	var idx jsonObject
+	if err := json.Unmarshal(body, &idx); err != nil {
+		return nil, nil, "", fmt.Errorf("%s@%s: %w", repo, dgst, err)
+	}
+	var descs []jsonObject
+	if err := json.Unmarshal(idx["manifests"], &descs); err != nil {
+		return nil, nil, "", fmt.Errorf("index manifests: %w", err)
+	}
+	return idx, descs, mt, nil
+}
+
+// normalizeEntry normalizes the config of the image that index entry d names (see
+// NormalizeConfig), pushes the config and the manifest that now points at it, and
+// points d at the new manifest.
+func normalizeEntry(ctx context.Context, rc *registryClient, repo string, d jsonObject, t time.Time) error {
+	mdgst := rawString(d, "digest")
+	img, err := rc.Image(ctx, repo, mdgst)
+	if err != nil {
+		return err
+	}
+	mbody, err := img.RawManifest()
+	if err != nil {
+		return err
+	}
+	cbody, err := img.RawConfigFile()
+	if err != nil {
+		return fmt.Errorf("manifest %s config: %w", mdgst, err)
+	}
+	var man, cfg jsonObject
+	if err := json.Unmarshal(mbody, &man); err != nil {
+		return fmt.Errorf("manifest %s: %w", mdgst, err)
+	}
+	if err := json.Unmarshal(man["config"], &cfg); err != nil {
+		return fmt.Errorf("manifest %s config: %w", mdgst, err)
+	}
+	plat, err := entryPlatform(d)
+	if err != nil {
+		return err
+	}
+	ncfg, err := NormalizeConfig(cbody, t, plat.Variant)
+	if err != nil {
+		return err
+	}
+	cd, err := rc.PutBlob(ctx, repo, ncfg, types.MediaType(rawString(cfg, "mediaType")))
+	if err != nil {
+		return fmt.Errorf("push config: %w", err)
+	}
+	cfg["digest"], cfg["size"] = mustRaw(cd), mustRaw(len(ncfg))
+	man["config"] = mustRaw(cfg)
+	nman, err := json.Marshal(man)
+	if err != nil {
+		return err
+	}
+	nd, err := rc.PutManifest(ctx, repo, digestOf(nman), types.MediaType(rawString(d, "mediaType")), nman)
+	if err != nil {
+		return fmt.Errorf("push manifest: %w", err)
+	}
+	d["digest"], d["size"] = mustRaw(nd), mustRaw(len(nman))
+	return nil
+}
+
+// sortByPlatform puts the index entries in the requested platform order, entries of
+// other platforms last: Dagger assembles the index in the order the platform builds
+// finish, so without this the index bytes would not be stable.
+func sortByPlatform(descs []jsonObject, order []string) error {
+	type ranked struct {
+		d    jsonObject
+		rank int
+	}
+	rs := make([]ranked, len(descs))
+	for i, d := range descs {
+		plat, err := entryPlatform(d)
+		if err != nil {
+			return err
+		}
+		rs[i] = ranked{d, len(order)}
+		if j := slices.IndexFunc(order, func(p string) bool { return platformMatches(plat, p) }); j >= 0 {
+			rs[i].rank = j
+		}
+	}
+	slices.SortStableFunc(rs, func(a, b ranked) int { return cmp.Compare(a.rank, b.rank) })
+	for i, r := range rs {
+		descs[i] = r.d
+	}
+	return nil
+}
+
+// entryPlatform is an index entry's platform; an entry without one has the zero
+// platform (it matches no requested platform), a malformed one is an error.
+func entryPlatform(d jsonObject) (v1.Platform, error) {
+	var plat v1.Platform
+	raw, ok := d["platform"]
+	if !ok {
+		return plat, nil
+	}
+	if err := json.Unmarshal(raw, &plat); err != nil {
+		return plat, fmt.Errorf("index entry %s platform %s: %w", rawString(d, "digest"), raw, err)
+	}
+	return plat, nil
 }
 
 // splitRef splits host:port/repo:tag@sha256:… into repo and digest.
