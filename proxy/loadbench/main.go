@@ -116,53 +116,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	targets, err := parseEngines(*engines)
-	if err != nil {
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.targets, err = targetsFrom(*engines, *baseline); err != nil {
 		return o, err
 	}
-	if *baseline != "" {
-		if st, err := os.Stat(*baseline); err != nil || st.IsDir() {
-			return o, fmt.Errorf("-baseline=%q: want an archway-proxy binary", *baseline)
-		}
-		targets = append(targets, archwayTarget{name: "archway-proxy baseline", entry: "baseline", bin: *baseline})
-	}
-	o.targets = targets
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case (set["t"] || set["c"]) && set["shapes"]:
-		return o, fmt.Errorf("-shapes and -t/-c: give one (-t/-c is the single shape t%dc%d)", *threads, *conns)
-	case set["t"] || set["c"]:
-		if *threads < 1 || *conns < *threads {
-			return o, fmt.Errorf("-t=%d -c=%d: want t ≥ 1 and c ≥ t", *threads, *conns)
-		}
-		o.shapes = []shape{{*threads, *conns}}
-	default:
-		if o.shapes, err = parseShapes(*shapes); err != nil {
-			return o, err
-		}
+	if o.shapes, err = shapesFrom(*shapes, *threads, *conns, set); err != nil {
+		return o, err
 	}
-	switch {
-	case fs.NArg() > 0:
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.strict && !slices.ContainsFunc(o.targets, archwayTarget.isDefault):
-		return o, fmt.Errorf("-strict judges the default configuration: list default in -engines")
-	case o.duration < time.Second:
-		return o, fmt.Errorf("-d=%v: want at least 1s", o.duration)
-	case o.warmup < 0:
-		return o, fmt.Errorf("-warmup=%v: want ≥ 0", o.warmup)
-	case o.rounds < 1:
-		return o, fmt.Errorf("-rounds=%d: want ≥ 1", o.rounds)
-	case o.procs < 1:
-		return o, fmt.Errorf("-procs=%d: want ≥ 1", o.procs)
-	case o.blueW < 1 || o.greenW < 1:
-		return o, fmt.Errorf("-blue-weight=%d -green-weight=%d: want both ≥ 1", o.blueW, o.greenW)
-	case o.keepalive < 0:
-		return o, fmt.Errorf("-keepalive=%d: want ≥ 1 (0: the largest -c of the shapes)", o.keepalive)
-	case o.splitN < 0:
-		return o, fmt.Errorf("-split=%d: want ≥ 0", o.splitN)
-	case !strings.HasPrefix(o.path, "/"):
-		return o, fmt.Errorf("-path=%q: want an absolute path", o.path)
+	if err := o.check(); err != nil {
+		return o, err
 	}
 	if o.keepalive == 0 {
 		for _, sh := range o.shapes {
@@ -173,6 +140,66 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.timeout = runBound(o)
 	}
 	return o, nil
+}
+
+// targetsFrom is the archway-proxy configurations of -engines, with -baseline's binary
+// (when given) measured in its default configuration beside them.
+func targetsFrom(engines, baseline string) ([]archwayTarget, error) {
+	targets, err := parseEngines(engines)
+	if err != nil {
+		return nil, err
+	}
+	if baseline != "" {
+		if st, err := os.Stat(baseline); err != nil || st.IsDir() {
+			return nil, fmt.Errorf("-baseline=%q: want an archway-proxy binary", baseline)
+		}
+		targets = append(targets, archwayTarget{name: "archway-proxy baseline", entry: "baseline", bin: baseline})
+	}
+	return targets, nil
+}
+
+// shapesFrom is the run's load shapes: -shapes, or the one shape -t/-c names when either
+// was given (set holds the flags given).
+func shapesFrom(shapes string, threads, conns int, set map[string]bool) ([]shape, error) {
+	switch {
+	case (set["t"] || set["c"]) && set["shapes"]:
+		return nil, fmt.Errorf("-shapes and -t/-c: give one (-t/-c is the single shape t%dc%d)", threads, conns)
+	case set["t"] || set["c"]:
+		if threads < 1 || conns < threads {
+			return nil, fmt.Errorf("-t=%d -c=%d: want t ≥ 1 and c ≥ t", threads, conns)
+		}
+		return []shape{{threads, conns}}, nil
+	}
+	return parseShapes(shapes)
+}
+
+// check refuses option values a run cannot use, naming the flag and the value.
+func (o options) check() error {
+	switch {
+	case o.strict && !slices.ContainsFunc(o.targets, archwayTarget.isDefault):
+		return fmt.Errorf("-strict judges the default configuration: list default in -engines")
+	case o.duration < time.Second:
+		return fmt.Errorf("-d=%v: want at least 1s", o.duration)
+	case o.warmup < 0:
+		return fmt.Errorf("-warmup=%v: want ≥ 0", o.warmup)
+	case o.timeout < 0:
+		return fmt.Errorf("-timeout=%v: want ≥ 0 (0: the bound the run needs)", o.timeout)
+	case o.rounds < 1:
+		return fmt.Errorf("-rounds=%d: want ≥ 1", o.rounds)
+	case o.procs < 1:
+		return fmt.Errorf("-procs=%d: want ≥ 1", o.procs)
+	case o.blueW < 1 || o.greenW < 1:
+		return fmt.Errorf("-blue-weight=%d -green-weight=%d: want both ≥ 1", o.blueW, o.greenW)
+	case o.keepalive < 0:
+		return fmt.Errorf("-keepalive=%d: want ≥ 1 (0: the largest -c of the shapes)", o.keepalive)
+	case o.splitN < 0:
+		return fmt.Errorf("-split=%d: want ≥ 0", o.splitN)
+	case !(o.splitTolerance >= 0 && o.splitTolerance < 1):
+		return fmt.Errorf("-split-tolerance=%v: want a fraction, 0 ≤ f < 1", o.splitTolerance)
+	case !strings.HasPrefix(o.path, "/"):
+		return fmt.Errorf("-path=%q: want an absolute path", o.path)
+	}
+	return nil
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -217,6 +217,7 @@ func TestParseFlags(t *testing.T) {
 		{"-rounds", "0"}, {"-c", "1", "-t", "2"}, {"-t", "0"}, {"-shapes", "t2c64", "-c", "8"}, {"-shapes", "t2c1"}, {"-shapes", "t0c4"},
 		{"-strict", "-engines", "epoll,nethttp"}, {"-shapes", "2x64"}, {"-shapes", "t2c"}, {"-shapes", "t2c64,t2c64"}, {"-shapes", ""}, {"-keepalive", "-1"}, {"-d", "100ms"}, {"-procs", "0"},
 		{"-blue-weight", "0"}, {"-path", "x"}, {"extra"}, {"-d", "soon"},
+		{"-timeout", "-1s"}, {"-split-tolerance", "-0.1"}, {"-split-tolerance", "1"}, {"-split-tolerance", "NaN"},
 		{"-engines", "nginx"}, {"-engines", "nethttp:2"}, {"-engines", "epoll:0"}, {"-engines", "epoll,epoll"},
 		{"-engines", "default:2"}, {"-engines", "default,default"}, {"-engines", ""},
 	} {
