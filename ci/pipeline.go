@@ -174,14 +174,15 @@ func (r *stageRunner) run(ctx context.Context, stage string) error {
 		// lint or test never publishes. The tests follow the build because they
 		// cross-build the app for linux/386 and linux/arm/v7 (TestForeignBuilds): after
 		// the build those packages are in the build cache, at once with it they would
-		// be compiled twice on the same CPUs.
-		g, _ := errgroup.WithContext(ctx)
-		g.Go(func() error { return r.lint(ctx) })
+		// be compiled twice on the same CPUs. The first failure cancels the other
+		// branch: its result could no longer be published.
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return r.lint(gctx) })
 		g.Go(func() error {
-			if err := r.build(ctx); err != nil {
+			if err := r.build(gctx); err != nil {
 				return err
 			}
-			return r.test(ctx)
+			return r.test(gctx)
 		})
 		if err := g.Wait(); err != nil {
 			return err
