@@ -9,8 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/archwayhq/archway/internal/server"
 	"github.com/archwayhq/archway/proxy"
@@ -45,7 +46,8 @@ type Config struct {
 // Serve runs everything until ctx ends: the provider, health checks and DNS refresh,
 // the proxy and admin listeners. On cancellation (SIGTERM in archway-proxy) /readyz
 // fails at once, both listeners keep serving for Drain, then shut down within
-// ShutdownTimeout. A provider that fails (e.g. a bad initial configuration) stops
+// ShutdownTimeout; the provider and health checks run on until the proxy listener
+// has shut down. A provider that fails (e.g. a bad initial configuration) stops
 // everything and its error is returned.
 func Serve(ctx context.Context, p *proxy.Proxy, sc Config) error {
 	ready := sc.Ready
@@ -53,77 +55,77 @@ func Serve(ctx context.Context, p *proxy.Proxy, sc Config) error {
 		ready = &server.Readiness{}
 	}
 	ready.Check = p.Ready
-	engine := sc.Engine
-	if engine == "" {
-		engine = proxy.DefaultEngine
-	}
-	if sc.TLS != nil {
-		engine = proxy.EngineNetHTTP
-	}
-	nh := nethttp.New(p)
-	log := p.Logger()
-
-	provCtx, cancelProv := context.WithCancel(ctx)
-	defer cancelProv()
-	srvCtx, cancelSrv := context.WithCancel(ctx)
-	defer cancelSrv()
-
-	var (
-		wg       sync.WaitGroup
-		errMu    sync.Mutex
-		firstErr error
-	)
-	fail := func(err error) {
-		if err == nil {
-			return
-		}
-		errMu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		errMu.Unlock()
-		cancelSrv()
-		cancelProv()
-	}
-	wg.Go(func() {
+	// The provider and health checks outlive ctx: they stop once the proxy server
+	// stopped (after its drain, whether ctx ended or something failed), so that
+	// draining requests are still routed on fresh membership and health information.
+	provCtx, stopProv := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProv()
+	g, srvCtx := errgroup.WithContext(ctx)
+	g.Go(func() error {
 		err := sc.Provider.Run(provCtx, p.Apply)
 		if err != nil && !errors.Is(err, context.Canceled) {
-			fail(fmt.Errorf("provider: %w", err))
+			return fmt.Errorf("provider: %w", err)
 		}
+		return nil
 	})
-	wg.Go(func() { _ = p.Run(provCtx) })
+	g.Go(func() error { _ = p.Run(provCtx); return nil })
 	ready.Set(true)
-	wg.Go(func() {
-		cfg := server.Config{
-			Name: "proxy", Handler: nh.Front(ready), Ready: ready, TLS: sc.TLS,
-			Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: log,
-		}
-		ln := p.TrackListener(sc.Listener)
-		if engine == proxy.EngineEpoll {
-			// It accepts on the listener's socket and counts connections itself.
-			cfg.Engine, ln = epoll.New(p, nh, ready, sc.Loops), sc.Listener
-		}
-		fail(server.Serve(srvCtx, ln, cfg))
-		// Health checks and the provider stop only once the proxy stopped serving, so
-		// that draining requests are still routed on fresh health information.
-		cancelProv()
+	g.Go(func() error {
+		defer stopProv()
+		return server.Serve(srvCtx, proxyListener(p, sc), proxyServer(p, sc, ready))
 	})
 	if sc.RedirectListener != nil {
-		wg.Go(func() {
-			fail(server.Serve(srvCtx, sc.RedirectListener, server.Config{
+		g.Go(func() error {
+			return server.Serve(srvCtx, sc.RedirectListener, server.Config{
 				Name: "redirect", Handler: tlsterm.RedirectHandler(sc.RedirectTo),
-				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: log,
-			}))
+				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.Logger(),
+			})
 		})
 	}
 	if sc.AdminListener != nil {
-		wg.Go(func() {
-			fail(server.Serve(srvCtx, sc.AdminListener, server.Config{
+		g.Go(func() error {
+			return server.Serve(srvCtx, sc.AdminListener, server.Config{
 				Name: "admin", Handler: p.AdminHandler(),
-				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: log,
-			}))
+				Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.Logger(),
+			})
 		})
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
+}
+
+// engineOf is the engine sc asks for: proxy.DefaultEngine when none is named, and
+// the nethttp engine under TLS (the event loops read plain sockets only).
+func engineOf(sc Config) string {
+	switch {
+	case sc.TLS != nil:
+		return proxy.EngineNetHTTP
+	case sc.Engine == "":
+		return proxy.DefaultEngine
+	}
+	return sc.Engine
+}
+
+// proxyListener is what the proxy server accepts on: the listener itself for the
+// epoll engine, which accepts on its socket and counts connections itself, else the
+// listener wrapped to count them.
+func proxyListener(p *proxy.Proxy, sc Config) net.Listener {
+	if engineOf(sc) == proxy.EngineEpoll {
+		return sc.Listener
+	}
+	return p.TrackListener(sc.Listener)
+}
+
+// proxyServer is the proxy listener's server: the nethttp engine's handler, and the
+// event loops in front of it when the engine is epoll (they hand it what they do
+// not serve themselves).
+func proxyServer(p *proxy.Proxy, sc Config, ready *server.Readiness) server.Config {
+	nh := nethttp.New(p)
+	cfg := server.Config{
+		Name: "proxy", Handler: nh.Front(ready), Ready: ready, TLS: sc.TLS,
+		Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.Logger(),
+	}
+	if engineOf(sc) == proxy.EngineEpoll {
+		cfg.Engine = epoll.New(p, nh, ready, sc.Loops)
+	}
+	return cfg
 }

@@ -114,3 +114,43 @@ func TestServeProviderFailure(t *testing.T) {
 		t.Fatalf("Serve = %v", err)
 	}
 }
+
+// TestServeProviderOutlivesDrain: after Serve's context ends, the provider (and with
+// it the health checks, on the same context) keeps running through the drain and
+// stops only once the proxy stopped serving.
+func TestServeProviderOutlivesDrain(t *testing.T) {
+	p := proxy.New(proxy.Options{Logger: proxytest.QuietLogger()})
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	prov := &ctxProvider{started: make(chan context.Context, 1)}
+	ctx, cancel := context.WithCancel(t.Context())
+	var ready server.Readiness
+	done := make(chan error, 1)
+	go func() {
+		done <- Serve(ctx, p, Config{Engine: proxy.EngineNetHTTP, Listener: ln, Provider: prov, Ready: &ready,
+			Drain: 500 * time.Millisecond, ShutdownTimeout: time.Second})
+	}()
+	provCtx := <-prov.started
+	cancel()
+	proxytest.WaitFor(t, "readiness to fail (the drain begun)", 2*time.Second, func() bool { return ready.Err() != nil })
+	if err := provCtx.Err(); err != nil {
+		t.Fatalf("provider's context ended with Serve's, before the drain: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if provCtx.Err() == nil {
+		t.Fatal("provider still running after Serve returned")
+	}
+}
+
+// ctxProvider applies one backend and hands its context to the test.
+type ctxProvider struct{ started chan context.Context }
+
+func (c *ctxProvider) Run(ctx context.Context, apply func([]proxy.BackendSpec) error) error {
+	if err := apply([]proxy.BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: "127.0.0.1:1"}}}}); err != nil {
+		return err
+	}
+	c.started <- ctx
+	<-ctx.Done()
+	return ctx.Err()
+}
