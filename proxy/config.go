@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/archwayhq/archway/internal/server"
+	"github.com/archwayhq/archway/internal/smallfile"
 )
 
 // Defaults of archway-proxy settings; the README's configuration table mirrors them.
@@ -317,11 +317,15 @@ func (c *Config) parseAdmin(s *rawSettings) error {
 	if c.AdminAddr, err = parseAdminAddr(name, raw); err != nil {
 		return err
 	}
-	if c.AdminAuth.Token, err = readToken(s, "admin-token", "ADMIN_TOKEN"); err != nil {
+	var writeName, readName string
+	if c.AdminAuth.Token, writeName, err = readToken(s, "admin-token", "ADMIN_TOKEN"); err != nil {
 		return err
 	}
-	if c.AdminAuth.ReadToken, err = readToken(s, "admin-read-token", "ADMIN_READ_TOKEN"); err != nil {
+	if c.AdminAuth.ReadToken, readName, err = readToken(s, "admin-read-token", "ADMIN_READ_TOKEN"); err != nil {
 		return err
+	}
+	if c.AdminAuth.Token != "" && c.AdminAuth.ReadToken == c.AdminAuth.Token {
+		return fmt.Errorf("%s: the same token as %s; the read-only token must differ, or it grants writes", readName, writeName)
 	}
 	if c.AdminAddr != "" && c.AdminAuth.Token == "" && !loopbackAddr(c.AdminAddr) {
 		return fmt.Errorf("%s=%q: an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1", name, c.AdminAddr)
@@ -343,19 +347,22 @@ func (c *Config) parseHealth(s *rawSettings) error {
 
 // parseDurations reads every duration setting: intervals, timeouts, drain.
 func (c *Config) parseDurations(s *rawSettings) error {
+	// periodic marks the intervals of work repeated for as long as the proxy runs:
+	// below MinPeriod (1ns, say) they would keep a CPU busy or flood the backends or
+	// the resolver.
 	durations := []struct {
-		flag, env string
-		dst       *time.Duration
-		zeroOK    bool
+		flag, env        string
+		dst              *time.Duration
+		zeroOK, periodic bool
 	}{
-		{"health-interval", "HEALTH_INTERVAL", &c.HealthInterval, true},
-		{"health-timeout", "HEALTH_TIMEOUT", &c.HealthTimeout, false},
-		{"fail-timeout", "FAIL_TIMEOUT", &c.FailTimeout, false},
-		{"dns-refresh", "DNS_REFRESH", &c.DNSRefresh, false},
-		{"attempt-timeout", "ATTEMPT_TIMEOUT", &c.AttemptTimeout, false},
-		{"body-timeout", "BODY_TIMEOUT", &c.BodyTimeout, false},
-		{"drain", "DRAIN", &c.Drain, true},
-		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", &c.ShutdownTO, false},
+		{"health-interval", "HEALTH_INTERVAL", &c.HealthInterval, true, true},
+		{"health-timeout", "HEALTH_TIMEOUT", &c.HealthTimeout, false, false},
+		{"fail-timeout", "FAIL_TIMEOUT", &c.FailTimeout, false, false},
+		{"dns-refresh", "DNS_REFRESH", &c.DNSRefresh, false, true},
+		{"attempt-timeout", "ATTEMPT_TIMEOUT", &c.AttemptTimeout, false, false},
+		{"body-timeout", "BODY_TIMEOUT", &c.BodyTimeout, false, false},
+		{"drain", "DRAIN", &c.Drain, true, false},
+		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", &c.ShutdownTO, false, false},
 	}
 	for _, d := range durations {
 		raw, name, _ := s.lookup(d.flag, d.env)
@@ -369,11 +376,17 @@ func (c *Config) parseDurations(s *rawSettings) error {
 				want = ">= 0"
 			}
 			return fmt.Errorf("%s=%q: duration must be %s", name, raw, want)
+		case d.periodic && v > 0 && v < MinPeriod:
+			return fmt.Errorf("%s=%q: want at least %v", name, raw, MinPeriod)
 		}
 		*d.dst = v
 	}
 	return nil
 }
+
+// MinPeriod is the shortest interval accepted for work the proxy repeats while it runs
+// (health checks, DNS refresh, the certificate files' check).
+const MinPeriod = 100 * time.Millisecond
 
 // parseLimits reads passive ejection's failure count, the request body limit and the
 // statistics window.
@@ -756,44 +769,40 @@ func parseAdminAddr(setting, raw string) (string, error) {
 // readToken reads one admin token from NAME_FILE or NAME (flags -name-file, -name):
 // surrounding white space (a file's newline) is trimmed; a missing, unreadable or
 // empty file, both forms at once, or a token shorter than MinTokenLen or holding
-// white space or control characters is an error naming the setting.
-func readToken(s *rawSettings, flagName, env string) (string, error) {
+// white space or control characters is an error naming the setting. It returns the
+// token and how the setting was named (for later errors), "" when none is set.
+func readToken(s *rawSettings, flagName, env string) (tok, name string, err error) {
 	fileRaw, fileName, fileGiven := s.lookup(flagName+"-file", env+"_FILE")
 	valRaw, valName, valGiven := s.lookup(flagName, env)
 	fileGiven = fileGiven && fileRaw != ""
 	valGiven = valGiven && valRaw != ""
-	var tok, name string
 	switch {
 	case fileGiven && valGiven:
-		return "", fmt.Errorf("%s and %s are both set; set one", fileName, valName)
+		return "", "", fmt.Errorf("%s and %s are both set; set one", fileName, valName)
 	case fileGiven:
-		b, err := os.ReadFile(fileRaw)
-		if err != nil {
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				err = pe.Err
-			}
-			return "", fmt.Errorf("%s=%q: %v", fileName, fileRaw, err)
+		b, rerr := smallfile.Read(fileRaw, maxTokenFile)
+		if rerr != nil {
+			return "", "", fmt.Errorf("%s=%q: %v", fileName, fileRaw, rerr)
 		}
 		tok, name = strings.TrimSpace(string(b)), fmt.Sprintf("%s=%q", fileName, fileRaw)
 		if tok == "" {
-			return "", fmt.Errorf("%s: the file is empty; want a token of at least %d characters", name, MinTokenLen)
+			return "", "", fmt.Errorf("%s: the file is empty; want a token of at least %d characters", name, MinTokenLen)
 		}
 	case valGiven:
 		// The value itself is never repeated in an error.
 		tok, name = strings.TrimSpace(valRaw), valName
 	default:
-		return "", nil
+		return "", "", nil
 	}
 	if len(tok) < MinTokenLen {
-		return "", fmt.Errorf("%s: the token has %d characters; want at least %d (e.g. openssl rand -hex 32)", name, len(tok), MinTokenLen)
+		return "", "", fmt.Errorf("%s: the token has %d characters; want at least %d (e.g. openssl rand -hex 32)", name, len(tok), MinTokenLen)
 	}
 	for _, r := range tok {
 		if r <= ' ' || r == 0x7f {
-			return "", fmt.Errorf("%s: the token holds white space or control characters; want one line of printable characters", name)
+			return "", "", fmt.Errorf("%s: the token holds white space or control characters; want one line of printable characters", name)
 		}
 	}
-	return tok, nil
+	return tok, name, nil
 }
 
 // parseTLS reads the TLS settings. The files themselves are loaded by package
@@ -809,8 +818,8 @@ func (c *Config) parseTLS(s *rawSettings) error {
 	}
 	raw, name, _ := s.lookup("tls-reload-interval", "TLS_RELOAD_INTERVAL")
 	d, err := time.ParseDuration(strings.TrimSpace(raw))
-	if err != nil || d < 0 {
-		return fmt.Errorf("%s=%q: want a duration >= 0 like 5s (0: only SIGHUP re-reads)", name, raw)
+	if err != nil || d < 0 || (d > 0 && d < MinPeriod) {
+		return fmt.Errorf("%s=%q: want 0 (only SIGHUP re-reads) or a duration of at least %v like 5s", name, raw, MinPeriod)
 	}
 	c.TLSReload = d
 	// redirectPort reads one of the redirect settings: 0 when unset; both need TLS.
@@ -866,23 +875,8 @@ func validToken(s string) bool {
 // readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped, an
 // optional "export " prefix and matching surrounding quotes are removed.
 func readEnvFile(path string) (map[string]string, error) {
-	// Only a regular file of sane size: a FIFO or /dev/zero must not hang the start.
-	fi, err := os.Stat(path)
-	if err == nil && !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	if err == nil && fi.Size() > 1<<20 {
-		return nil, errors.New("larger than 1 MiB")
-	}
-	var b []byte
-	if err == nil {
-		b, err = os.ReadFile(path)
-	}
+	b, err := smallfile.Read(path, 1<<20)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return nil, fmt.Errorf("cannot read: %w", err)
 	}
 	out := map[string]string{}

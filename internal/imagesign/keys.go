@@ -12,7 +12,6 @@ package imagesign
 import (
 	"crypto"
 	"crypto/elliptic"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/archwayhq/archway/internal/smallfile"
 )
 
 // Key file names under a key directory ($ARCHWAY_HOME/signing): cosign's own defaults.
@@ -79,12 +80,8 @@ func EnsureKeyPair(dir string, password []byte) (bool, error) {
 
 // LoadKeyFile reads a cosign private key file.
 func LoadKeyFile(path string, password []byte) (*Key, error) {
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path, 1<<20)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return nil, fmt.Errorf("signing key %s: %v", path, err)
 	}
 	return LoadKey(b, password, path)
@@ -121,12 +118,8 @@ func LoadKey(pemBytes, password []byte, source string) (*Key, error) {
 
 // LoadPublicKey reads a PEM public key file (cosign.pub) as a verifier.
 func LoadPublicKey(path string) (signature.Verifier, error) {
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path, 1<<20)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
 		return nil, fmt.Errorf("public key %s: %v", path, err)
 	}
 	return ParsePublicKey(b, path)

@@ -1,10 +1,6 @@
 package tlsterm
 
-import (
-	"errors"
-	"fmt"
-	"io/fs"
-)
+import "fmt"
 
 // Setting names used in errors by NewStore; New takes others (flag names, say) through
 // Options, the way the proxy's configuration errors name where a value came from.
@@ -28,19 +24,3 @@ func (e *SettingError) Error() string { return fmt.Sprintf("%s=%q: %v", e.Settin
 
 // Unwrap returns the cause.
 func (e *SettingError) Unwrap() error { return e.Err }
-
-// pathError drops the file name from an *fs.PathError: the SettingError around it
-// already names the file, and "open /run/secrets/crt: ..." after `TLS_CERT_FILE="/run/
-// secrets/crt"` would say it twice.
-type pathError struct{ pe *fs.PathError }
-
-func (e pathError) Error() string { return e.pe.Op + ": " + e.pe.Err.Error() }
-func (e pathError) Unwrap() error { return e.pe }
-
-func withoutPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pathError{pe}
-	}
-	return err
-}

@@ -11,9 +11,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
+
+	"github.com/archwayhq/archway/internal/smallfile"
 )
 
 // maxPEMFile bounds what a load reads: a certificate chain is a few kilobytes, and a
@@ -73,27 +73,9 @@ func (f files) readPair() (*tls.Certificate, error) {
 
 // readPEMFile reads a whole small regular file.
 func readPEMFile(name string) ([]byte, error) {
-	fh, err := os.Open(name)
+	b, err := smallfile.Read(name, maxPEMFile)
 	if err != nil {
-		return nil, withoutPath(err)
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return nil, withoutPath(err)
-	}
-	if fi.IsDir() {
-		return nil, errors.New("is a directory, not a file")
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errors.New("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(fh, maxPEMFile+1))
-	if err != nil {
-		return nil, withoutPath(err)
-	}
-	if len(b) > maxPEMFile {
-		return nil, fmt.Errorf("file is larger than %d MiB, not a PEM certificate or key", maxPEMFile>>20)
+		return nil, err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, errors.New("file is empty")

@@ -33,7 +33,7 @@ func TestReloadKeepsOldPairOnError(t *testing.T) {
 		{"garbage key", func() {
 			writeFile(t, dir, "tls.key", []byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
 		}, "malformed PRIVATE KEY"},
-		{"key missing", func() { mustRemove(t, keyFile) }, "open: no such file or directory"},
+		{"key missing", func() { mustRemove(t, keyFile) }, "no such file or directory"},
 		{"key empty", func() { writeFile(t, dir, "tls.key", nil) }, "file is empty"},
 	}
 	for i, tc := range broken {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/archwayhq/archway/internal/smallfile"
 )
 
 // AdminSecret is the Docker secret the stack gives the proxy as ADMIN_TOKEN_FILE
@@ -28,9 +30,9 @@ type SecretAPI interface {
 // ReadAdminToken reads an admin token file as the proxy does (surrounding white
 // space trimmed); every error names the file.
 func ReadAdminToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path, 64<<10)
 	if err != nil {
-		return "", fmt.Errorf("admin token file: %w", err)
+		return "", fmt.Errorf("admin token file %s: %w", path, err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {

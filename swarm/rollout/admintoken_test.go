@@ -65,3 +65,22 @@ func TestEnsureAdminSecret(t *testing.T) {
 		t.Fatalf("present with a new token file: %v; want an error naming the fix", err)
 	}
 }
+
+// ReadAdminToken reads a token file as the proxy does, and refuses at once what is not
+// a small regular file: a device such as /dev/zero would otherwise be read until
+// memory ran out (and a FIFO would block the command for good).
+func TestReadAdminTokenFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "admin.token")
+	if err := os.WriteFile(path, []byte("  0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := ReadAdminToken(path); err != nil || tok != "0123456789abcdef" {
+		t.Fatalf("ReadAdminToken = %q, %v", tok, err)
+	}
+	if _, err := ReadAdminToken("/dev/zero"); err == nil || err.Error() != "admin token file /dev/zero: not a regular file" {
+		t.Fatalf("/dev/zero: %v", err)
+	}
+	if _, err := TrustCA("/dev/zero"); err == nil || err.Error() != "CA file /dev/zero: not a regular file" {
+		t.Fatalf("TrustCA(/dev/zero): %v", err)
+	}
+}

@@ -5,10 +5,10 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/docker/docker/client"
 
+	"github.com/archwayhq/archway/internal/smallfile"
 	"github.com/archwayhq/archway/swarm/lab/lab"
 )
 
@@ -29,9 +29,9 @@ func Connect() (*client.Client, string, error) {
 // TrustCA is an HTTP transport that trusts the CA certificate in caFile (the demo's, for
 // a proxy serving HTTPS) and speaks HTTP/2 when the proxy offers it (ALPN).
 func TrustCA(caFile string) (*http.Transport, error) {
-	pem, err := os.ReadFile(caFile)
+	pem, err := smallfile.Read(caFile, 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("CA file: %w", err)
+		return nil, fmt.Errorf("CA file %s: %w", caFile, err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {

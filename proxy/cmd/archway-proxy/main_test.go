@@ -51,7 +51,7 @@ func TestRunBadConfigExit2(t *testing.T) {
 		{[]string{"-admin-addr", ":8990"}, []string{"BLUE=http://b:1"}, "archway-proxy: -admin-addr=\":8990\": an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1\n"},
 		{[]string{"-admin-addr", ":8990"}, []string{"BLUE=http://b:1", "ADMIN_TOKEN_FILE=/run/secrets/missing"}, "archway-proxy: ADMIN_TOKEN_FILE=\"/run/secrets/missing\": no such file or directory\n"},
 		// TLS files are loaded before anything listens.
-		{[]string{"-tls-cert-file", "/nonexistent/c.pem", "-tls-key-file", "/nonexistent/k.pem"}, []string{"BLUE=http://b:1"}, "archway-proxy: -tls-cert-file=\"/nonexistent/c.pem\": open: no such file or directory\n"},
+		{[]string{"-tls-cert-file", "/nonexistent/c.pem", "-tls-key-file", "/nonexistent/k.pem"}, []string{"BLUE=http://b:1"}, "archway-proxy: -tls-cert-file=\"/nonexistent/c.pem\": no such file or directory\n"},
 		{nil, []string{"BLUE=http://b:1", "TLS_CERT_FILE=" + notPEM, "TLS_KEY_FILE=" + notPEM}, "archway-proxy: TLS_CERT_FILE=\"" + notPEM + "\": no PEM certificate in file\n"},
 	}
 	for _, c := range cases {

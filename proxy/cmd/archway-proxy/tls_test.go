@@ -64,7 +64,7 @@ func TestTLSTermination(t *testing.T) {
 	redirect := testutil.FreePort(t)
 	m := startMainWith(t, "https", tlsClient(ca.Pool(), false, true), "-drain 0s",
 		"BLUE="+backend.URL, "TLS_CERT_FILE="+dir+"/"+tlsterm.CertFileName, "TLS_KEY_FILE="+dir+"/"+tlsterm.KeyFileName,
-		"TLS_RELOAD_INTERVAL=50ms", fmt.Sprintf("REDIRECT_PORT=%d", redirect))
+		"TLS_RELOAD_INTERVAL=100ms", fmt.Sprintf("REDIRECT_PORT=%d", redirect))
 
 	for _, c := range []struct {
 		name  string
