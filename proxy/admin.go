@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"sort"
@@ -294,7 +294,9 @@ func describeSpec(b *BackendSpec) string {
 // answer, never a backend worth steering live traffic to.
 func refuseLinkLocal(setting, raw string, urls []*url.URL) error {
 	for _, u := range urls {
-		if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(u.Hostname(), "["), "]")); ip != nil &&
+		// netip, not net.ParseIP: it reads a zone (fe80::1%eth0), which ParseIP refuses,
+		// letting the address through.
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil &&
 			(ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()) {
 			return fmt.Errorf("%s=%q: %s is a link-local address (cloud metadata services live there); refusing it as a member", setting, raw, ip)
 		}

@@ -185,7 +185,7 @@ func TestAdminRefusesLinkLocalMembers(t *testing.T) {
 	p := proxytest.NewProxy(t, proxy.Options{}, proxytest.Spec("BLUE", 1, b))
 	admin := httptest.NewServer(p.AdminHandler())
 	defer admin.Close()
-	for _, u := range []string{"http://169.254.169.254", "http://169.254.169.254:80/latest", "http://[fe80::1]:8080"} {
+	for _, u := range []string{"http://169.254.169.254", "http://169.254.169.254:80/latest", "http://[fe80::1]:8080", "http://[fe80::1%25eth0]:80", "http://[::ffff:169.254.169.254]:80"} {
 		code, body := proxytest.AdminDo(t, admin, "PUT", "/backends/blue", `{"url": "`+u+`"}`)
 		if code != 400 || !strings.Contains(body, "link-local address") {
 			t.Errorf("PUT url %s: %d %s; want 400 naming the link-local address", u, code, body)

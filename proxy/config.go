@@ -749,6 +749,13 @@ func parseBackendURL(setting, whole, raw string) (*url.URL, error) {
 	if u.Fragment != "" || strings.Contains(raw, "#") {
 		return nil, fail("fragment not allowed")
 	}
+	if u.User != nil {
+		// Neither engine sends it (no Authorization is made from it): refuse it rather
+		// than let a backend that needs it fail with every request.
+		// The password is not repeated in the error.
+		return nil, fmt.Errorf("%s=%q: user info (user:password@) is not sent to backends; remove it",
+			setting, strings.Replace(whole, raw, u.Redacted(), 1))
+	}
 	return u, nil
 }
 

@@ -173,6 +173,7 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, append(ok, "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "TLS_RELOAD_INTERVAL=1ns"), `TLS_RELOAD_INTERVAL="1ns": want 0 (only SIGHUP re-reads) or a duration of at least 100ms like 5s`},
 		{nil, append(ok, "DNS_REFRESH=1ns"), `DNS_REFRESH="1ns": want at least 100ms`},
 		{[]string{"-health-interval", "99ms"}, ok, `-health-interval="99ms": want at least 100ms`},
+		{nil, []string{"BLUE=http://user:secret@b:1"}, `BLUE="http://user:xxxxx@b:1": user info (user:password@) is not sent to backends; remove it`},
 		{nil, append(ok, "ADMIN_TOKEN_FILE=/dev/zero"), `ADMIN_TOKEN_FILE="/dev/zero": not a regular file`},
 		{[]string{"-admin-read-token-file", os.TempDir()}, ok, `-admin-read-token-file="` + os.TempDir() + `": is a directory, not a file`},
 		{nil, append(ok, "ADMIN_TOKEN="+strings.Repeat("s", 16), "ADMIN_READ_TOKEN="+strings.Repeat("s", 16)), `ADMIN_READ_TOKEN: the same token as ADMIN_TOKEN; the read-only token must differ, or it grants writes`},
