@@ -142,16 +142,22 @@ func parseBackendPatch(body []byte) (backendPatch, error) {
 func adminName(r *http.Request) (string, error) {
 	name := mux.Vars(r)["name"]
 	if !colourName.MatchString(name) {
-		return "", &adminErr{http.StatusBadRequest, fmt.Sprintf("name=%q: must match [A-Za-z][A-Za-z0-9_-]*", name)}
+		return "", &adminErr{http.StatusBadRequest, fmt.Sprintf("name=%q: %s", name, colourRule)}
 	}
 	return strings.ToUpper(name), nil
 }
+
+// maxAdminBody bounds a PUT's body: a backend change is a URL list and a weight.
+const maxAdminBody = 64 << 10
 
 func (p *Proxy) putBackend(w http.ResponseWriter, r *http.Request) {
 	name, err := adminName(r)
 	if err == nil {
 		var body []byte
-		body, err = io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			err = &adminErr{http.StatusRequestEntityTooLarge, fmt.Sprintf("body: larger than %d KiB; want one small JSON object like {\"weight\": 1}", maxAdminBody>>10)}
+		}
 		if err == nil {
 			var patch backendPatch
 			if patch, err = parseBackendPatch(body); err != nil {

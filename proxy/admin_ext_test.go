@@ -25,6 +25,9 @@ func TestAdminBadInputs(t *testing.T) {
 		err                string
 	}{
 		{"PUT", "/backends/green", `{"weight": -1}`, 400, `weight="-1": weight must be an integer >= 0`},
+		{"PUT", "/backends/green", `{"weight": 99999999999999999999}`, 400, `weight="99999999999999999999": weight must be <= 10000`},
+		{"PUT", "/backends/green", `{"weight": 1, "url": "http://b:1/` + strings.Repeat("x", 64<<10) + `"}`, 413, `body: larger than 64 KiB; want one small JSON object like {"weight": 1}`},
+		{"PUT", "/backends/" + strings.Repeat("n", 64), `{"weight": 1}`, 400, `name="` + strings.Repeat("n", 64) + `": must match [A-Za-z][A-Za-z0-9_-]* and be at most 63 characters`},
 		{"PUT", "/backends/green", `{"weight": "3"}`, 400, `weight="3": weight must be an integer >= 0`},
 		{"PUT", "/backends/green", `{"weight": 2.5}`, 400, `weight="2.5": weight must be an integer >= 0`},
 		{"PUT", "/backends/green", `{"weight": 10001}`, 400, `weight="10001": weight must be <= 10000`},
@@ -37,7 +40,7 @@ func TestAdminBadInputs(t *testing.T) {
 		{"PUT", "/backends/green", `{}`, 400, `body: empty object; want "url" and/or "weight"`},
 		{"PUT", "/backends/green", `[1]`, 400, `body: invalid JSON (json: cannot unmarshal array into Go value of type map[string]json.RawMessage); want {"url": "http://host:port", "weight": N}`},
 		{"PUT", "/backends/green", `{"weight":`, 400, `body: invalid JSON (unexpected end of JSON input); want {"url": "http://host:port", "weight": N}`},
-		{"PUT", "/backends/bad%20name", `{"weight": 1}`, 400, `name="bad name": must match [A-Za-z][A-Za-z0-9_-]*`},
+		{"PUT", "/backends/bad%20name", `{"weight": 1}`, 400, `name="bad name": must match [A-Za-z][A-Za-z0-9_-]* and be at most 63 characters`},
 		{"PUT", "/backends/purple", `{"weight": 1}`, 404, `backend "PURPLE" not found; PUT {"url": ...} to create it`},
 		{"DELETE", "/backends/purple", ``, 404, `backend "PURPLE" not found`},
 		{"GET", "/backends/purple", ``, 404, `backend "PURPLE" not found`},

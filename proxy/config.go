@@ -132,6 +132,9 @@ var (
 	colourName    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 )
 
+// colourRule is colourName in an error's words, the one wording of the rule.
+const colourRule = "must match [A-Za-z][A-Za-z0-9_-]* and be at most 63 characters"
+
 // ErrHelp is returned by ParseConfig for -h/-help; the caller prints Usage and exits 0.
 var ErrHelp = flag.ErrHelp
 
@@ -539,7 +542,7 @@ func envColours(s *rawSettings, backendFlags multiFlag, known map[string]bool) (
 	for _, n := range strings.Split(raw, ",") {
 		n = strings.TrimSpace(n)
 		if !colourName.MatchString(n) {
-			return nil, fmt.Errorf("%s=%q: colour %q must match [A-Za-z][A-Za-z0-9_-]*", name, raw, n)
+			return nil, fmt.Errorf("%s=%q: colour %q %s", name, raw, n, colourRule)
 		}
 		env := strings.ToUpper(n)
 		v, ok := s.vars[env]
@@ -690,11 +693,13 @@ func parseStatsWindow(raw string) (time.Duration, error) {
 
 // parseWeight parses a colour weight: an integer 0..MaxWeight.
 func parseWeight(setting, raw string) (int, error) {
-	n, err := strconv.Atoi(strings.TrimSpace(raw))
-	if err != nil || n < 0 {
+	s := strings.TrimSpace(raw)
+	n, err := strconv.Atoi(s)
+	tooLarge := errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-")
+	if (err != nil && !tooLarge) || n < 0 {
 		return 0, fmt.Errorf("%s=%q: weight must be an integer >= 0", setting, raw)
 	}
-	if n > MaxWeight {
+	if tooLarge || n > MaxWeight {
 		return 0, fmt.Errorf("%s=%q: weight must be <= %d", setting, raw, MaxWeight)
 	}
 	return n, nil

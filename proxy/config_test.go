@@ -152,7 +152,7 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, append(ok, "LOG_FORMAT=xml"), `LOG_FORMAT="xml": want text or json`},
 		{nil, append(ok, "LOG_LEVEL=loud"), `LOG_LEVEL="loud": want debug, info, warn or error`},
 		{nil, []string{"COLORS=blue,purple", "BLUE=http://b:1"}, `COLORS="blue,purple": colour PURPLE has no URL: set PURPLE=<url>`},
-		{nil, []string{"COLORS=blue,", "BLUE=http://b:1"}, `COLORS="blue,": colour "" must match [A-Za-z][A-Za-z0-9_-]*`},
+		{nil, []string{"COLORS=blue,", "BLUE=http://b:1"}, `COLORS="blue,": colour "" must match [A-Za-z][A-Za-z0-9_-]* and be at most 63 characters`},
 		{[]string{"-config", "/nonexistent/archway.env"}, ok, `-config="/nonexistent/archway.env": cannot read: no such file or directory`},
 		{[]string{"-nope"}, ok, `flag provided but not defined: -nope`},
 		{[]string{"-preserve-host=maybe"}, ok, `invalid boolean value "maybe" for -preserve-host: parse error`},
