@@ -1,6 +1,7 @@
 package swarmprovider
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -71,13 +72,9 @@ func parseLabels(service string, labels map[string]string) (l serviceLabels, ok 
 	}
 	l.color = strings.ToUpper(color)
 
-	w, present := labels[LabelWeight]
-	if !present {
-		return bad(LabelWeight, "", "missing (want an integer 0.."+strconv.Itoa(maxWeight)+")")
-	}
-	n, perr := strconv.Atoi(strings.TrimSpace(w))
-	if perr != nil || n < 0 || n > maxWeight {
-		return bad(LabelWeight, w, "want an integer 0.."+strconv.Itoa(maxWeight))
+	n, werr := Weight(labels)
+	if werr != nil {
+		return bad(LabelWeight, labels[LabelWeight], werr.Error())
 	}
 	l.weight = n
 
@@ -89,4 +86,18 @@ func parseLabels(service string, labels map[string]string) (l serviceLabels, ok 
 		l.port = uint32(n)
 	}
 	return l, true, nil
+}
+
+// Weight is a colour service's archway.weight label as the proxy reads it: white space
+// trimmed, an integer 0..10000. The error says what is wrong, not which service.
+func Weight(labels map[string]string) (int, error) {
+	w, present := labels[LabelWeight]
+	if !present {
+		return 0, errors.New("missing (want an integer 0.." + strconv.Itoa(maxWeight) + ")")
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(w))
+	if err != nil || n < 0 || n > maxWeight {
+		return 0, errors.New("want an integer 0.." + strconv.Itoa(maxWeight))
+	}
+	return n, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,10 +44,15 @@ func (s Spec) Validate() error {
 func roles(svcs map[string]swarm.Service) (stable, canary string, err error) {
 	var live, idle []string
 	for c, svc := range svcs {
-		if svc.Spec.Labels[swarmprovider.LabelWeight] == "0" {
+		// The weight as the proxy reads it: " 0" and "00" are idle too.
+		w, err := swarmprovider.Weight(svc.Spec.Labels)
+		switch {
+		case err != nil:
+			return "", "", fmt.Errorf("service %s: label %s=%q: %v", svc.Spec.Name, swarmprovider.LabelWeight, svc.Spec.Labels[swarmprovider.LabelWeight], err)
+		case w == 0:
 			idle = append(idle, c)
-		} else {
-			live = append(live, c+"="+svc.Spec.Labels[swarmprovider.LabelWeight])
+		default:
+			live = append(live, c+"="+strconv.Itoa(w))
 		}
 	}
 	slices.Sort(live)
