@@ -39,3 +39,18 @@ func main[O any](name string, args []string, stdout, stderr io.Writer, parse fun
 	}
 	return 0
 }
+
+// Parse parses args with fs under this package's rule: a bad flag is only the error
+// returned (one line, which Main prints), not that line and the whole usage as the
+// flag package would print them; -h prints usage, then the flags, on stderr.
+func Parse(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) error {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, usage)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+	}
+	return err
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"strings"
 	"testing"
 )
 
@@ -41,5 +42,25 @@ func TestMainExitCodes(t *testing.T) {
 		if code := main("release", c.args, &out, &errb, parse, run); code != c.code || out.String() != c.stdout || errb.String() != c.stderr {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q; want %d, %q, %q", c.args, code, out.String(), errb.String(), c.code, c.stdout, c.stderr)
 		}
+	}
+}
+
+// A bad flag is one line (Main prints the error), not that line and the usage; -h
+// prints the usage and the flags.
+func TestParseOneLine(t *testing.T) {
+	newFS := func() *flag.FlagSet {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		fs.Uint64("min-requests", 1, "least requests")
+		return fs
+	}
+	var stderr strings.Builder
+	err := Parse(newFS(), []string{"-min-requests", "-1"}, "usage: x\n", &stderr)
+	if err == nil || err.Error() != `invalid value "-1" for flag -min-requests: parse error` || stderr.Len() != 0 {
+		t.Errorf("bad flag: %v, stderr %q", err, stderr.String())
+	}
+	stderr.Reset()
+	err = Parse(newFS(), []string{"-h"}, "usage: x\n", &stderr)
+	if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(stderr.String(), "usage: x\n") || !strings.Contains(stderr.String(), "-min-requests") {
+		t.Errorf("-h: %v, stderr %q", err, stderr.String())
 	}
 }

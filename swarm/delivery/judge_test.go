@@ -132,6 +132,7 @@ func TestPlanValidate(t *testing.T) {
 		{func(p *Plan) { p.Steps = []int{50, 150} }, "step 2 is 150%"},
 		{func(p *Plan) { p.Steps = nil }, "-steps: empty plan"},
 		{func(p *Plan) { p.Hold = 0 }, "-hold=0s"},
+		{func(p *Plan) { p.Hold = time.Nanosecond }, "-hold=1ns: want a duration from 1s to 24h"},
 		{func(p *Plan) { p.MaxWait = time.Second }, "-max-wait=1s: want at least -hold (5m0s)"},
 		{func(p *Plan) { p.MinSuccess = 1.5 }, "-min-success=1.5"},
 		{func(p *Plan) { p.MinSuccess = 0 }, "-min-success=0"},

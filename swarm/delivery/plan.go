@@ -85,7 +85,7 @@ func (p Plan) Validate() error {
 		return fmt.Errorf("-steps=%s: the plan ends at %d%%: its last step must be 100 (the promotion)", stepsString(p.Steps), prev)
 	}
 	switch {
-	case p.Hold <= 0 || p.Hold > 24*time.Hour:
+	case p.Hold < time.Second || p.Hold > 24*time.Hour:
 		return fmt.Errorf("-hold=%s: want a duration from 1s to 24h", p.Hold)
 	case p.MaxWait < p.Hold:
 		return fmt.Errorf("-max-wait=%s: want at least -hold (%s)", p.MaxWait, p.Hold)

@@ -51,8 +51,6 @@ flags:
 func parse(args []string, stderr io.Writer) (options, error) {
 	o := options{}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	o.Register(fs)
 	fs.StringVar(&o.file, "file", "swarm/stack.yml", "stack file")
 	fs.StringVar(&o.adminFile, "admin-file", "swarm/stack.admin.yml", `second stack file publishing the admin API (with its token); "" keeps it unpublished`)
@@ -64,7 +62,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.releases, "releases", true, "run: end with two progressive releases (a good one promoted, one failing on one architecture rolled back)")
 	fs.BoolVar(&o.tls, "tls", false, "HTTPS on the proxy's data port: a demo CA and certificate for the nodes' addresses ($ARCHWAY_HOME/tls), the secrets, and -tls-file")
 	fs.StringVar(&o.tlsFile, "tls-file", "swarm/stack.tls.yml", "stack file adding TLS to the proxy (with -tls)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return o, err
 	}
 	if err := o.Resolve(); err != nil {

@@ -64,8 +64,6 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	o := options{plan: delivery.DefaultPlan()}
 	env := envFlag{}
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
 	o.Register(fs)
 	fs.StringVar(&o.spec.Image, "image", os.Getenv("IMAGE"), "image to release, e.g. 127.0.0.1:5000/archway/app:v2 (env IMAGE)")
 	fs.Var(env, "env", "NAME=value set on the canary's tasks for this release (repeatable), e.g. -env FAIL_RATE=0.03")
@@ -82,7 +80,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.override, "override-header", "X-Archway-Color", "the proxy's OVERRIDE_HEADER, to reach the idle canary before users do")
 	fs.BoolVar(&o.tls, "tls", false, "the proxy's data port serves HTTPS (swarm/stack.tls.yml)")
 	fs.StringVar(&o.caFile, "ca-file", "", "CA to trust with -tls (default $ARCHWAY_HOME/tls/ca.crt, the demo's)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, usage, stderr); err != nil {
 		return o, err
 	}
 	var err error

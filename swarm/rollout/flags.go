@@ -1,12 +1,15 @@
 package rollout
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/archwayhq/archway/swarm/lab/lab"
@@ -45,11 +48,21 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 // Resolve fills the defaults that depend on others or on $ARCHWAY_HOME, after parsing,
 // and checks the values; errors name the flag and the value.
 func (f *Flags) Resolve() error {
+	if !stackName.MatchString(f.Stack) {
+		// An empty stack would also make an empty group, which selects every archway
+		// service of the cluster, other stacks' included.
+		return fmt.Errorf("-stack=%q: want a stack name like archway (letters, digits, _ . -)", f.Stack)
+	}
 	if f.Group == "" {
 		f.Group = f.Stack
 	}
 	if f.Timeout <= 0 {
 		return fmt.Errorf("-timeout=%s: want a positive duration", f.Timeout)
+	}
+	for _, u := range []struct{ flag, value string }{{"-proxy-url", f.ProxyURL}, {"-admin-url", f.AdminURL}} {
+		if err := checkBaseURL(u.value); err != nil {
+			return fmt.Errorf("%s=%q: %v", u.flag, u.value, err)
+		}
 	}
 	home, err := lab.Home()
 	if err != nil {
@@ -71,4 +84,27 @@ func (f Flags) Session(api ClusterAPI, out io.Writer, tls bool) *Session {
 		API: api, HTTP: &http.Client{Timeout: 10 * time.Second}, Group: f.Group, Stack: f.Stack,
 		ProxyURL: f.ProxyURL, AdminURL: f.AdminURL, Out: out, Timeout: f.Timeout, TLS: tls,
 	}
+}
+
+// stackName is what docker stack deploy accepts as a name, and a group label can hold.
+var stackName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// checkBaseURL accepts "" (found from the proxy task) or an http(s) URL with a host
+// and nothing after the path.
+func checkBaseURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("want an http:// or https:// URL")
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("missing host; want http://host:port")
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return errors.New("want scheme://host:port only, no user info, query or fragment")
+	}
+	return nil
 }
