@@ -45,6 +45,7 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 	}
 	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Spec.Name < svcs[j].Spec.Name })
 
+	kept := c.keptColours(svcs)
 	colours := map[string]*foundColour{}
 	for _, svc := range svcs {
 		if !c.inGroup(svc.Spec.Labels) {
@@ -56,6 +57,11 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 		}
 		if err != nil {
 			problems = append(problems, err)
+			continue
+		}
+		if kept != nil && !kept[l.color] {
+			problems = append(problems, &LabelError{Service: svc.Spec.Name, Label: LabelColor, Value: svc.Spec.Labels[LabelColor],
+				Reason: fmt.Sprintf("the group has more than %d colours, the proxy's limit: the newest are left out", proxy.MaxColours)})
 			continue
 		}
 		col := colours[l.color]
@@ -79,6 +85,46 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	return specs, problems
+}
+
+// keptColours is nil when the group's services define at most proxy.MaxColours
+// colours; otherwise the MaxColours colours whose first service was created earliest
+// (then by colour name). The proxy refuses a larger set as a whole, so without this one
+// service too many would stop every other service's changes from being applied; this
+// way the newest colours are the ones left out.
+func (c Config) keptColours(svcs []*swarm.Service) map[string]bool {
+	first := map[string]*swarm.Service{}
+	for _, svc := range svcs {
+		if !c.inGroup(svc.Spec.Labels) {
+			continue
+		}
+		l, ok, err := parseLabels(svc.Spec.Name, svc.Spec.Labels)
+		if !ok || err != nil {
+			continue
+		}
+		if f := first[l.color]; f == nil || svc.CreatedAt.Before(f.CreatedAt) {
+			first[l.color] = svc
+		}
+	}
+	if len(first) <= proxy.MaxColours {
+		return nil
+	}
+	names := make([]string, 0, len(first))
+	for name := range first {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := first[names[i]].CreatedAt, first[names[j]].CreatedAt
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return names[i] < names[j]
+	})
+	kept := make(map[string]bool, proxy.MaxColours)
+	for _, name := range names[:proxy.MaxColours] {
+		kept[name] = true
+	}
+	return kept
 }
 
 // foundColour is one colour as the services' labels define it.

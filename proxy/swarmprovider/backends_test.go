@@ -1,9 +1,11 @@
 package swarmprovider
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 
@@ -307,5 +309,35 @@ func TestBackendsMemberInfo(t *testing.T) {
 	p := proxy.New(proxy.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err := p.Apply(specs); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// One service too many must not stop the others: with more colours than the proxy
+// takes, the colours of the newest services are left out, each reported, and the rest
+// is a set the proxy applies.
+func TestBackendsOverColourLimitLeavesOutNewest(t *testing.T) {
+	n := node("n1", "10.0.0.1", swarm.NodeStateReady)
+	var cl cluster
+	cl.nodes = []swarm.Node{n}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	total := proxy.MaxColours + 2
+	for i := range total {
+		id := fmt.Sprintf("s%02d", i)
+		s := svc(id, fmt.Sprintf("app_c%02d", total-1-i), labels(LabelColor, fmt.Sprintf("c%02d", total-1-i), LabelWeight, "1"))
+		s.CreatedAt = base.Add(time.Duration(i) * time.Minute) // names run against age
+		cl.services = append(cl.services, s)
+		cl.tasks = append(cl.tasks, task("t"+id, id, "n1", swarm.TaskStateRunning, uint32(20000+i)))
+	}
+	specs, problems := Config{}.backends(cl)
+	if len(specs) != proxy.MaxColours || len(problems) != 2 {
+		t.Fatalf("%d specs, problems %v; want %d and the 2 newest reported", len(specs), problems, proxy.MaxColours)
+	}
+	for _, p := range problems {
+		if !strings.Contains(p.Error(), "more than 64 colours") || !(strings.Contains(p.Error(), `"app_c00"`) || strings.Contains(p.Error(), `"app_c01"`)) {
+			t.Errorf("problem %v: want the newest services app_c00 and app_c01 named", p)
+		}
+	}
+	if err := proxy.New(proxy.Options{Logger: slog.New(slog.DiscardHandler)}).Apply(specs); err != nil {
+		t.Fatalf("the proxy refuses the kept set: %v", err)
 	}
 }
