@@ -105,6 +105,9 @@ type Config struct {
 	LogFormat      string
 	LogLevel       string
 	ShowVersion    bool
+	// Lookup reads a variable as the settings were read: the -config file over the
+	// environment. Providers take their own settings through it (ARCHWAY_SWARM_*).
+	Lookup func(name string) (string, bool)
 }
 
 // settings are every environment/config-file name archway-proxy reads as a setting;
@@ -233,6 +236,7 @@ func ParseConfig(args, environ []string) (*Config, error) {
 	if err := c.readFile(s); err != nil {
 		return nil, err
 	}
+	c.Lookup = func(name string) (string, bool) { v, ok := s.vars[name]; return v, ok }
 	addr, err := server.ResolvePort(*str["port"], s.set["port"], s.vars["PORT"], DefaultPort)
 	if err != nil {
 		return nil, err

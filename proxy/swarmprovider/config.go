@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -39,7 +40,7 @@ func (c Config) Validate() error {
 	if c.Group != "" && !groupRe.MatchString(c.Group) {
 		return fmt.Errorf("swarm provider: group %q: want letters, digits, '.', '-', '_'", c.Group)
 	}
-	if c.Resync < 0 || (c.Resync > 0 && c.Resync < 100*time.Millisecond) {
+	if c.Resync < 0 || (c.Resync > 0 && c.Resync < minResync) {
 		return fmt.Errorf("swarm provider: resync %q: want at least 100ms", c.Resync)
 	}
 	return nil
@@ -57,17 +58,29 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 // A malformed value is an error naming the variable and the value.
 func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
 	if v, ok := lookup(EnvGroup); ok {
+		// Set but empty is refused, not read as "every labelled service in the
+		// cluster": that is what leaving it unset says.
+		if !groupRe.MatchString(v) {
+			return fmt.Errorf("%s=%q: want a group name of letters, digits, '.', '-', '_' (unset: every labelled service)", EnvGroup, v)
+		}
 		c.Group = v
 	}
 	if v, ok := lookup(EnvNetwork); ok {
+		if strings.TrimSpace(v) != v || v == "" {
+			return fmt.Errorf("%s=%q: want a network name or ID (unset: node address and published port)", EnvNetwork, v)
+		}
 		c.Network = v
 	}
 	if v, ok := lookup(EnvResync); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("%s=%q: want a duration such as 2s", EnvResync, v)
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < minResync {
+			return fmt.Errorf("%s=%q: want a duration of at least %v such as 2s", EnvResync, v, minResync)
 		}
 		c.Resync = d
 	}
 	return nil
 }
+
+// minResync is the shortest full-read period: each read lists every service, task
+// and node from the manager.
+const minResync = 100 * time.Millisecond

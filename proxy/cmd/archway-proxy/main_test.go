@@ -37,11 +37,19 @@ func TestRunBadConfigExit2(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("hello\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	swarmFile := t.TempDir() + "/archway.env"
+	if err := os.WriteFile(swarmFile, []byte("PROVIDER=swarm\nARCHWAY_SWARM_RESYNC=abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		args []string
 		env  []string
 		want string
 	}{
+		// The Swarm provider's settings name themselves, from the environment or the file.
+		{nil, []string{"PROVIDER=swarm", "ARCHWAY_SWARM_RESYNC=0"}, "archway-proxy: PROVIDER=\"swarm\": ARCHWAY_SWARM_RESYNC=\"0\": want a duration of at least 100ms such as 2s\n"},
+		{nil, []string{"PROVIDER=swarm", "ARCHWAY_SWARM_GROUP="}, "archway-proxy: PROVIDER=\"swarm\": ARCHWAY_SWARM_GROUP=\"\": want a group name of letters, digits, '.', '-', '_' (unset: every labelled service)\n"},
+		{[]string{"-config", swarmFile}, nil, "archway-proxy: PROVIDER=\"swarm\": ARCHWAY_SWARM_RESYNC=\"abc\": want a duration of at least 100ms such as 2s\n"},
 		{nil, []string{"BLUE=http://b:1", "GREEN=http://g:2", "GREEN_WEIGHT=-1"}, "archway-proxy: GREEN_WEIGHT=\"-1\": weight must be an integer >= 0\n"},
 		{[]string{"-port", "0"}, []string{"BLUE=http://b:1"}, "archway-proxy: -port=\"0\": want a port number 1-65535\n"},
 		{nil, []string{"BLUE=http://b:1", "PROVIDER=consul"}, "archway-proxy: PROVIDER=\"consul\": unknown provider; want one of " + providerNames() + "\n"},

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/proxy/swarmprovider"
 )
@@ -14,10 +12,10 @@ func init() { providers["swarm"] = swarmProvider }
 // swarmProvider follows services labelled archway.color/archway.weight on the Swarm whose
 // manager DOCKER_HOST (default: the local socket) names, and shows the rollout their
 // archway.release label reports. Settings: ARCHWAY_SWARM_GROUP, ARCHWAY_SWARM_NETWORK,
-// ARCHWAY_SWARM_RESYNC (see proxy/swarmprovider).
+// ARCHWAY_SWARM_RESYNC (see proxy/swarmprovider), from the environment or the CONFIG file.
 func swarmProvider(e providerEnv) (proxy.Provider, error) {
 	var sc swarmprovider.Config
-	if err := sc.FromEnv(os.LookupEnv); err != nil {
+	if err := sc.FromEnv(e.cfg.Lookup); err != nil {
 		return nil, err
 	}
 	prov, err := swarmprovider.New(sc, e.log)

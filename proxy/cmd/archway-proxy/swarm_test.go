@@ -13,7 +13,7 @@ import (
 func TestSwarmProviderShowsRollouts(t *testing.T) {
 	t.Setenv("DOCKER_HOST", "tcp://127.0.0.1:1") // never contacted: no Run
 	var got *proxy.Rollout
-	prov, err := providers["swarm"](providerEnv{log: slog.New(slog.DiscardHandler), rollout: func(r *proxy.Rollout) { got = r }})
+	prov, err := providers["swarm"](providerEnv{cfg: &proxy.Config{Lookup: noVars}, log: slog.New(slog.DiscardHandler), rollout: func(r *proxy.Rollout) { got = r }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,3 +26,5 @@ func TestSwarmProviderShowsRollouts(t *testing.T) {
 		t.Fatalf("OnRollout reached %+v", got)
 	}
 }
+
+func noVars(string) (string, bool) { return "", false }
