@@ -499,12 +499,19 @@ func (c *Config) parseBackends(s *rawSettings, backendFlags, weightFlags multiFl
 	if raw, name, given := s.lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
 		colours[TargetColour] = colourSetting{name, raw}
 	}
+	fromFlag := map[string]string{}
 	for _, b := range backendFlags {
 		n, u, ok := strings.Cut(b, "=")
 		if !ok || !colourName.MatchString(strings.TrimSpace(n)) {
 			return fmt.Errorf("-backend=%q: want NAME=URL with NAME like blue or canary", b)
 		}
-		colours[strings.ToUpper(strings.TrimSpace(n))] = colourSetting{"-backend " + strings.TrimSpace(n), u}
+		key := strings.ToUpper(strings.TrimSpace(n))
+		if prev, dup := fromFlag[key]; dup {
+			// Two flags for one colour: which was meant is not ours to guess.
+			return fmt.Errorf("-backend=%q: colour %s is already given by -backend=%q; give its URLs once, comma-separated", b, key, prev)
+		}
+		fromFlag[key] = b
+		colours[key] = colourSetting{"-backend " + strings.TrimSpace(n), u}
 	}
 	flagWeights, err := parseWeightFlags(weightFlags, colours)
 	if err != nil {
@@ -585,7 +592,11 @@ func parseWeightFlags(weightFlags multiFlag, colours map[string]colourSetting) (
 		if !ok || !colourName.MatchString(strings.TrimSpace(n)) {
 			return nil, fmt.Errorf("-weight=%q: want NAME=N with NAME like blue", w)
 		}
-		out[strings.ToUpper(strings.TrimSpace(n))] = v
+		key := strings.ToUpper(strings.TrimSpace(n))
+		if prev, dup := out[key]; dup {
+			return nil, fmt.Errorf("-weight=%q: colour %s already has -weight %s; give one weight per colour", w, key, prev)
+		}
+		out[key] = v
 	}
 	for n := range out {
 		if _, ok := colours[n]; !ok {
