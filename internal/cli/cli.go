@@ -1,5 +1,5 @@
 // Package cli is the exit rule of archway's Swarm commands (demo, release, lab), in
-// one place: -h is not an error; a bad flag or argument is one line and exit 2 (nothing
+// one place (archway-proxy shares its Shorten): -h is not an error; a bad flag or argument is one line and exit 2 (nothing
 // was done); a failure is one line and exit 1; Ctrl-C and SIGTERM cancel the context
 // the command runs under, so that it can undo or finish what it started.
 package cli
@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"unicode/utf8"
 )
 
 // Main parses os.Args[1:] with parse, then runs run with the result, and exits as the
@@ -28,13 +29,13 @@ func main[O any](name string, args []string, stdout, stderr io.Writer, parse fun
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		fmt.Fprintln(stderr, Shorten(name+": "+err.Error()))
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o, stdout); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		fmt.Fprintln(stderr, Shorten(name+": "+err.Error()))
 		return 1
 	}
 	return 0
@@ -53,4 +54,22 @@ func Parse(fs *flag.FlagSet, args []string, usage string, stderr io.Writer) erro
 		fs.PrintDefaults()
 	}
 	return err
+}
+
+// MaxErrorLine bounds the one line a command exits with: a value pasted by mistake
+// (a 100 KB variable, a file's contents) is shown by its start and its size, not
+// repeated whole.
+const MaxErrorLine = 1024
+
+// Shorten is s when it fits in MaxErrorLine bytes, else its start (cut at a rune
+// boundary) and how many bytes were left out.
+func Shorten(s string) string {
+	if len(s) <= MaxErrorLine {
+		return s
+	}
+	cut := MaxErrorLine - 40
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }

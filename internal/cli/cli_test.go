@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestMainExitCodes(t *testing.T) {
@@ -62,5 +63,17 @@ func TestParseOneLine(t *testing.T) {
 	err = Parse(newFS(), []string{"-h"}, "usage: x\n", &stderr)
 	if !errors.Is(err, flag.ErrHelp) || !strings.HasPrefix(stderr.String(), "usage: x\n") || !strings.Contains(stderr.String(), "-min-requests") {
 		t.Errorf("-h: %v, stderr %q", err, stderr.String())
+	}
+}
+
+// A huge value in an error is shown by its start and its size, in one line.
+func TestShorten(t *testing.T) {
+	if s := Shorten("x: short"); s != "x: short" {
+		t.Errorf("short: %q", s)
+	}
+	long := "BLUE=\"" + strings.Repeat("é", 50000) + "\": bad"
+	s := Shorten(long)
+	if len(s) > MaxErrorLine || !strings.HasPrefix(s, "BLUE=\"é") || !strings.HasSuffix(s, " more bytes)") || !utf8.ValidString(s) {
+		t.Errorf("long: %d bytes, %q…%q", len(s), s[:20], s[len(s)-20:])
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/internal/version"
 	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/proxy/serve"
@@ -65,7 +66,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+		fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
 		return 2
 	}
 	if cfg.ShowVersion {
@@ -74,7 +75,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	newProvider, ok := providers[cfg.Provider]
 	if !ok {
-		fmt.Fprintf(stderr, "archway-proxy: %s=%q: unknown provider; want one of %s\n", cfg.ProviderSetting, cfg.Provider, providerNames())
+		fmt.Fprintln(stderr, cli.Shorten(fmt.Sprintf("archway-proxy: %s=%q: unknown provider; want one of %s", cfg.ProviderSetting, cfg.Provider, providerNames())))
 		return 2
 	}
 	log, level := newLogger(cfg, stderr)
@@ -84,7 +85,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		certs, err = tlsterm.New(tlsterm.Options{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
 			CertSetting: cfg.TLSCertSetting, KeySetting: cfg.TLSKeySetting, Logger: log})
 		if err != nil {
-			fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+			fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
 			return 2
 		}
 	}
@@ -103,7 +104,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: backendsLoader(cfg, args, level), log: log, rollout: p.SetRollout})
 	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy: %s=%q: %v\n", cfg.ProviderSetting, cfg.Provider, err)
+		fmt.Fprintln(stderr, cli.Shorten(fmt.Sprintf("archway-proxy: %s=%q: %v", cfg.ProviderSetting, cfg.Provider, err)))
 		return 2
 	}
 	if len(cfg.Discovered) > 0 {
@@ -115,7 +116,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	ls, err := listen(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+		fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
 		return 1
 	}
 	log.Info("archway-proxy starting", startAttrs(cfg, ls.main, certs)...)
@@ -126,7 +127,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy: %v\n", err)
+		fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
 		return 1
 	}
 	return 0

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/internal/testutil"
 	"github.com/archwayhq/archway/proxy"
 )
@@ -285,5 +286,16 @@ func TestSIGHUPReload(t *testing.T) {
 	})
 	if got := backends(); got != "[{BLUE 1} {GREEN 3}]" {
 		t.Fatalf("after a bad reload backends = %s", got)
+	}
+}
+
+// A setting pasted by mistake (100 KB) is refused in one line of bounded length that
+// still names it, not echoed whole.
+func TestRunHugeValueOneShortLine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), nil, []string{"HEALTH_INTERVAL=" + strings.Repeat("9", 100_000), "BLUE=http://b:1"}, &stdout, &stderr)
+	line := stderr.String()
+	if code != 2 || len(line) > cli.MaxErrorLine+1 || !strings.HasPrefix(line, `archway-proxy: HEALTH_INTERVAL="999`) || strings.Count(line, "\n") != 1 {
+		t.Fatalf("code %d, %d bytes: %.80q…", code, len(line), line)
 	}
 }
