@@ -108,8 +108,13 @@ func parseFailRate(raw string) (float64, error) {
 	if err != nil || math.IsNaN(r) || r < 0 || r > 1 {
 		return 0, fmt.Errorf("FAIL_RATE=%s: want a number from 0 to 1", quote(raw))
 	}
-	// Rounded to the resolution the counter applies, so Config shows the rate in force.
-	return math.Round(r*rateScale) / rateScale, nil
+	// Rounded to the resolution the counter applies, so Config shows the rate in force;
+	// a rate that rounds to 0 would inject nothing while saying it was set.
+	rounded := math.Round(r*rateScale) / rateScale
+	if r > 0 && rounded == 0 {
+		return 0, fmt.Errorf("FAIL_RATE=%s: below the resolution of 1e-9; want 0 or a rate of at least 1e-9", quote(raw))
+	}
+	return rounded, nil
 }
 
 func parseFailStatus(raw string) (int, error) {

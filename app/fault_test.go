@@ -40,6 +40,7 @@ func TestParseFaults(t *testing.T) {
 		{name: "rate above 1", env: map[string]string{"FAIL_RATE": "1.5"}, wantErr: `FAIL_RATE="1.5": want a number from 0 to 1`},
 		{name: "rate negative", env: map[string]string{"FAIL_RATE": "-0.1"}, wantErr: `FAIL_RATE="-0.1": want a number from 0 to 1`},
 		{name: "rate NaN", env: map[string]string{"FAIL_RATE": "NaN"}, wantErr: `FAIL_RATE="NaN": want a number from 0 to 1`},
+		{name: "rate below resolution", env: map[string]string{"FAIL_RATE": "1e-10"}, wantErr: `FAIL_RATE="1e-10": below the resolution of 1e-9; want 0 or a rate of at least 1e-9`},
 		{name: "rate Inf", env: map[string]string{"FAIL_RATE": "+Inf"}, wantErr: `FAIL_RATE="+Inf": want a number from 0 to 1`},
 		{name: "rate out of float range", env: map[string]string{"FAIL_RATE": "1e400"}, wantErr: `FAIL_RATE="1e400"`},
 		{name: "rate percent", env: map[string]string{"FAIL_RATE": "30%"}, wantErr: `FAIL_RATE="30%": want a number from 0 to 1`},
