@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -13,7 +15,7 @@ import (
 type Rollout struct {
 	Release string `json:"release"` // id, e.g. r-20261201-143015
 	Image   string `json:"image"`
-	// Phase is one of deploying, smoke, stepping, paused, promoted, aborted, failed.
+	// Phase is one of RolloutPhases.
 	Phase string `json:"phase"`
 	// Step is the 1-based index into Plan while stepping; 0 before.
 	Step int `json:"step"`
@@ -87,17 +89,34 @@ func clip(s string) string {
 // (its tool refreshes the label every few seconds) before it counts as abandoned.
 const RolloutStaleAfter = 30 * time.Second
 
+// RolloutPhases are the phases a rollout may report: the active ones (it has, or
+// wants, a process driving it) first, then the ended ones.
+var RolloutPhases = append(slices.Clone(activePhases), "promoted", "aborted", "failed")
+
+var activePhases = []string{"deploying", "smoke", "stepping", "paused", "resume", "abort"}
+
 // Active reports whether the rollout is under way (deploying, smoke, stepping, paused,
 // or asked to resume or abort): it has, or wants, a process driving it.
 func (r *Rollout) Active() bool {
-	if r == nil {
-		return false
+	return r != nil && slices.Contains(activePhases, r.Phase)
+}
+
+// MaxRolloutSkew is how far in the future a rollout's updated time may be (another
+// machine's clock): beyond it the time is not a clock's but a mistake or a forgery,
+// which would make the rollout look fresh for ever and win over every newer one.
+const MaxRolloutSkew = time.Minute
+
+// Check reports the first reason a rollout read from outside cannot be shown as it
+// is: a phase not in RolloutPhases, or an updated time more than MaxRolloutSkew after
+// now. The error is one line naming the field and its value.
+func (r *Rollout) Check(now time.Time) error {
+	switch {
+	case !slices.Contains(RolloutPhases, r.Phase):
+		return fmt.Errorf("phase %q: want one of %s", clip(r.Phase), strings.Join(RolloutPhases, ", "))
+	case r.Updated.After(now.Add(MaxRolloutSkew)):
+		return fmt.Errorf("updated %s: in the future (now %s)", r.Updated.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
-	switch r.Phase {
-	case "deploying", "smoke", "stepping", "paused", "resume", "abort":
-		return true
-	}
-	return false
+	return nil
 }
 
 // Abandoned reports whether an active rollout's tool stopped updating it more than

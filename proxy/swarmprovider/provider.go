@@ -271,7 +271,7 @@ func (p *Provider) read(ctx context.Context) (reading, error) {
 	}
 	var rd reading
 	rd.specs, rd.problems = p.cfg.backends(cl)
-	rd.rollout, rd.rolloutKey, rd.badRollouts = p.cfg.rollout(cl)
+	rd.rollout, rd.rolloutKey, rd.badRollouts = p.cfg.rollout(cl, time.Now())
 	return rd, nil
 }
 

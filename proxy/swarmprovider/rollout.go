@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/archwayhq/archway/proxy"
 )
@@ -22,9 +23,9 @@ const LabelRelease = "archway.release"
 // bytes, and Docker accepts labels far larger than the proxy should decode every resync.
 const maxReleaseLabel = 64 << 10
 
-// parseRollout reads one service's LabelRelease value. Every error is one line naming
-// what is wrong, never the whole value (it may be 64 KiB of anything).
-func parseRollout(value string) (*proxy.Rollout, error) {
+// parseRollout reads one service's LabelRelease value at now. Every error is one line
+// naming what is wrong, never the whole value (it may be 64 KiB of anything).
+func parseRollout(value string, now time.Time) (*proxy.Rollout, error) {
 	if len(value) > maxReleaseLabel {
 		return nil, fmt.Errorf("%d bytes; at most %d", len(value), maxReleaseLabel)
 	}
@@ -39,6 +40,9 @@ func parseRollout(value string) (*proxy.Rollout, error) {
 	if strings.TrimSpace(r.Release) == "" {
 		return nil, errors.New(`no "release"`)
 	}
+	if err := r.Check(now); err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 
@@ -48,7 +52,7 @@ func parseRollout(value string) (*proxy.Rollout, error) {
 // (service and value digest), so the caller hands the proxy only changes. A label that
 // does not parse is returned in bad — message by the same kind of key, so each is
 // reported once — and is otherwise ignored.
-func (c Config) rollout(cl cluster) (r *proxy.Rollout, key string, bad map[string]string) {
+func (c Config) rollout(cl cluster, now time.Time) (r *proxy.Rollout, key string, bad map[string]string) {
 	var owner string
 	for i := range cl.services {
 		svc := &cl.services[i]
@@ -56,7 +60,7 @@ func (c Config) rollout(cl cluster) (r *proxy.Rollout, key string, bad map[strin
 		if !ok || !c.inGroup(svc.Spec.Labels) {
 			continue
 		}
-		got, err := parseRollout(value)
+		got, err := parseRollout(value, now)
 		if err != nil {
 			if bad == nil {
 				bad = map[string]string{}

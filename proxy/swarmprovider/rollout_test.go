@@ -18,8 +18,11 @@ const goodRelease = `{"release": "r-20261201-143015", "image": "reg/app:v2", "ph
 	"verdicts": [{"scope": "green linux/arm/v7", "result": "fail", "requests": 517, "success": 0.968, "p99_ms": 14.1}],
 	"_tool": {"private": ["state", 1]}}`
 
+// goodNow is a minute after goodRelease's update.
+var goodNow = time.Date(2026, 12, 1, 14, 32, 50, 0, time.UTC)
+
 func TestParseRollout(t *testing.T) {
-	r, err := parseRollout(goodRelease)
+	r, err := parseRollout(goodRelease, goodNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +48,12 @@ func TestParseRollout(t *testing.T) {
 		{`{"release": "  "}`, `no "release"`},
 		{`{"phase": "stepping"}`, `no "release"`},
 		{deep, "exceeded max depth"},
+		{`{"release": "r", "phase": "steps"}`, `phase "steps": want one of deploying, smoke, stepping, paused, resume, abort, promoted, aborted, failed`},
+		{`{"release": "r"}`, `phase "": want one of`},
+		{strings.Replace(goodRelease, "2026-12-01T14:31:50Z", "2099-01-01T00:00:00Z", 1), "updated 2099-01-01T00:00:00Z: in the future (now 2026-12-01T14:32:50Z)"},
 		{`{"release": "` + strings.Repeat("x", maxReleaseLabel) + `"}`, "65551 bytes; at most 65536"},
 	} {
-		r, err := parseRollout(c.value)
+		r, err := parseRollout(c.value, goodNow)
 		if err == nil || r != nil {
 			t.Errorf("parseRollout(%.40q) = %+v, nil; want an error", c.value, r)
 			continue
@@ -67,7 +73,7 @@ func TestRolloutPicksNewest(t *testing.T) {
 		svc("x", "app-bad", labels(LabelColor, "red", LabelWeight, "0", LabelRelease, "{oops")),
 		svc("o", "other-group", labels(LabelColor, "red", LabelWeight, "0", LabelGroup, "other", LabelRelease, "{oops")),
 	}}
-	r, key, bad := Config{Group: ""}.rollout(cl)
+	r, key, bad := Config{Group: ""}.rollout(cl, goodNow)
 	if r == nil || r.Release != "r-20261201-143015" || !strings.HasPrefix(key, "app-green ") {
 		t.Fatalf("picked %+v (%s); want the newest, r-20261201-143015 from app-green", r, key)
 	}
@@ -75,13 +81,13 @@ func TestRolloutPicksNewest(t *testing.T) {
 		t.Errorf("bad labels %v, want app-bad and other-group", bad)
 	}
 	cl.services[3].Spec.Labels[LabelRelease] = goodRelease
-	r, _, bad = Config{Group: "other"}.rollout(cl)
+	r, _, bad = Config{Group: "other"}.rollout(cl, goodNow)
 	if r == nil || len(bad) != 0 {
 		t.Errorf("group other: %+v %v; want only its own service's label", r, bad)
 	}
 	cl.services[1].Spec.Labels[LabelRelease] = older
 	cl.services[3].Spec.Labels[LabelRelease] = older
-	if r, key, _ = (Config{}).rollout(cl); r.Release != "r-old" || !strings.HasPrefix(key, "app-blue ") {
+	if r, key, _ = (Config{}).rollout(cl, goodNow); r.Release != "r-old" || !strings.HasPrefix(key, "app-blue ") {
 		t.Errorf("tie: %+v from %s; want the first service by name", r, key)
 	}
 }
