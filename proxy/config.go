@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,6 +85,10 @@ type Config struct {
 	// Orphans are NAME_WEIGHT variables without a NAME colour (logged, then ignored: the
 	// sillyproxy flow "docker service update --env-rm GREEN" leaves GREEN_WEIGHT behind).
 	Orphans []string
+	// FileUnused are the CONFIG file's keys that are no setting, colour, weight or
+	// ARCHWAY_* variable, FileDuplicates its keys set more than once (the last wins):
+	// both logged at start, most likely typos.
+	FileUnused, FileDuplicates []string
 
 	HealthPath     string
 	HealthInterval time.Duration // 0 disables active checks
@@ -264,10 +269,11 @@ func ParseConfig(args, environ []string) (*Config, error) {
 // rawSettings are the raw values ParseConfig reads from: the flags (str and bools, set
 // for those given) and the environment with the -config file over it (vars).
 type rawSettings struct {
-	set   map[string]bool
-	vars  map[string]string
-	str   map[string]*string
-	bools map[string]*bool
+	set      map[string]bool
+	vars     map[string]string
+	str      map[string]*string
+	bools    map[string]*bool
+	fileKeys []string // the -config file's keys, sorted
 }
 
 // lookup returns the winning raw value of a setting and how to name it in errors:
@@ -305,15 +311,33 @@ func (c *Config) readFile(s *rawSettings) error {
 	if !given || raw == "" {
 		return nil
 	}
-	file, err := readEnvFile(raw)
+	file, dups, err := readEnvFile(raw)
 	if err != nil {
 		return fmt.Errorf("%s=%q: %w", name, raw, err)
 	}
-	c.File = raw
+	c.File, c.FileDuplicates = raw, dups
 	for k, v := range file {
 		s.vars[k] = v
+		s.fileKeys = append(s.fileKeys, k)
 	}
+	sort.Strings(s.fileKeys)
 	return nil
+}
+
+// unusedFileKeys are the file's keys that name nothing archway-proxy reads: no
+// setting, colour or NAME_WEIGHT (orphans have their own warning), and not ARCHWAY_*
+// (the providers' settings).
+func unusedFileKeys(fileKeys []string, colours map[string]colourSetting) []string {
+	var out []string
+	for _, k := range fileKeys {
+		n, isWeight := strings.CutSuffix(k, "_WEIGHT")
+		_, isColour := colours[k]
+		if isColour || slices.Contains(settings, k) || strings.HasPrefix(k, "ARCHWAY_") || (isWeight && colourEnvName.MatchString(n)) {
+			continue
+		}
+		out = append(out, k)
+	}
+	return out
 }
 
 // parseAdmin reads the admin API's address and tokens; an admin API reachable from
@@ -496,6 +520,7 @@ func (c *Config) parseBackends(s *rawSettings, backendFlags, weightFlags multiFl
 	}
 	sort.Strings(c.Discovered)
 	c.Orphans = orphanWeights(s.vars, colours, backendFlags, known)
+	c.FileUnused = unusedFileKeys(s.fileKeys, colours)
 	if raw, name, given := s.lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
 		colours[TargetColour] = colourSetting{name, raw}
 	}
@@ -901,12 +926,13 @@ func validToken(s string) bool {
 
 // readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped, an
 // optional "export " prefix and matching surrounding quotes are removed.
-func readEnvFile(path string) (map[string]string, error) {
+func readEnvFile(path string) (vars map[string]string, dups []string, err error) {
 	b, err := smallfile.Read(path, 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
+		return nil, nil, fmt.Errorf("cannot read: %w", err)
 	}
 	out := map[string]string{}
+	lineOf := map[string]int{}
 	for i, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -916,13 +942,18 @@ func readEnvFile(path string) (map[string]string, error) {
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsAny(k, " \t") {
-			return nil, fmt.Errorf("line %d: want KEY=VALUE, got %q", i+1, line)
+			return nil, nil, fmt.Errorf("line %d: want KEY=VALUE, got %q", i+1, line)
 		}
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
 			v = v[1 : len(v)-1]
 		}
+		if first, dup := lineOf[k]; dup {
+			dups = append(dups, fmt.Sprintf("%s (lines %d and %d)", k, first, i+1))
+		} else {
+			lineOf[k] = i + 1
+		}
 		out[k] = v
 	}
-	return out, nil
+	return out, dups, nil
 }

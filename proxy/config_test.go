@@ -269,3 +269,26 @@ func TestParseConfigAdminToken(t *testing.T) {
 		t.Errorf("TLS: %+v %v", c, err)
 	}
 }
+
+// A CONFIG file's typos are reported, not silently dropped: keys that are no setting,
+// colour, weight or ARCHWAY_* variable, and keys set twice (the last wins).
+func TestEnvFileUnusedAndDuplicateKeys(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "archway.env")
+	body := "BLUE=http://b:1\nHEALTH_INTERVALL=1s\nMAX_FAIL=0\nBLUE_WIEGHT=5\ngreen=http://g:2\nBLUE=http://b:2\nBLUE_WEIGHT=3\nARCHWAY_SWARM_RESYNC=5s\nDRAIN=1s\n"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseConfig([]string{"-config", file}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.FileUnused, ","); got != "BLUE_WIEGHT,HEALTH_INTERVALL,MAX_FAIL,green" {
+		t.Errorf("FileUnused = %s", got)
+	}
+	if got := strings.Join(c.FileDuplicates, ","); got != "BLUE (lines 1 and 6)" {
+		t.Errorf("FileDuplicates = %s", got)
+	}
+	if len(c.Backends) != 1 || c.Backends[0].Members[0].Host != "b:2" || c.Backends[0].Weight != 3 {
+		t.Errorf("backends %+v", c.Backends)
+	}
+}

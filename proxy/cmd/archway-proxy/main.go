@@ -110,6 +110,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if len(cfg.Discovered) > 0 {
 		log.Info("colours from the environment", "vars", strings.Join(cfg.Discovered, ","))
 	}
+	if len(cfg.FileUnused) > 0 {
+		log.Warn("CONFIG keys that are no setting, colour or weight are ignored", "file", cfg.File, "keys", strings.Join(cfg.FileUnused, ","))
+	}
+	if len(cfg.FileDuplicates) > 0 {
+		log.Warn("CONFIG keys set more than once: the last wins", "file", cfg.File, "keys", strings.Join(cfg.FileDuplicates, ", "))
+	}
 	if len(cfg.Orphans) > 0 {
 		log.Warn("weights without a colour URL are ignored", "vars", strings.Join(cfg.Orphans, ","))
 	}
