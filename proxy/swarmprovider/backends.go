@@ -49,8 +49,10 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 	colours := map[string]*foundColour{}
 	for _, svc := range svcs {
 		if !c.inGroup(svc.Spec.Labels) {
+			problems = append(problems, c.nearGroup(svc)...)
 			continue
 		}
+		problems = append(problems, labelTypos(svc)...)
 		l, ok, err := parseLabels(svc.Spec.Name, svc.Spec.Labels)
 		if !ok {
 			continue

@@ -341,3 +341,33 @@ func TestBackendsOverColourLimitLeavesOutNewest(t *testing.T) {
 		t.Fatalf("the proxy refuses the kept set: %v", err)
 	}
 }
+
+// A misspelt provider label, or a group label that differs by white space or case, is
+// reported by service and label rather than ignored without a word; other archway.*
+// labels (the lab's, a test's) pass unreported.
+func TestBackendsReportsLabelTyposAndNearGroups(t *testing.T) {
+	cl := cluster{
+		services: []swarm.Service{
+			svc("b", "app_blue", labels(LabelColor, "blue", LabelWeight, "1", LabelGroup, "shop", "archway.prot", "8080", "archway.test", "t1")),
+			svc("g", "app_green", labels(LabelColor, "green", LabelWeight, "1", LabelGroup, "shop ")),
+			svc("o", "other_red", labels(LabelColor, "red", LabelWeight, "1", LabelGroup, "other")),
+		},
+		tasks: []swarm.Task{task("t1", "b", "n1", swarm.TaskStateRunning, 18080)},
+		nodes: []swarm.Node{node("n1", "10.0.0.1", swarm.NodeStateReady)},
+	}
+	specs, problems := Config{Group: "shop"}.backends(cl)
+	if render(specs) != "BLUE=1[http://10.0.0.1:18080]" {
+		t.Errorf("specs %s; want blue only (the typo is reported, the service still serves)", render(specs))
+	}
+	var got []string
+	for _, p := range problems {
+		got = append(got, p.Error())
+	}
+	want := []string{
+		`service "app_blue": label archway.prot="8080": not a label the provider reads; did you mean archway.port?`,
+		`service "app_green": label archway.group="shop ": not this proxy's group "shop" (white space or case differ); service left out`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

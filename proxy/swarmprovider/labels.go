@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/archwayhq/archway/proxy"
 )
@@ -100,4 +103,61 @@ func Weight(labels map[string]string) (int, error) {
 		return 0, errors.New("want an integer 0.." + strconv.Itoa(maxWeight))
 	}
 	return n, nil
+}
+
+// knownLabels are the service labels the provider reads.
+var knownLabels = []string{LabelColor, LabelWeight, LabelPort, LabelGroup, LabelRelease}
+
+// labelTypos reports a service's labels that look like a misspelt provider label
+// (archway.colour, archway.prot: within two edits of one) and so would be ignored
+// without a word. Other archway.* labels (the lab's, a test's) are not the provider's
+// business and pass.
+func labelTypos(svc *swarm.Service) []error {
+	var problems []error
+	for k, v := range svc.Spec.Labels {
+		if !strings.HasPrefix(k, "archway.") || slices.Contains(knownLabels, k) {
+			continue
+		}
+		for _, known := range knownLabels {
+			if editDistance(k, known) <= 2 {
+				problems = append(problems, &LabelError{Service: svc.Spec.Name, Label: k, Value: v,
+					Reason: "not a label the provider reads; did you mean " + known + "?"})
+				break
+			}
+		}
+	}
+	slices.SortFunc(problems, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return problems
+}
+
+// nearGroup reports a colour service left out only because its group label differs
+// from the provider's group by white space or case ("archway " for "archway").
+func (c Config) nearGroup(svc *swarm.Service) []error {
+	g, ok := svc.Spec.Labels[LabelGroup]
+	if _, colour := svc.Spec.Labels[LabelColor]; !ok || !colour || c.Group == "" || !strings.EqualFold(strings.TrimSpace(g), c.Group) {
+		return nil
+	}
+	return []error{&LabelError{Service: svc.Spec.Name, Label: LabelGroup, Value: g,
+		Reason: fmt.Sprintf("not this proxy's group %q (white space or case differ); service left out", c.Group)}}
+}
+
+// editDistance is the Levenshtein distance of two short strings (label names).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
