@@ -358,6 +358,9 @@ func (c *Config) parseAdmin(s *rawSettings) error {
 	if c.AdminAuth.Token != "" && c.AdminAuth.ReadToken == c.AdminAuth.Token {
 		return fmt.Errorf("%s: the same token as %s; the read-only token must differ, or it grants writes", readName, writeName)
 	}
+	if _, port, _ := net.SplitHostPort(c.AdminAddr); c.AdminAddr != "" && port != "0" && port == strings.TrimPrefix(c.Addr, ":") {
+		return fmt.Errorf("%s=%q: the same port as the proxy's listener (PORT %s); give the admin API its own", name, c.AdminAddr, port)
+	}
 	if c.AdminAddr != "" && c.AdminAuth.Token == "" && !loopbackAddr(c.AdminAddr) {
 		return fmt.Errorf("%s=%q: an admin API on a non-loopback address needs a token: set ADMIN_TOKEN_FILE (a Docker secret) or ADMIN_TOKEN, or listen on 127.0.0.1", name, c.AdminAddr)
 	}
@@ -807,6 +810,9 @@ func parseBackendURL(setting, whole, raw string) (*url.URL, error) {
 func parseAdminAddr(setting, raw string) (string, error) {
 	if raw == "off" || raw == "" {
 		return "", nil
+	}
+	if strings.TrimSpace(raw) != raw {
+		return "", fmt.Errorf("%s=%q: white space around the address; want host:port like 127.0.0.1:8990, or off", setting, raw)
 	}
 	_, port, err := net.SplitHostPort(raw)
 	if err != nil {

@@ -176,6 +176,8 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, []string{"BLUE=http://user:secret@b:1"}, `BLUE="http://user:xxxxx@b:1": user info (user:password@) is not sent to backends; remove it`},
 		{[]string{"-backend", "blue=http://b:1", "-weight", "blue=1", "-weight", "BLUE=5"}, nil, `-weight="BLUE=5": colour BLUE already has -weight 1; give one weight per colour`},
 		{[]string{"-backend", "blue=http://b:1", "-backend", "blue=http://b:2"}, nil, `-backend="blue=http://b:2": colour BLUE is already given by -backend="blue=http://b:1"; give its URLs once, comma-separated`},
+		{nil, append(ok, "ADMIN_ADDR= 127.0.0.1:8990"), `ADMIN_ADDR=" 127.0.0.1:8990": white space around the address; want host:port like 127.0.0.1:8990, or off`},
+		{[]string{"-admin-addr", "127.0.0.1:8989"}, ok, `-admin-addr="127.0.0.1:8989": the same port as the proxy's listener (PORT 8989); give the admin API its own`},
 		{nil, append(ok, "ADMIN_TOKEN_FILE=/dev/zero"), `ADMIN_TOKEN_FILE="/dev/zero": not a regular file`},
 		{[]string{"-admin-read-token-file", os.TempDir()}, ok, `-admin-read-token-file="` + os.TempDir() + `": is a directory, not a file`},
 		{nil, append(ok, "ADMIN_TOKEN="+strings.Repeat("s", 16), "ADMIN_READ_TOKEN="+strings.Repeat("s", 16)), `ADMIN_READ_TOKEN: the same token as ADMIN_TOKEN; the read-only token must differ, or it grants writes`},
