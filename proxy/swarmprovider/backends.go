@@ -45,22 +45,11 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 	}
 	sort.Slice(svcs, func(i, j int) bool { return svcs[i].Spec.Name < svcs[j].Spec.Name })
 
-	kept := c.keptColours(svcs)
+	labelled, problems := c.labelled(svcs)
+	kept := keptColours(labelled)
 	colours := map[string]*foundColour{}
-	for _, svc := range svcs {
-		if !c.inGroup(svc.Spec.Labels) {
-			problems = append(problems, c.nearGroup(svc)...)
-			continue
-		}
-		problems = append(problems, labelTypos(svc)...)
-		l, ok, err := parseLabels(svc.Spec.Name, svc.Spec.Labels)
-		if !ok {
-			continue
-		}
-		if err != nil {
-			problems = append(problems, err)
-			continue
-		}
+	for _, ls := range labelled {
+		svc, l := ls.svc, ls.labels
 		if kept != nil && !kept[l.color] {
 			problems = append(problems, &LabelError{Service: svc.Spec.Name, Label: LabelColor, Value: svc.Spec.Labels[LabelColor],
 				Reason: fmt.Sprintf("the group has more than %d colours, the proxy's limit: the newest are left out", proxy.MaxColours)})
@@ -89,23 +78,44 @@ func (c Config) backends(cl cluster) (specs []proxy.BackendSpec, problems []erro
 	return specs, problems
 }
 
-// keptColours is nil when the group's services define at most proxy.MaxColours
-// colours; otherwise the MaxColours colours whose first service was created earliest
-// (then by colour name). The proxy refuses a larger set as a whole, so without this one
-// service too many would stop every other service's changes from being applied; this
-// way the newest colours are the ones left out.
-func (c Config) keptColours(svcs []*swarm.Service) map[string]bool {
-	first := map[string]*swarm.Service{}
+// labelledService is a service of the group whose labels make it a backend.
+type labelledService struct {
+	svc    *swarm.Service
+	labels serviceLabels
+}
+
+// labelled reads the labels of svcs (in their order) once: the group's services that
+// are backends, and what is wrong with the labels of the others that meant to be
+// (bad values, misspelt labels, a group label off by white space or case).
+func (c Config) labelled(svcs []*swarm.Service) (out []labelledService, problems []error) {
 	for _, svc := range svcs {
 		if !c.inGroup(svc.Spec.Labels) {
+			problems = append(problems, c.nearGroup(svc)...)
 			continue
 		}
+		problems = append(problems, labelTypos(svc)...)
 		l, ok, err := parseLabels(svc.Spec.Name, svc.Spec.Labels)
-		if !ok || err != nil {
-			continue
+		switch {
+		case !ok:
+		case err != nil:
+			problems = append(problems, err)
+		default:
+			out = append(out, labelledService{svc, l})
 		}
-		if f := first[l.color]; f == nil || svc.CreatedAt.Before(f.CreatedAt) {
-			first[l.color] = svc
+	}
+	return out, problems
+}
+
+// keptColours is nil when the services define at most proxy.MaxColours colours;
+// otherwise the MaxColours colours whose first service was created earliest (then by
+// colour name). The proxy refuses a larger set as a whole, so without this one service
+// too many would stop every other service's changes from being applied; this way the
+// newest colours are the ones left out.
+func keptColours(labelled []labelledService) map[string]bool {
+	first := map[string]*swarm.Service{}
+	for _, ls := range labelled {
+		if f := first[ls.labels.color]; f == nil || ls.svc.CreatedAt.Before(f.CreatedAt) {
+			first[ls.labels.color] = ls.svc
 		}
 	}
 	if len(first) <= proxy.MaxColours {
