@@ -72,7 +72,8 @@ func Serve(ctx context.Context, p *proxy.Proxy, sc Config) error {
 	ready.Set(true)
 	g.Go(func() error {
 		defer stopProv()
-		return server.Serve(srvCtx, proxyListener(p, sc), proxyServer(p, sc, ready))
+		ln, cfg := proxyServer(p, sc, ready)
+		return server.Serve(srvCtx, ln, cfg)
 	})
 	if sc.RedirectListener != nil {
 		g.Go(func() error {
@@ -105,27 +106,20 @@ func engineOf(sc Config) string {
 	return sc.Engine
 }
 
-// proxyListener is what the proxy server accepts on: the listener itself for the
-// epoll engine, which accepts on its socket and counts connections itself, else the
-// listener wrapped to count them.
-func proxyListener(p *proxy.Proxy, sc Config) net.Listener {
-	if engineOf(sc) == proxy.EngineEpoll {
-		return sc.Listener
-	}
-	return p.TrackListener(sc.Listener)
-}
-
-// proxyServer is the proxy listener's server: the nethttp engine's handler, and the
-// event loops in front of it when the engine is epoll (they hand it what they do
-// not serve themselves).
-func proxyServer(p *proxy.Proxy, sc Config, ready *server.Readiness) server.Config {
+// proxyServer is the proxy listener's server and what it accepts on: the nethttp
+// engine's handler on the listener wrapped to count connections, or, for the epoll
+// engine, the event loops in front of that handler (they hand it what they do not
+// serve themselves) on the listener itself (they accept on its socket and count
+// connections themselves).
+func proxyServer(p *proxy.Proxy, sc Config, ready *server.Readiness) (net.Listener, server.Config) {
 	nh := nethttp.New(p)
 	cfg := server.Config{
 		Name: "proxy", Handler: nh.Front(ready), Ready: ready, TLS: sc.TLS,
 		Drain: sc.Drain, ShutdownTimeout: sc.ShutdownTimeout, Logger: p.Logger(),
 	}
-	if engineOf(sc) == proxy.EngineEpoll {
-		cfg.Engine = epoll.New(p, nh, ready, sc.Loops)
+	if engineOf(sc) != proxy.EngineEpoll {
+		return p.TrackListener(sc.Listener), cfg
 	}
-	return cfg
+	cfg.Engine = epoll.New(p, nh, ready, sc.Loops)
+	return sc.Listener, cfg
 }
