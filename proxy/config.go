@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/url"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -327,12 +326,12 @@ func (c *Config) readFile(s *rawSettings) error {
 // unusedFileKeys are the file's keys that name nothing archway-proxy reads: no
 // setting, colour or NAME_WEIGHT (orphans have their own warning), and not ARCHWAY_*
 // (the providers' settings).
-func unusedFileKeys(fileKeys []string, colours map[string]colourSetting) []string {
+func unusedFileKeys(fileKeys []string, colours map[string]colourSetting, known map[string]bool) []string {
 	var out []string
 	for _, k := range fileKeys {
 		n, isWeight := strings.CutSuffix(k, "_WEIGHT")
 		_, isColour := colours[k]
-		if isColour || slices.Contains(settings, k) || strings.HasPrefix(k, "ARCHWAY_") || (isWeight && colourEnvName.MatchString(n)) {
+		if isColour || known[k] || strings.HasPrefix(k, "ARCHWAY_") || (isWeight && colourEnvName.MatchString(n)) {
 			continue
 		}
 		out = append(out, k)
@@ -523,7 +522,7 @@ func (c *Config) parseBackends(s *rawSettings, backendFlags, weightFlags multiFl
 	}
 	sort.Strings(c.Discovered)
 	c.Orphans = orphanWeights(s.vars, colours, backendFlags, known)
-	c.FileUnused = unusedFileKeys(s.fileKeys, colours)
+	c.FileUnused = unusedFileKeys(s.fileKeys, colours, known)
 	if raw, name, given := s.lookup("proxy_target_url", "PROXY_TARGET_URL"); given && raw != "" {
 		colours[TargetColour] = colourSetting{name, raw}
 	}
