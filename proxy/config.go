@@ -139,6 +139,10 @@ var (
 	colourName    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 )
 
+// IsColourName reports whether name is a valid colour name (colourRule), for the
+// providers that check names before they hand a backend set over.
+func IsColourName(name string) bool { return colourName.MatchString(name) }
+
 // colourRule is colourName in an error's words, the one wording of the rule.
 const colourRule = "must match [A-Za-z][A-Za-z0-9_-]* and be at most 63 characters"
 

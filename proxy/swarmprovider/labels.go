@@ -3,7 +3,6 @@ package swarmprovider
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,9 +31,6 @@ const (
 // maxWeight is the proxy's own bound: a service above it is reported here, by name, instead
 // of the proxy rejecting the whole backend set.
 const maxWeight = proxy.MaxWeight
-
-// colourRe is the proxy's colour-name rule, checked here for the same reason.
-var colourRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 
 // serviceLabels is what one service's labels say about its backend.
 type serviceLabels struct {
@@ -70,7 +66,8 @@ func parseLabels(service string, labels map[string]string) (l serviceLabels, ok 
 	if color == "" {
 		return bad(LabelColor, labels[LabelColor], "empty colour")
 	}
-	if !colourRe.MatchString(color) {
+	// The proxy's rule, checked here for the same reason as maxWeight.
+	if !proxy.IsColourName(color) {
 		return bad(LabelColor, color, "want a letter, then up to 62 letters, digits, '-' or '_'")
 	}
 	l.color = strings.ToUpper(color)
