@@ -66,7 +66,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
+		exitLine(stderr, "%v", err)
 		return 2
 	}
 	if cfg.ShowVersion {
@@ -75,7 +75,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	newProvider, ok := providers[cfg.Provider]
 	if !ok {
-		fmt.Fprintln(stderr, cli.Shorten(fmt.Sprintf("archway-proxy: %s=%q: unknown provider; want one of %s", cfg.ProviderSetting, cfg.Provider, providerNames())))
+		exitLine(stderr, "%s=%q: unknown provider; want one of %s", cfg.ProviderSetting, cfg.Provider, providerNames())
 		return 2
 	}
 	log, level := newLogger(cfg, stderr)
@@ -85,7 +85,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		certs, err = tlsterm.New(tlsterm.Options{CertFile: cfg.TLSCert, KeyFile: cfg.TLSKey,
 			CertSetting: cfg.TLSCertSetting, KeySetting: cfg.TLSKeySetting, Logger: log})
 		if err != nil {
-			fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
+			exitLine(stderr, "%v", err)
 			return 2
 		}
 	}
@@ -104,7 +104,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: backendsLoader(cfg, args, level), log: log, rollout: p.SetRollout})
 	if err != nil {
-		fmt.Fprintln(stderr, cli.Shorten(fmt.Sprintf("archway-proxy: %s=%q: %v", cfg.ProviderSetting, cfg.Provider, err)))
+		exitLine(stderr, "%s=%q: %v", cfg.ProviderSetting, cfg.Provider, err)
 		return 2
 	}
 	if len(cfg.Discovered) > 0 {
@@ -122,7 +122,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	ls, err := listen(cfg)
 	if err != nil {
-		fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
+		exitLine(stderr, "%v", err)
 		return 1
 	}
 	log.Info("archway-proxy starting", startAttrs(cfg, ls.main, certs)...)
@@ -133,10 +133,15 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Drain: cfg.Drain, ShutdownTimeout: cfg.ShutdownTO,
 	})
 	if err != nil {
-		fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+err.Error()))
+		exitLine(stderr, "%v", err)
 		return 1
 	}
 	return 0
+}
+
+// exitLine prints the one line archway-proxy exits with, cut to cli.MaxErrorLine.
+func exitLine(stderr io.Writer, format string, a ...any) {
+	fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+fmt.Sprintf(format, a...)))
 }
 
 // newLogger is the process's logger in cfg's format, at cfg's level; the level is a
