@@ -347,6 +347,10 @@ func unusedFileKeys(fileKeys []string, colours map[string]colourSetting, known m
 // other hosts must have a token.
 func (c *Config) parseAdmin(s *rawSettings) error {
 	raw, name, _ := s.lookup("admin-addr", "ADMIN_ADDR")
+	if raw == "" && name == "ADMIN_ADDR" {
+		// An empty variable is unset, as with PORT: the default, not "off".
+		raw, name = DefaultAdminAddr, "-admin-addr"
+	}
 	var err error
 	if c.AdminAddr, err = parseAdminAddr(name, raw); err != nil {
 		return err
@@ -811,7 +815,7 @@ func parseBackendURL(setting, whole, raw string) (*url.URL, error) {
 }
 
 func parseAdminAddr(setting, raw string) (string, error) {
-	if raw == "off" || raw == "" {
+	if raw == "off" {
 		return "", nil
 	}
 	if strings.TrimSpace(raw) != raw {

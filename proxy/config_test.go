@@ -176,6 +176,7 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, []string{"BLUE=http://user:secret@b:1"}, `BLUE="http://user:xxxxx@b:1": user info (user:password@) is not sent to backends; remove it`},
 		{[]string{"-backend", "blue=http://b:1", "-weight", "blue=1", "-weight", "BLUE=5"}, nil, `-weight="BLUE=5": colour BLUE already has -weight 1; give one weight per colour`},
 		{[]string{"-backend", "blue=http://b:1", "-backend", "blue=http://b:2"}, nil, `-backend="blue=http://b:2": colour BLUE is already given by -backend="blue=http://b:1"; give its URLs once, comma-separated`},
+		{[]string{"-admin-addr", ""}, ok, `-admin-addr="": want host:port like 127.0.0.1:8990, or off`},
 		{nil, append(ok, "ADMIN_ADDR= 127.0.0.1:8990"), `ADMIN_ADDR=" 127.0.0.1:8990": white space around the address; want host:port like 127.0.0.1:8990, or off`},
 		{[]string{"-admin-addr", "127.0.0.1:8989"}, ok, `-admin-addr="127.0.0.1:8989": the same port as the proxy's listener (PORT 8989); give the admin API its own`},
 		{nil, append(ok, "ADMIN_TOKEN_FILE=/dev/zero"), `ADMIN_TOKEN_FILE="/dev/zero": not a regular file`},
@@ -265,6 +266,11 @@ func TestParseConfigAdminToken(t *testing.T) {
 	// The default loopback admin listener needs no token.
 	if c, err := ParseConfig(nil, []string{"BLUE=http://b:1"}); err != nil || c.AdminAuth != (AdminAuth{}) || c.AdminAddr != DefaultAdminAddr {
 		t.Errorf("default: %+v %v", c, err)
+	}
+	// An empty ADMIN_ADDR (compose's ADMIN_ADDR=${ADMIN_ADDR} with nothing set) is
+	// unset, as an empty PORT is: the default listener, not the API switched off.
+	if c, err := ParseConfig(nil, []string{"BLUE=http://b:1", "ADMIN_ADDR="}); err != nil || c.AdminAddr != DefaultAdminAddr {
+		t.Errorf("empty ADMIN_ADDR: admin %q, %v; want %q", c.AdminAddr, err, DefaultAdminAddr)
 	}
 	c, err = ParseConfig(nil, []string{"BLUE=http://b:1", "TLS_CERT_FILE=/c", "TLS_KEY_FILE=/k", "REDIRECT_PORT=8080"})
 	if err != nil || c.TLSCert != "/c" || c.TLSKey != "/k" || c.RedirectAddr != ":8080" || c.RedirectTo != DefaultPort || c.TLSReload != DefaultTLSReload {

@@ -26,7 +26,9 @@ func TestResolvePort(t *testing.T) {
 		{env: "http", wantErr: `PORT="http": want a port number 1-65535`},
 		{env: "0", wantErr: `PORT="0"`},
 		{flag: "70000", flagSet: true, wantErr: `-port="70000"`},
-		{flag: "", flagSet: true, wantErr: `-port: empty value`},
+		{flag: "", flagSet: true, wantErr: `-port="": empty value`},
+		{env: " ", wantErr: `PORT=" ": empty value; want a port number 1-65535`},
+		{env: " 8084 ", want: ":8084"},
 	}
 	for _, c := range cases {
 		got, err := ResolvePort(c.flag, c.flagSet, c.env, 8989)
