@@ -63,6 +63,8 @@ stages:
 flags (each also read from the environment variable shown):
 `
 
+// parseArgs reads the stage and the flags (each defaulting to its environment
+// variable), checks every value and reads the provisioning settings.
 func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Options, error) {
 	o := Options{Stage: "all"}
 	fs := flag.NewFlagSet("ci", flag.ContinueOnError)
@@ -71,90 +73,141 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Opt
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
+	platforms, err := o.bindFlags(fs, getenv)
+	if err != nil {
+		return o, err
+	}
+	if err := o.parseStage(fs, args); err != nil {
+		return o, err
+	}
+	name := settingNamer(fs, getenv)
+	if err := o.check(name); err != nil {
+		return o, err
+	}
+	if o.Platforms, err = parsePlatforms(name("platforms"), *platforms); err != nil {
+		return o, err
+	}
+	if o.Provision, err = provision.ConfigFromEnv(getenv); err != nil {
+		return o, err
+	}
+	if err := o.Provision.SetGoImage(o.GoImage); err != nil {
+		return o, fmt.Errorf("%s=%q: %w", name("go-image"), o.GoImage, err)
+	}
+	return o, nil
+}
+
+// flagEnv names the environment variable each flag defaults to.
+var flagEnv = map[string]string{
+	"registry": "ARCHWAY_REGISTRY", "proxy-image": "ARCHWAY_PROXY_IMAGE", "app-image": "ARCHWAY_APP_IMAGE",
+	"tag": "ARCHWAY_TAG", "platforms": "ARCHWAY_PLATFORMS", "go-image": "ARCHWAY_GO_IMAGE",
+	"go-base": "ARCHWAY_GO_BASE", "load": "ARCHWAY_LOAD", "dist": "ARCHWAY_DIST",
+	"sign": "ARCHWAY_SIGN", "signing-key": "ARCHWAY_SIGNING_KEY",
+}
+
+// bindFlags defines the flags on fs, each defaulting to its variable in flagEnv (an
+// empty variable is unset); it returns the raw -platforms, checked after parsing.
+func (o *Options) bindFlags(fs *flag.FlagSet, getenv func(string) string) (*string, error) {
+	env := func(flagName, def string) string {
+		if v := getenv(flagEnv[flagName]); v != "" {
 			return v
 		}
 		return def
 	}
-	fs.StringVar(&o.Registry, "registry", env("ARCHWAY_REGISTRY", provision.RegistryAddr), "registry host:port to publish to (ARCHWAY_REGISTRY)")
-	fs.StringVar(&o.ProxyImage, "proxy-image", env("ARCHWAY_PROXY_IMAGE", "archway/proxy"), "image name of archway-proxy (ARCHWAY_PROXY_IMAGE)")
-	fs.StringVar(&o.AppImage, "app-image", env("ARCHWAY_APP_IMAGE", "archway/app"), "image name of archway-app (ARCHWAY_APP_IMAGE)")
-	fs.StringVar(&o.Tag, "tag", getenv("ARCHWAY_TAG"), "image tag and version (ARCHWAY_TAG; default: git describe --tags --always --dirty); latest is tagged too")
-	platforms := fs.String("platforms", env("ARCHWAY_PLATFORMS", strings.Join(DefaultPlatforms, ",")), "comma-separated platforms (ARCHWAY_PLATFORMS)")
-	fs.StringVar(&o.GoImage, "go-image", getenv("ARCHWAY_GO_IMAGE"), "online Go build base image, e.g. golang:1.26.0-bookworm (ARCHWAY_GO_IMAGE; default: offline debootstrap base + host Go)")
-	fs.StringVar(&o.GoBase, "go-base", getenv("ARCHWAY_GO_BASE"), "docker-save tarball of the offline build base (ARCHWAY_GO_BASE; default: from setup)")
-	loadDefault, err := strconv.ParseBool(env("ARCHWAY_LOAD", "false"))
-	if err != nil {
-		return o, fmt.Errorf("ARCHWAY_LOAD=%q: want true or false", getenv("ARCHWAY_LOAD"))
+	boolEnv := func(flagName string, def bool) (bool, error) {
+		raw := env(flagName, strconv.FormatBool(def))
+		v, err := strconv.ParseBool(raw)
+		if err != nil {
+			return false, fmt.Errorf("%s=%q: want true or false", flagEnv[flagName], raw)
+		}
+		return v, nil
 	}
-	fs.BoolVar(&o.Load, "load", loadDefault, "also docker load the host-arch images into the local engine (ARCHWAY_LOAD)")
-	fs.StringVar(&o.Dist, "dist", env("ARCHWAY_DIST", "dist"), "directory for the OCI layout tarballs (ARCHWAY_DIST)")
+	load, err := boolEnv("load", false)
+	if err != nil {
+		return nil, err
+	}
+	sign, err := boolEnv("sign", true)
+	if err != nil {
+		return nil, err
+	}
+	fs.StringVar(&o.Registry, "registry", env("registry", provision.RegistryAddr), "registry host:port to publish to (ARCHWAY_REGISTRY)")
+	fs.StringVar(&o.ProxyImage, "proxy-image", env("proxy-image", "archway/proxy"), "image name of archway-proxy (ARCHWAY_PROXY_IMAGE)")
+	fs.StringVar(&o.AppImage, "app-image", env("app-image", "archway/app"), "image name of archway-app (ARCHWAY_APP_IMAGE)")
+	fs.StringVar(&o.Tag, "tag", env("tag", ""), "image tag and version (ARCHWAY_TAG; default: git describe --tags --always --dirty); latest is tagged too")
+	platforms := fs.String("platforms", env("platforms", strings.Join(DefaultPlatforms, ",")), "comma-separated platforms (ARCHWAY_PLATFORMS)")
+	fs.StringVar(&o.GoImage, "go-image", env("go-image", ""), "online Go build base image, e.g. golang:1.26.0-bookworm (ARCHWAY_GO_IMAGE; default: offline debootstrap base + host Go)")
+	fs.StringVar(&o.GoBase, "go-base", env("go-base", ""), "docker-save tarball of the offline build base (ARCHWAY_GO_BASE; default: from setup)")
+	fs.BoolVar(&o.Load, "load", load, "also docker load the host-arch images into the local engine (ARCHWAY_LOAD)")
+	fs.StringVar(&o.Dist, "dist", env("dist", "dist"), "directory for the OCI layout tarballs (ARCHWAY_DIST)")
 	fs.StringVar(&o.Source, "source", ".", "module root to build")
-	signDefault, err := strconv.ParseBool(env("ARCHWAY_SIGN", "true"))
-	if err != nil {
-		return o, fmt.Errorf("ARCHWAY_SIGN=%q: want true or false", getenv("ARCHWAY_SIGN"))
-	}
-	fs.BoolVar(&o.Sign, "sign", signDefault, "sign the indexes and platform images and attest SBOM + provenance (ARCHWAY_SIGN)")
-	fs.StringVar(&o.SigningKey, "signing-key", getenv("ARCHWAY_SIGNING_KEY"), "cosign private key file, or its PEM (ARCHWAY_SIGNING_KEY; passphrase: COSIGN_PASSWORD; default: $ARCHWAY_HOME/signing/cosign.key, made by setup)")
+	fs.BoolVar(&o.Sign, "sign", sign, "sign the indexes and platform images and attest SBOM + provenance (ARCHWAY_SIGN)")
+	fs.StringVar(&o.SigningKey, "signing-key", env("signing-key", ""), "cosign private key file, or its PEM (ARCHWAY_SIGNING_KEY; passphrase: COSIGN_PASSWORD; default: $ARCHWAY_HOME/signing/cosign.key, made by setup)")
 	o.SigningPassword = []byte(getenv("COSIGN_PASSWORD"))
 	fs.BoolVar(&o.Verbose, "v", false, "show the Dagger engine's progress output")
+	return platforms, nil
+}
 
-	// The stage may come first or after the flags.
+// parseStage parses args, where the one stage may come before or after the flags.
+func (o *Options) parseStage(fs *flag.FlagSet, args []string) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		o.Stage, args = args[0], args[1:]
 	}
 	if err := fs.Parse(args); err != nil {
-		return o, err
+		return err
 	}
 	if fs.NArg() > 0 {
 		if o.Stage != "all" || len(args) == 0 || fs.NArg() > 1 {
-			return o, fmt.Errorf("unexpected argument %q (one stage: %s)", fs.Arg(fs.NArg()-1), strings.Join(stages, ", "))
+			return fmt.Errorf("unexpected argument %q (one stage: %s)", fs.Arg(fs.NArg()-1), strings.Join(stages, ", "))
 		}
 		o.Stage = fs.Arg(0)
 	}
 	if !contains(stages, o.Stage) {
-		return o, fmt.Errorf("stage %q: unknown (want one of %s)", o.Stage, strings.Join(stages, ", "))
-	}
-	if err := validateRegistry(o.Registry); err != nil {
-		return o, err
-	}
-	for _, im := range []struct{ flag, v string }{{"proxy-image", o.ProxyImage}, {"app-image", o.AppImage}} {
-		if !imageNameRE.MatchString(im.v) {
-			return o, fmt.Errorf("-%s=%q: not a repository name (lower-case path like archway/app)", im.flag, im.v)
-		}
-	}
-	if o.Tag != "" && !tagRE.MatchString(o.Tag) {
-		return o, fmt.Errorf("-tag=%q: not a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})", o.Tag)
-	}
-	ps, err := parsePlatforms(*platforms)
-	if err != nil {
-		return o, err
-	}
-	o.Platforms = ps
-	cfg, err := provision.ConfigFromEnv(getenv)
-	if err != nil {
-		return o, err
-	}
-	if err := cfg.SetGoImage(o.GoImage); err != nil {
-		return o, fmt.Errorf("-go-image=%q: %w", o.GoImage, err)
-	}
-	o.Provision = cfg
-	return o, nil
-}
-
-func validateRegistry(r string) error {
-	host, port, err := net.SplitHostPort(r)
-	if err != nil || host == "" {
-		return fmt.Errorf("-registry=%q: want host:port (e.g. 127.0.0.1:5000)", r)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("-registry=%q: port %q is not 1-65535", r, port)
+		return fmt.Errorf("stage %q: unknown (want one of %s)", o.Stage, strings.Join(stages, ", "))
 	}
 	return nil
 }
 
-func parsePlatforms(s string) ([]string, error) {
+// settingNamer returns how errors name a setting: its flag when given on the command
+// line, else its variable when that is set, else the flag (the default was bad).
+func settingNamer(fs *flag.FlagSet, getenv func(string) string) func(flagName string) string {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	return func(flagName string) string {
+		if env := flagEnv[flagName]; !given[flagName] && env != "" && getenv(env) != "" {
+			return env
+		}
+		return "-" + flagName
+	}
+}
+
+// check validates the registry, image names and tag, naming the setting that gave
+// each bad value.
+func (o *Options) check(name func(string) string) error {
+	if err := validateRegistry(name("registry"), o.Registry); err != nil {
+		return err
+	}
+	for _, im := range []struct{ flag, v string }{{"proxy-image", o.ProxyImage}, {"app-image", o.AppImage}} {
+		if !imageNameRE.MatchString(im.v) {
+			return fmt.Errorf("%s=%q: not a repository name (lower-case path like archway/app)", name(im.flag), im.v)
+		}
+	}
+	if o.Tag != "" && !tagRE.MatchString(o.Tag) {
+		return fmt.Errorf("%s=%q: not a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})", name("tag"), o.Tag)
+	}
+	return nil
+}
+
+func validateRegistry(setting, r string) error {
+	host, port, err := net.SplitHostPort(r)
+	if err != nil || host == "" {
+		return fmt.Errorf("%s=%q: want host:port (e.g. 127.0.0.1:5000)", setting, r)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("%s=%q: port %q is not 1-65535", setting, r, port)
+	}
+	return nil
+}
+
+func parsePlatforms(setting, s string) ([]string, error) {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
@@ -162,15 +215,15 @@ func parsePlatforms(s string) ([]string, error) {
 			continue
 		}
 		if !contains(DefaultPlatforms, p) {
-			return nil, fmt.Errorf("-platforms=%q: %q is not supported (supported: %s)", s, p, strings.Join(DefaultPlatforms, ","))
+			return nil, fmt.Errorf("%s=%q: %q is not supported (supported: %s)", setting, s, p, strings.Join(DefaultPlatforms, ","))
 		}
 		if contains(out, p) {
-			return nil, fmt.Errorf("-platforms=%q: %q listed twice", s, p)
+			return nil, fmt.Errorf("%s=%q: %q listed twice", setting, s, p)
 		}
 		out = append(out, p)
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("-platforms=%q: no platform given", s)
+		return nil, fmt.Errorf("%s=%q: no platform given", setting, s)
 	}
 	return out, nil
 }

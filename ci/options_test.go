@@ -61,7 +61,14 @@ func TestParseArgsRejects(t *testing.T) {
 		{[]string{"-app-image", "Archway/App"}, nil, `-app-image="Archway/App"`},
 		{[]string{"-go-image", "not an image"}, nil, `-go-image="not an image"`},
 		{nil, map[string]string{"ARCHWAY_LOAD": "yes please"}, `ARCHWAY_LOAD="yes please"`},
-		{nil, map[string]string{"ARCHWAY_PLATFORMS": "windows/amd64"}, `"windows/amd64" is not supported`},
+		{nil, map[string]string{"ARCHWAY_PLATFORMS": "windows/amd64"}, `ARCHWAY_PLATFORMS="windows/amd64": "windows/amd64" is not supported`},
+		// A bad value is named by where it came from: the variable, unless the flag beat it.
+		{nil, map[string]string{"ARCHWAY_REGISTRY": "localhost"}, `ARCHWAY_REGISTRY="localhost": want host:port`},
+		{[]string{"-registry", "x"}, map[string]string{"ARCHWAY_REGISTRY": "127.0.0.1:5000"}, `-registry="x": want host:port`},
+		{nil, map[string]string{"ARCHWAY_TAG": "bad tag"}, `ARCHWAY_TAG="bad tag": not a valid tag`},
+		{nil, map[string]string{"ARCHWAY_PROXY_IMAGE": "A/B"}, `ARCHWAY_PROXY_IMAGE="A/B": not a repository name`},
+		{nil, map[string]string{"ARCHWAY_SIGN": "maybe"}, `ARCHWAY_SIGN="maybe": want true or false`},
+		{nil, map[string]string{"ARCHWAY_GO_IMAGE": "not an image"}, `ARCHWAY_GO_IMAGE="not an image"`},
 		{[]string{"lint", "test"}, nil, `unexpected argument "test"`},
 	} {
 		_, err := parseArgs(tc.args, env(tc.env), io.Discard)

@@ -6,6 +6,7 @@
 package provision
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -67,7 +68,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("ARCHWAY_HOME=%q: must be an absolute path", c.Home)
 	}
 	if err := c.SetGoImage(getenv("ARCHWAY_GO_IMAGE")); err != nil {
-		return Config{}, err
+		return Config{}, fmt.Errorf("ARCHWAY_GO_IMAGE=%q: %w", getenv("ARCHWAY_GO_IMAGE"), err)
 	}
 	switch v := getenv("ARCHWAY_DAGGER"); v {
 	case "", "auto":
@@ -79,10 +80,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// SetGoImage validates and sets the online Go base image ("" = offline base).
+// SetGoImage validates and sets the online Go base image ("" = offline base); the
+// caller's error names the setting and the value.
 func (c *Config) SetGoImage(ref string) error {
 	if ref != "" && !goImageRE.MatchString(ref) {
-		return fmt.Errorf("go image %q: not an image reference (e.g. golang:1.26.0-bookworm)", ref)
+		return errors.New("not an image reference (e.g. golang:1.26.0-bookworm)")
 	}
 	c.GoImage = ref
 	return nil
