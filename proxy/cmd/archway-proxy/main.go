@@ -107,18 +107,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		exitLine(stderr, "%s=%q: %v", cfg.ProviderSetting, cfg.Provider, err)
 		return 2
 	}
-	if len(cfg.Discovered) > 0 {
-		log.Info("colours from the environment", "vars", strings.Join(cfg.Discovered, ","))
-	}
-	if len(cfg.FileUnused) > 0 {
-		log.Warn("CONFIG keys that are no setting, colour or weight are ignored", "file", cfg.File, "keys", strings.Join(cfg.FileUnused, ","))
-	}
-	if len(cfg.FileDuplicates) > 0 {
-		log.Warn("CONFIG keys set more than once: the last wins", "file", cfg.File, "keys", strings.Join(cfg.FileDuplicates, ", "))
-	}
-	if len(cfg.Orphans) > 0 {
-		log.Warn("weights without a colour URL are ignored", "vars", strings.Join(cfg.Orphans, ","))
-	}
+	logConfigNotes(cfg, log)
 
 	ls, err := listen(cfg)
 	if err != nil {
@@ -137,6 +126,23 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	return 0
+}
+
+// logConfigNotes logs what the configuration found but will not use, and where the
+// colours came from: none of it stops the start, all of it is a likely mistake.
+func logConfigNotes(cfg *proxy.Config, log *slog.Logger) {
+	if len(cfg.Discovered) > 0 {
+		log.Info("colours from the environment", "vars", strings.Join(cfg.Discovered, ","))
+	}
+	if len(cfg.FileUnused) > 0 {
+		log.Warn("CONFIG keys that are no setting, colour or weight are ignored", "file", cfg.File, "keys", strings.Join(cfg.FileUnused, ","))
+	}
+	if len(cfg.FileDuplicates) > 0 {
+		log.Warn("CONFIG keys set more than once: the last wins", "file", cfg.File, "keys", strings.Join(cfg.FileDuplicates, ", "))
+	}
+	if len(cfg.Orphans) > 0 {
+		log.Warn("weights without a colour URL are ignored", "vars", strings.Join(cfg.Orphans, ","))
+	}
 }
 
 // exitLine prints the one line archway-proxy exits with, cut to cli.MaxErrorLine.
