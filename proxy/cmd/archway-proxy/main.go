@@ -147,7 +147,13 @@ func logConfigNotes(cfg *proxy.Config, log *slog.Logger) {
 
 // exitLine prints the one line archway-proxy exits with, cut to cli.MaxErrorLine.
 func exitLine(stderr io.Writer, format string, a ...any) {
-	fmt.Fprintln(stderr, cli.Shorten("archway-proxy: "+fmt.Sprintf(format, a...)))
+	commandExitLine(stderr, "archway-proxy", format, a...)
+}
+
+// commandExitLine is exitLine for a sub-command: "<command>: <message>", cut to
+// cli.MaxErrorLine (a hostile DOCKER_HOST or daemon reply must not flood the log).
+func commandExitLine(stderr io.Writer, command, format string, a ...any) {
+	fmt.Fprintln(stderr, cli.Shorten(command+": "+fmt.Sprintf(format, a...)))
 }
 
 // newLogger is the process's logger in cfg's format, at cfg's level; the level is a

@@ -54,7 +54,7 @@ func runRelay(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy relay: %v\n", err)
+		commandExitLine(stderr, "archway-proxy relay", "%v", err)
 		return 2
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -64,7 +64,7 @@ func runRelay(ctx context.Context, args, environ []string, stdout, stderr io.Wri
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := socketrelay.Run(ctx, cfg); err != nil {
-		fmt.Fprintf(stderr, "archway-proxy relay: %v\n", err)
+		commandExitLine(stderr, "archway-proxy relay", "%v", err)
 		return 1
 	}
 	return 0

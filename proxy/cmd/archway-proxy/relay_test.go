@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/internal/testutil"
 )
 
@@ -103,6 +104,28 @@ func TestRelayBadSettingsExit2(t *testing.T) {
 		want := "archway-proxy relay: " + c.want + "\n"
 		if code != 2 || stderr.String() != want || stdout.Len() != 0 {
 			t.Errorf("runRelay(%q, %q) = %d, stderr %q; want 2, %q", c.args, c.env, code, stderr.String(), want)
+		}
+	}
+}
+
+// A relay setting or DOCKER_HOST pasted by mistake (100 KB) is refused in one line of
+// bounded length that still names it.
+func TestRelayHugeValueOneShortLine(t *testing.T) {
+	huge := "/" + strings.Repeat("x", 100_000)
+	for name, runIt := range map[string]func(stdout, stderr io.Writer) int{
+		"relay": func(stdout, stderr io.Writer) int {
+			return runRelay(context.Background(), nil, []string{"RELAY_LISTEN=" + huge[1:]}, stdout, stderr)
+		},
+		"relay-check": func(stdout, stderr io.Writer) int {
+			return runRelayCheck(context.Background(), []string{"DOCKER_HOST=bogus" + huge}, stdout, stderr)
+		},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := runIt(&stdout, &stderr)
+		line := stderr.String()
+		prefix := map[string]string{"relay": `archway-proxy relay: RELAY_LISTEN="xxx`, "relay-check": `archway-proxy relay-check: DOCKER_HOST="bogus/xxx`}[name]
+		if code != 2 || len(line) > cli.MaxErrorLine+1 || !strings.HasPrefix(line, prefix) || strings.Count(line, "\n") != 1 {
+			t.Errorf("%s: code %d, %d bytes: %.80q…", name, code, len(line), line)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func runRelayCheck(ctx context.Context, environ []string, stdout, stderr io.Writ
 	}
 	cli, err := client.NewClientWithOpts(client.WithHost(host), client.WithAPIVersionNegotiation())
 	if err != nil {
-		fmt.Fprintf(stderr, "archway-proxy relay-check: DOCKER_HOST=%q: %v\n", host, err)
+		commandExitLine(stderr, "archway-proxy relay-check", "DOCKER_HOST=%q: %v", host, err)
 		return 2
 	}
 	defer cli.Close()
