@@ -34,6 +34,7 @@ func TestAdminBadInputs(t *testing.T) {
 		{"PUT", "/backends/green", `{"url": "htp://x:1"}`, 400, `url="htp://x:1": unsupported scheme "htp"; want http, https, dns+http or dns+https`},
 		{"PUT", "/backends/green", `{"url": "http://:8080"}`, 400, `url="http://:8080": missing host; want http://host:port`},
 		{"PUT", "/backends/green", `{"url": "http://x:99999"}`, 400, `url="http://x:99999": port "99999" out of range 1-65535`},
+		{"PUT", "/backends/green", `{"url": "http://x:1,http://x:1"}`, 400, `url="http://x:1,http://x:1": member http://x:1 listed twice (first as http://x:1)`},
 		{"PUT", "/backends/green", `{"url": 5}`, 400, `url=5: want a string like "http://host:port"`},
 		{"PUT", "/backends/green", `{"url": "http://x:1", "weight": -2}`, 400, `weight="-2": weight must be an integer >= 0`},
 		{"PUT", "/backends/green", `{"colour": "x"}`, 400, `body: unknown field "colour"; want "url" and/or "weight"`},

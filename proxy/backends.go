@@ -161,6 +161,9 @@ func normalizeSpecs(specs []BackendSpec) ([]BackendSpec, error) {
 				info[v.String()] = mi
 			}
 		}
+		if dup, first := duplicateMember(members); dup != nil {
+			return nil, fmt.Errorf("backend %s: member %s listed twice (first as %s)", name, dup.Redacted(), first.Redacted())
+		}
 		out = append(out, BackendSpec{Name: name, Weight: s.Weight, Members: members, Info: info})
 	}
 	if len(out) > 0 && !positive {
@@ -168,6 +171,28 @@ func normalizeSpecs(specs []BackendSpec) ([]BackendSpec, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// duplicateMember returns the first member of a colour that repeats an earlier one,
+// and that earlier one; nil when all differ. Two URLs are the same member when they
+// differ only by an empty path against "/" (both join a request's path alike). Folded
+// silently, a repeat would be one member listed twice, or two members with double the
+// share of the colour.
+func duplicateMember(members []*url.URL) (dup, first *url.URL) {
+	seen := make(map[string]*url.URL, len(members))
+	for _, u := range members {
+		key := u.String()
+		if u.Path == "/" {
+			v := *u
+			v.Path, v.RawPath = "", ""
+			key = v.String()
+		}
+		if f := seen[key]; f != nil {
+			return u, f
+		}
+		seen[key] = u
+	}
+	return nil, nil
 }
 
 // platformRe is an OCI platform string: os/arch with an optional variant.

@@ -765,6 +765,9 @@ func parseMemberURLs(setting, raw string) ([]*url.URL, error) {
 		}
 		out = append(out, u)
 	}
+	if dup, first := duplicateMember(out); dup != nil {
+		return nil, fmt.Errorf("%s=%q: member %s listed twice (first as %s)", setting, raw, dup.Redacted(), first.Redacted())
+	}
 	return out, nil
 }
 

@@ -121,6 +121,8 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, nil, `backends: none configured; set BLUE=<url> (or any colour), PROXY_TARGET_URL=<url> or -backend NAME=URL`},
 		{nil, []string{"HOME=/root"}, `backends: none configured; set BLUE=<url> (or any colour), PROXY_TARGET_URL=<url> or -backend NAME=URL`},
 		{nil, append(ok, "BLUE_WEIGHT=0"), `backends: every weight is 0 (BLUE=0); at least one must be > 0`},
+		{nil, []string{"BLUE=http://b:1,http://c:1,http://b:1/"}, `BLUE="http://b:1,http://c:1,http://b:1/": member http://b:1/ listed twice (first as http://b:1)`},
+		{[]string{"-backend", "blue=http://b:1/x,HTTP://b:1/x"}, nil, `-backend blue="http://b:1/x,HTTP://b:1/x": member http://b:1/x listed twice (first as http://b:1/x)`},
 		{nil, append(ok, "PORT=http"), `PORT="http": want a port number 1-65535`},
 		{[]string{"-port", "70000"}, ok, `-port="70000": want a port number 1-65535`},
 		{nil, append(ok, "PORT=0"), `PORT="0": want a port number 1-65535`},

@@ -112,6 +112,28 @@ func TestWeightZeroDrains(t *testing.T) {
 	}
 }
 
+// A provider's backend set that lists a member twice in one colour is refused as a
+// whole, the running set kept: the same rule as the configuration's and the admin API's.
+func TestApplyRefusesRepeatedMember(t *testing.T) {
+	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	good := []BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: "b:80"}}}}
+	if err := p.Apply(good); err != nil {
+		t.Fatal(err)
+	}
+	bad := []BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: "b:80"}, {Scheme: "http", Host: "c:80"}, {Scheme: "http", Host: "b:80", Path: "/"}}}}
+	err := p.Apply(bad)
+	if want := "backend BLUE: member http://b:80/ listed twice (first as http://b:80)"; err == nil || err.Error() != want {
+		t.Fatalf("Apply = %v, want %q", err, want)
+	}
+	if got := fmt.Sprint(p.Backends()); !strings.Contains(got, "[http://b:80]") || strings.Contains(got, "c:80") {
+		t.Errorf("after the refused set: %s, want the running one", got)
+	}
+	// Different paths on one host are different members.
+	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: "b:80", Path: "/a"}, {Scheme: "http", Host: "b:80", Path: "/b"}}}}); err != nil {
+		t.Errorf("two paths: %v", err)
+	}
+}
+
 func TestUnhealthyColourSkippedSplitKept(t *testing.T) {
 	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
 	specs := []BackendSpec{
