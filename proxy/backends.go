@@ -264,9 +264,23 @@ func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 		}
 	}
 	p.members = live
+	p.pruneGroups(live)
 	s.seq = selection(s.colours)
 	s.cycle = resolveCycle(s.colours, s.seq)
 	return s
+}
+
+// pruneGroups keeps the statistics groups within MaxGroups once live, the members of
+// the snapshot being built, is known.
+func (p *Proxy) pruneGroups(live map[string]*Member) {
+	used := make(map[*groupStats]bool, len(live))
+	for _, m := range live {
+		used[m.group.Load()] = true
+	}
+	if n := p.groups.prune(used, MaxGroups); n > 0 {
+		p.log.Warn("statistics groups without members dropped: more colour and platform pairs than the limit",
+			"dropped", n, "limit", MaxGroups)
+	}
 }
 
 // selection computes the SWRR cycle over the available colours.

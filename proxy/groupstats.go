@@ -13,12 +13,18 @@ import (
 // fails only on linux/arm/v7 is invisible in a colour's totals when arm/v7 is one node
 // of five; here it has its own row. Each member holds a pointer to its group, resolved
 // when the snapshot is built, so recording costs EndAt one more set of atomic adds — no
-// map lookup, no allocation. Groups are never removed: a task replaced by a new one on
-// the same platform (a new member, a new address) keeps adding to the same counters,
-// and a reader diffing two readings never sees them go back.
+// map lookup, no allocation. Groups outlive their members: a task replaced by a new one
+// on the same platform (a new member, a new address) keeps adding to the same counters,
+// and a reader diffing two readings never sees them go back. Only past MaxGroups (colour
+// names churned by labels or the admin API) are groups without members dropped, oldest
+// first, so that memory and /metrics stay bounded.
 
 // UnknownPlatform is the group platform of members whose node's platform is not known.
 const UnknownPlatform = "unknown"
+
+// MaxGroups bounds the (colour, platform) groups kept: MaxColours colours on 16
+// platforms. Beyond it, groups that have no member left are dropped, oldest first.
+const MaxGroups = MaxColours * 16
 
 // Recent-window bounds (STATS_WINDOW).
 const (
@@ -135,6 +141,46 @@ func (gs *groupSet) get(colour, platform string) *groupStats {
 		gs.list = append(gs.list, g)
 	}
 	return g
+}
+
+// prune drops groups that no member uses (used is the set the new snapshot's members
+// point to), oldest first, until at most limit remain; used groups are always kept. It
+// reports how many it dropped. The ring's copies are re-indexed with the groups.
+func (gs *groupSet) prune(used map[*groupStats]bool, limit int) int {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	drop := len(gs.list) - limit
+	if drop <= 0 {
+		return 0
+	}
+	kept := make([]*groupStats, 0, limit)
+	oldIdx := make([]int, 0, limit)
+	dropped := 0
+	for _, g := range gs.list {
+		if dropped < drop && !used[g] {
+			delete(gs.byKey, groupKey{g.colour, g.platform})
+			dropped++
+			continue
+		}
+		oldIdx = append(oldIdx, g.idx)
+		g.idx = len(kept)
+		kept = append(kept, g)
+	}
+	for i := range gs.ring {
+		c := &gs.ring[i]
+		// Groups keep their order, so those the copy held (old index below its length)
+		// are still a prefix of the list.
+		counts := make([]groupCounts, 0, len(c.counts))
+		for _, old := range oldIdx {
+			if old >= len(c.counts) {
+				break
+			}
+			counts = append(counts, c.counts[old])
+		}
+		c.counts = counts
+	}
+	gs.list = kept
+	return dropped
 }
 
 // copyAt adds a copy of every group's counters taken at now to the ring, replacing

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"slices"
@@ -388,5 +389,52 @@ func TestGroupMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestGroupStatsBounded: colour names churned (by labels or the admin API) leave at
+// most MaxGroups groups; those dropped are the oldest without members, a group in use
+// keeps its counters, and "recent" stays right for it across the drop.
+func TestGroupStatsBounded(t *testing.T) {
+	p := quietProxy(Options{StatsWindow: time.Minute})
+	blue := infoSpec("BLUE", 1, map[string]MemberInfo{"b:1": amdInfo}, "b:1")
+	apply := func(specs ...BackendSpec) {
+		t.Helper()
+		if err := p.Apply(specs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply(blue)
+	attempt(t, p, "BLUE", "b:1", Outcome{Status: 200}, time.Millisecond)
+	// A full ring of copies after the first attempt: "recent" is the second one only.
+	for k := 1; k <= windowCopies; k++ {
+		p.groups.copyAt(p.start.Add(time.Duration(k) * 5 * time.Second))
+	}
+	attempt(t, p, "BLUE", "b:1", Outcome{Status: 503}, time.Millisecond)
+	churn := MaxGroups + 100
+	for i := range churn {
+		name := fmt.Sprintf("C%d", i)
+		apply(blue, infoSpec(name, 1, map[string]MemberInfo{"c:1": armInfo}, "c:1"))
+		attempt(t, p, name, "c:1", Outcome{Status: 200}, time.Millisecond)
+	}
+	st := p.Status()
+	if len(st.Groups) != MaxGroups {
+		t.Fatalf("%d groups after %d churned colours, want the limit %d", len(st.Groups), churn, MaxGroups)
+	}
+	if g := group(t, st, "blue", "linux/amd64"); g.Total.Requests != 2 || g.Members != 1 || g.Recent.Requests != 1 || g.Recent.Errors5xx != 1 {
+		t.Errorf("blue, in use throughout: total %d, recent %d (%d 5xx), %d members; want 2, 1 (1), 1",
+			g.Total.Requests, g.Recent.Requests, g.Recent.Errors5xx, g.Members)
+	}
+	last := fmt.Sprintf("c%d", churn-1)
+	if g := group(t, st, last, "linux/arm/v7"); g.Total.Requests != 1 || g.Members != 1 {
+		t.Errorf("%s, the newest: %d requests, %d members; want 1, 1", last, g.Total.Requests, g.Members)
+	}
+	for _, g := range st.Groups {
+		if g.Color == "c0" || g.Color == "c100" {
+			t.Errorf("group %s kept; the oldest without members go first", g.Color)
+		}
+	}
+	if g := group(t, st, "c101", "linux/arm/v7"); g.Total.Requests != 1 || g.Members != 0 {
+		t.Errorf("c101, the oldest kept: %d requests, %d members; want 1, 0", g.Total.Requests, g.Members)
 	}
 }
