@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -314,51 +315,68 @@ func (p *Provisioner) BuildDaggerBinaries(ctx context.Context, plan DaggerPlan) 
 	t0 := time.Now()
 	p.say("dagger", "building CLI+engine %s from the Go module proxy in %s (cold: a few minutes)", DaggerVersion, dir)
 	wrapper := filepath.Join(dir, "wrapper")
-	if err := os.MkdirAll(wrapper, 0o755); err != nil {
+	env := []string{"GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOSUMDB=off", "GOWORK=off"}
+	if err := p.writeDaggerWrapper(ctx, env, wrapper); err != nil {
+		return "", fmt.Errorf("dagger %s wrapper module: %w", DaggerVersion, err)
+	}
+	if err := p.compileDagger(ctx, env, wrapper, out); err != nil {
 		return "", err
 	}
-	env := []string{"GOFLAGS=-mod=mod -buildvcs=false", "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOSUMDB=off", "GOWORK=off"}
+	if err := os.WriteFile(filepath.Join(out, ".done"), []byte(plan.Hash+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	p.say("dagger", "built CLI+engine %s in %.0fs", DaggerVersion, time.Since(t0).Seconds())
+	return out, nil
+}
+
+// writeDaggerWrapper writes the module that builds dagger's binaries: dagger's own
+// go.mod (at its go directive) plus the distconsts replacement, and a go.sum seeded
+// from dagger's and the SDK's, both fetched from the module proxy.
+func (p *Provisioner) writeDaggerWrapper(ctx context.Context, env []string, wrapper string) error {
+	dc := filepath.Join(wrapper, "distconsts")
+	if err := os.MkdirAll(dc, 0o755); err != nil {
+		return err
+	}
 	daggerDir, err := p.goModDir(ctx, env, wrapper, "github.com/dagger/dagger@"+DaggerVersion)
 	if err != nil {
-		return "", err
+		return err
 	}
 	sdkDir, err := p.goModDir(ctx, env, wrapper, "dagger.io/dagger@"+DaggerVersion)
 	if err != nil {
-		return "", err
-	}
-	dc := filepath.Join(wrapper, "distconsts")
-	if err := os.MkdirAll(dc, 0o755); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(dc, "go.mod"), []byte(distconstsModule), 0o644); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(dc, "consts.go"), []byte(distconstsSource()), 0o644); err != nil {
-		return "", err
+		return err
 	}
 	gomod, err := os.ReadFile(filepath.Join(daggerDir, "go.mod"))
 	if err != nil {
-		return "", err
+		return err
 	}
 	gov := "1.21"
 	if m := goDirectiveRE.FindSubmatch(gomod); m != nil {
 		gov = string(m[1])
 	}
 	if err := os.WriteFile(filepath.Join(wrapper, "go.mod"), []byte(WrapperGoMod(gov, string(gomod))), 0o644); err != nil {
-		return "", err
+		return err
 	}
 	// The checksum database is not reachable everywhere: seed go.sum from dagger's and
 	// the SDK's own go.sum (GOSUMDB=off then trusts exactly these).
 	sum1, err1 := os.ReadFile(filepath.Join(daggerDir, "go.sum"))
 	sum2, err2 := os.ReadFile(filepath.Join(sdkDir, "go.sum"))
-	if err1 != nil || err2 != nil {
-		return "", fmt.Errorf("read dagger go.sum: %v %v", err1, err2)
+	if err := errors.Join(err1, err2); err != nil {
+		return fmt.Errorf("read dagger go.sum: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(wrapper, "go.sum"), append(sum1, sum2...), 0o644); err != nil {
-		return "", err
-	}
+	return os.WriteFile(filepath.Join(wrapper, "go.sum"), append(sum1, sum2...), 0o644)
+}
+
+// compileDagger builds daggerBuild.Packages from wrapper into out, saying every 10 s
+// how many binaries are linked.
+func (p *Provisioner) compileDagger(ctx context.Context, env []string, wrapper, out string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return "", err
+		return err
 	}
 	stop := p.heartbeat("dagger", 10*time.Second, func() string {
 		n := 0
@@ -376,11 +394,7 @@ func (p *Provisioner) BuildDaggerBinaries(ctx context.Context, plan DaggerPlan) 
 	}
 	args = append(args, daggerBuild.Packages...)
 	if _, err := p.Run.Run(ctx, env, nil, "go", args...); err != nil {
-		return "", fmt.Errorf("build dagger %s: %w", DaggerVersion, err)
+		return fmt.Errorf("build dagger %s: %w", DaggerVersion, err)
 	}
-	if err := os.WriteFile(filepath.Join(out, ".done"), []byte(plan.Hash+"\n"), 0o644); err != nil {
-		return "", err
-	}
-	p.say("dagger", "built CLI+engine %s in %.0fs", DaggerVersion, time.Since(t0).Seconds())
-	return out, nil
+	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -226,5 +228,71 @@ func TestVersionAtLeast(t *testing.T) {
 		if got := VersionAtLeast(c.v, c.min); got != c.want {
 			t.Errorf("VersionAtLeast(%s, %s) = %v", c.v, c.min, got)
 		}
+	}
+}
+
+// TestBuildDaggerBinaries: the wrapper module takes dagger's go directive and both
+// go.sum files, the build gets every package, and a finished build is not redone; a
+// failed build leaves no .done behind and says which step failed.
+func TestBuildDaggerBinaries(t *testing.T) {
+	ctx := context.Background()
+	modDir := func(gomod, gosum string) string {
+		d := t.TempDir()
+		for name, body := range map[string]string{"go.mod": gomod, "go.sum": gosum} {
+			if err := os.WriteFile(filepath.Join(d, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return d
+	}
+	daggerMod := modDir("module github.com/dagger/dagger\n\ngo 1.24.3\n", "dagger.sum h1:a\n")
+	sdkMod := modDir("module dagger.io/dagger\n\ngo 1.23\n", "sdk.sum h1:b\n")
+	f := newFake()
+	p := newTestProvisioner(t, f, map[string]string{})
+	plan := DaggerPlan{Build: true, Hash: "abc123"}
+	wrapper := filepath.Join(p.Cfg.daggerDir(plan.Hash), "wrapper")
+	download := "go -C " + wrapper + " mod download -json "
+	f.on(download+"github.com/dagger/dagger@"+DaggerVersion, `{"Dir":"`+daggerMod+`"}`, nil)
+	f.on(download+"dagger.io/dagger@"+DaggerVersion, `{"Dir":"`+sdkMod+`"}`, nil)
+	f.on("go -C "+wrapper+" build", "", errors.New("exit status 1: link failed"))
+
+	if _, err := p.BuildDaggerBinaries(ctx, plan); err == nil || !strings.Contains(err.Error(), "build dagger "+DaggerVersion+": exit status 1: link failed") {
+		t.Fatalf("failed build: %v", err)
+	}
+	out := filepath.Join(p.Cfg.daggerDir(plan.Hash), "out")
+	if _, err := os.Stat(filepath.Join(out, ".done")); err == nil {
+		t.Fatal(".done written after a failed build")
+	}
+	gomod, _ := os.ReadFile(filepath.Join(wrapper, "go.mod"))
+	gosum, _ := os.ReadFile(filepath.Join(wrapper, "go.sum"))
+	if !strings.Contains(string(gomod), "\ngo 1.24.3\n") || string(gosum) != "dagger.sum h1:a\nsdk.sum h1:b\n" {
+		t.Errorf("wrapper go.mod %q, go.sum %q", gomod, gosum)
+	}
+	if _, err := os.Stat(filepath.Join(wrapper, "distconsts", "consts.go")); err != nil {
+		t.Errorf("distconsts stand-in: %v", err)
+	}
+
+	f.on("go -C "+wrapper+" build", "", nil)
+	got, err := p.BuildDaggerBinaries(ctx, plan)
+	if err != nil || got != out {
+		t.Fatalf("build = %q, %v; want %q", got, err, out)
+	}
+	build := f.calls[len(f.calls)-1]
+	for _, pkg := range daggerBuild.Packages {
+		if !strings.Contains(build, " "+pkg) {
+			t.Errorf("build %q lacks package %s", build, pkg)
+		}
+	}
+	n := len(f.calls)
+	if _, err := p.BuildDaggerBinaries(ctx, plan); err != nil || len(f.calls) != n {
+		t.Errorf("second build: %v, %d new commands; want the cached binaries", err, len(f.calls)-n)
+	}
+
+	// The module proxy unreachable: the error names the step and the module.
+	f2 := newFake()
+	p2 := newTestProvisioner(t, f2, map[string]string{})
+	f2.on("go -C", "", errors.New("dial tcp: no route"))
+	if _, err := p2.BuildDaggerBinaries(ctx, plan); err == nil || !strings.Contains(err.Error(), "wrapper module: go mod download github.com/dagger/dagger@"+DaggerVersion) {
+		t.Errorf("no module proxy: %v", err)
 	}
 }
