@@ -175,18 +175,19 @@ func normalizeSpecs(specs []BackendSpec) ([]BackendSpec, error) {
 
 // duplicateMember returns the first member of a colour that repeats an earlier one,
 // and that earlier one; nil when all differ. Two URLs are the same member when they
-// differ only by an empty path against "/" (both join a request's path alike). Folded
-// silently, a repeat would be one member listed twice, or two members with double the
-// share of the colour.
+// differ only by an empty path against "/" (both join a request's path alike) or by
+// the case of the host name (DNS names are case-insensitive). Folded silently, a
+// repeat would be one member listed twice, or two members with double the share of
+// the colour.
 func duplicateMember(members []*url.URL) (dup, first *url.URL) {
 	seen := make(map[string]*url.URL, len(members))
 	for _, u := range members {
-		key := u.String()
-		if u.Path == "/" {
-			v := *u
+		v := *u
+		v.Host = strings.ToLower(v.Host)
+		if v.Path == "/" {
 			v.Path, v.RawPath = "", ""
-			key = v.String()
 		}
+		key := v.String()
 		if f := seen[key]; f != nil {
 			return u, f
 		}

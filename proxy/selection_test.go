@@ -128,6 +128,10 @@ func TestApplyRefusesRepeatedMember(t *testing.T) {
 	if got := fmt.Sprint(p.Backends()); !strings.Contains(got, "[http://b:80]") || strings.Contains(got, "c:80") {
 		t.Errorf("after the refused set: %s, want the running one", got)
 	}
+	// A host name differing only in case is the same member.
+	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: "app.example:80"}, {Scheme: "http", Host: "App.Example:80"}}}}); err == nil || !strings.Contains(err.Error(), "member http://App.Example:80 listed twice (first as http://app.example:80)") {
+		t.Errorf("host case: %v", err)
+	}
 	// Different paths on one host are different members.
 	if err := p.Apply([]BackendSpec{{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: "b:80", Path: "/a"}, {Scheme: "http", Host: "b:80", Path: "/b"}}}}); err != nil {
 		t.Errorf("two paths: %v", err)
