@@ -87,7 +87,18 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Opt
 	if o.Platforms, err = parsePlatforms(name("platforms"), *platforms); err != nil {
 		return o, err
 	}
-	if o.Provision, err = provision.ConfigFromEnv(getenv); err != nil {
+	// ConfigFromEnv reads ARCHWAY_GO_IMAGE itself: a -go-image flag beats it, so a bad
+	// variable the flag overrides is not this run's error.
+	provEnv := getenv
+	if name("go-image") == "-go-image" {
+		provEnv = func(k string) string {
+			if k == flagEnv["go-image"] {
+				return ""
+			}
+			return getenv(k)
+		}
+	}
+	if o.Provision, err = provision.ConfigFromEnv(provEnv); err != nil {
 		return o, err
 	}
 	if err := o.Provision.SetGoImage(o.GoImage); err != nil {

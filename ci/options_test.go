@@ -38,6 +38,10 @@ func TestParseArgsStagePositionAndEnv(t *testing.T) {
 			t.Fatalf("%v: %+v", args, o)
 		}
 	}
+	// A good -go-image beats a bad ARCHWAY_GO_IMAGE, which is then nobody's error.
+	if o, err := parseArgs([]string{"-go-image", "golang:1.26.0-bookworm"}, env(map[string]string{"ARCHWAY_GO_IMAGE": "not an image"}), io.Discard); err != nil || o.Provision.GoImage != "golang:1.26.0-bookworm" {
+		t.Fatalf("-go-image over a bad ARCHWAY_GO_IMAGE: %q %v", o.Provision.GoImage, err)
+	}
 	// A flag beats its environment variable.
 	o, err := parseArgs([]string{"build", "-registry", "127.0.0.1:6000"}, env(map[string]string{"ARCHWAY_REGISTRY": "10.0.0.5:5001"}), io.Discard)
 	if err != nil || o.Registry != "127.0.0.1:6000" {
