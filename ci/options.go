@@ -87,18 +87,16 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (Opt
 	if o.Platforms, err = parsePlatforms(name("platforms"), *platforms); err != nil {
 		return o, err
 	}
-	// ConfigFromEnv reads ARCHWAY_GO_IMAGE itself: a -go-image flag beats it, so a bad
-	// variable the flag overrides is not this run's error.
-	provEnv := getenv
-	if name("go-image") == "-go-image" {
-		provEnv = func(k string) string {
-			if k == flagEnv["go-image"] {
-				return ""
-			}
-			return getenv(k)
+	// o.GoImage already holds -go-image or, without the flag, ARCHWAY_GO_IMAGE, and is
+	// checked once below under the name of whichever gave it: ConfigFromEnv must not
+	// read the variable again (a bad one the flag overrides is not this run's error).
+	withoutGoImage := func(k string) string {
+		if k == flagEnv["go-image"] {
+			return ""
 		}
+		return getenv(k)
 	}
-	if o.Provision, err = provision.ConfigFromEnv(provEnv); err != nil {
+	if o.Provision, err = provision.ConfigFromEnv(withoutGoImage); err != nil {
 		return o, err
 	}
 	if err := o.Provision.SetGoImage(o.GoImage); err != nil {
