@@ -426,7 +426,8 @@ func (c *Config) parseDurations(s *rawSettings) error {
 }
 
 // MinPeriod is the shortest interval accepted for work the proxy repeats while it runs
-// (health checks, DNS refresh, the certificate files' check).
+// (health checks, DNS refresh, the certificate files' check, the Swarm provider's full
+// read of every service, task and node).
 const MinPeriod = 100 * time.Millisecond
 
 // parseLimits reads passive ejection's failure count, the request body limit and the

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/archwayhq/archway/proxy"
 )
 
 // DefaultResync is how often the cluster is read even without events. Task state changes
@@ -40,8 +42,8 @@ func (c Config) Validate() error {
 	if c.Group != "" && !groupRe.MatchString(c.Group) {
 		return fmt.Errorf("swarm provider: group %q: want letters, digits, '.', '-', '_'", c.Group)
 	}
-	if c.Resync < 0 || (c.Resync > 0 && c.Resync < minResync) {
-		return fmt.Errorf("swarm provider: resync %q: want at least 100ms", c.Resync)
+	if c.Resync < 0 || (c.Resync > 0 && c.Resync < proxy.MinPeriod) {
+		return fmt.Errorf("swarm provider: resync %q: want at least %v", c.Resync, proxy.MinPeriod)
 	}
 	return nil
 }
@@ -73,14 +75,10 @@ func (c *Config) FromEnv(lookup func(string) (string, bool)) error {
 	}
 	if v, ok := lookup(EnvResync); ok {
 		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil || d < minResync {
-			return fmt.Errorf("%s=%q: want a duration of at least %v such as 2s", EnvResync, v, minResync)
+		if err != nil || d < proxy.MinPeriod {
+			return fmt.Errorf("%s=%q: want a duration of at least %v such as 2s", EnvResync, v, proxy.MinPeriod)
 		}
 		c.Resync = d
 	}
 	return nil
 }
-
-// minResync is the shortest full-read period: each read lists every service, task
-// and node from the manager.
-const minResync = 100 * time.Millisecond
