@@ -272,8 +272,12 @@ func (p *Proxy) buildLocked(specs []BackendSpec) *snapshot {
 }
 
 // pruneGroups keeps the statistics groups within MaxGroups once live, the members of
-// the snapshot being built, is known.
+// the snapshot being built, is known. Groups are only created here, under p.mu, so
+// the count read first still holds when prune runs.
 func (p *Proxy) pruneGroups(live map[string]*Member) {
+	if p.groups.count() <= MaxGroups {
+		return
+	}
 	used := make(map[*groupStats]bool, len(live))
 	for _, m := range live {
 		used[m.group.Load()] = true

@@ -143,6 +143,13 @@ func (gs *groupSet) get(colour, platform string) *groupStats {
 	return g
 }
 
+// count is how many groups there are.
+func (gs *groupSet) count() int {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	return len(gs.list)
+}
+
 // prune drops groups that no member uses (used is the set the new snapshot's members
 // point to), oldest first, until at most limit remain; used groups are always kept. It
 // reports how many it dropped. The ring's copies are re-indexed with the groups.
