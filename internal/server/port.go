@@ -19,13 +19,13 @@ func ResolvePort(flagValue string, flagSet bool, envValue string, def int) (stri
 	if !flagSet && raw == "" {
 		return ":" + strconv.Itoa(def), nil
 	}
-	if strings.TrimSpace(raw) == "" {
+	trimmed := strings.TrimSpace(raw)
+	if trimmed == "" {
 		return "", fmt.Errorf("%s=%q: empty value; want a port number 1-65535", setting, raw)
 	}
-	raw = strings.TrimSpace(raw)
-	n, err := strconv.Atoi(raw)
+	n, err := strconv.Atoi(trimmed)
 	if err != nil || n < 1 || n > 65535 {
-		return "", fmt.Errorf("%s=%q: want a port number 1-65535", setting, raw)
+		return "", fmt.Errorf("%s=%q: want a port number 1-65535", setting, trimmed)
 	}
 	return ":" + strconv.Itoa(n), nil
 }
