@@ -27,9 +27,9 @@ type AdminAuth struct {
 // guessing over the network; shorter ones are typos or placeholders.
 const MinTokenLen = 16
 
-// maxTokenFile bounds an admin token file: a token is one line, and a huge file (or
+// MaxTokenFile bounds an admin token file: a token is one line, and a huge file (or
 // /dev/zero) is a mistake to refuse, not to read.
-const maxTokenFile = 64 << 10
+const MaxTokenFile = 64 << 10
 
 // adminRealm is the WWW-Authenticate challenge of the admin API; basicRealm is added
 // on the page a browser opens (/ui), so that it asks for the token.

@@ -849,7 +849,7 @@ func readToken(s *rawSettings, flagName, env string) (tok, name string, err erro
 	case fileGiven && valGiven:
 		return "", "", fmt.Errorf("%s and %s are both set; set one", fileName, valName)
 	case fileGiven:
-		b, rerr := smallfile.Read(fileRaw, maxTokenFile)
+		b, rerr := smallfile.Read(fileRaw, MaxTokenFile)
 		if rerr != nil {
 			return "", "", fmt.Errorf("%s=%q: %v", fileName, fileRaw, rerr)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/archwayhq/archway/internal/smallfile"
+	"github.com/archwayhq/archway/proxy"
 )
 
 // AdminSecret is the Docker secret the stack gives the proxy as ADMIN_TOKEN_FILE
@@ -27,10 +28,11 @@ type SecretAPI interface {
 	SecretCreate(ctx context.Context, secret swarm.SecretSpec) (swarm.SecretCreateResponse, error)
 }
 
-// ReadAdminToken reads an admin token file as the proxy does (surrounding white
-// space trimmed); every error names the file.
+// ReadAdminToken reads an admin token file as the proxy does (at most
+// proxy.MaxTokenFile bytes, surrounding white space trimmed); every error names the
+// file.
 func ReadAdminToken(path string) (string, error) {
-	b, err := smallfile.Read(path, 64<<10)
+	b, err := smallfile.Read(path, proxy.MaxTokenFile)
 	if err != nil {
 		return "", fmt.Errorf("admin token file %s: %w", path, err)
 	}
