@@ -1,7 +1,8 @@
 // Package cli is the exit rule of archway's Swarm commands (demo, release, lab), in
-// one place (archway-proxy shares its Shorten): -h is not an error; a bad flag or argument is one line and exit 2 (nothing
-// was done); a failure is one line and exit 1; Ctrl-C and SIGTERM cancel the context
-// the command runs under, so that it can undo or finish what it started.
+// one place (archway-proxy shares its Shorten): -h is not an error; a bad flag or
+// argument is one line and exit 2 (nothing was done); a failure is one line and exit
+// 1; Ctrl-C and SIGTERM cancel the context the command runs under, so that it can undo
+// or finish what it started.
 package cli
 
 import (
