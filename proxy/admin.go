@@ -142,7 +142,7 @@ func parseBackendPatch(body []byte) (backendPatch, error) {
 func adminName(r *http.Request) (string, error) {
 	name := mux.Vars(r)["name"]
 	if !colourName.MatchString(name) {
-		return "", &adminErr{http.StatusBadRequest, fmt.Sprintf("name=%q: %s", name, colourRule)}
+		return "", &adminErr{http.StatusBadRequest, fmt.Sprintf("name=%q: %s", name, ColourRule)}
 	}
 	return strings.ToUpper(name), nil
 }

@@ -128,7 +128,7 @@ func normalizeSpecs(specs []BackendSpec) ([]BackendSpec, error) {
 	positive := false
 	for _, s := range specs {
 		if !colourName.MatchString(s.Name) {
-			return nil, fmt.Errorf("backend name %q: %s", s.Name, colourRule)
+			return nil, fmt.Errorf("backend name %q: %s", s.Name, ColourRule)
 		}
 		name := strings.ToUpper(s.Name)
 		if seen[name] {

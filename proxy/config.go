@@ -139,12 +139,13 @@ var (
 	colourName    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,62}$`)
 )
 
-// IsColourName reports whether name is a valid colour name (colourRule), for the
+// IsColourName reports whether name is a valid colour name (ColourRule), for the
 // providers that check names before they hand a backend set over.
 func IsColourName(name string) bool { return colourName.MatchString(name) }
 
-// colourRule is colourName in an error's words, the one wording of the rule.
-const colourRule = "must match [A-Za-z][A-Za-z0-9_-]* and be at most 63 characters"
+// ColourRule is colourName in an error's words, the one wording of the rule: every
+// place that refuses a colour name (configuration, admin API, providers) says it so.
+const ColourRule = "must match [A-Za-z][A-Za-z0-9_-]* and be at most 63 characters"
 
 // ErrHelp is returned by ParseConfig for -h/-help; the caller prints Usage and exits 0.
 var ErrHelp = flag.ErrHelp
@@ -589,7 +590,7 @@ func envColours(s *rawSettings, backendFlags multiFlag, known map[string]bool) (
 	for _, n := range strings.Split(raw, ",") {
 		n = strings.TrimSpace(n)
 		if !colourName.MatchString(n) {
-			return nil, fmt.Errorf("%s=%q: colour %q %s", name, raw, n, colourRule)
+			return nil, fmt.Errorf("%s=%q: colour %q %s", name, raw, n, ColourRule)
 		}
 		env := strings.ToUpper(n)
 		v, ok := s.vars[env]

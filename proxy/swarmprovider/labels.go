@@ -68,7 +68,7 @@ func parseLabels(service string, labels map[string]string) (l serviceLabels, ok 
 	}
 	// The proxy's rule, checked here for the same reason as maxWeight.
 	if !proxy.IsColourName(color) {
-		return bad(LabelColor, color, "want a letter, then up to 62 letters, digits, '-' or '_'")
+		return bad(LabelColor, color, proxy.ColourRule)
 	}
 	l.color = strings.ToUpper(color)
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/archwayhq/archway/proxy"
 )
 
 func TestParseLabels(t *testing.T) {
@@ -32,7 +34,9 @@ func TestParseLabels(t *testing.T) {
 		{name: "empty colour", labels: map[string]string{LabelColor: " ", LabelWeight: "1"}, backend: true,
 			errSub: `label archway.color=" "`},
 		{name: "colour starting with a digit", labels: map[string]string{LabelColor: "2nd", LabelWeight: "1"}, backend: true,
-			errSub: `label archway.color="2nd"`},
+			errSub: `label archway.color="2nd": ` + proxy.ColourRule},
+		{name: "colour of 64 characters", labels: map[string]string{LabelColor: strings.Repeat("b", 64), LabelWeight: "1"}, backend: true,
+			errSub: `label archway.color="` + strings.Repeat("b", 64) + `": ` + proxy.ColourRule},
 		{name: "weight at the proxy's maximum", labels: map[string]string{LabelColor: "blue", LabelWeight: "10000"}, backend: true,
 			want: serviceLabels{color: "BLUE", weight: 10000}},
 		{name: "weight above the proxy's maximum", labels: map[string]string{LabelColor: "blue", LabelWeight: "10001"}, backend: true,
