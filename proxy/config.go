@@ -405,6 +405,7 @@ func (c *Config) parseDurations(s *rawSettings) error {
 		{"body-timeout", "BODY_TIMEOUT", &c.BodyTimeout, false, false},
 		{"drain", "DRAIN", &c.Drain, true, false},
 		{"shutdown-timeout", "SHUTDOWN_TIMEOUT", &c.ShutdownTO, false, false},
+		{"tls-reload-interval", "TLS_RELOAD_INTERVAL", &c.TLSReload, true, true},
 	}
 	for _, d := range durations {
 		raw, name, _ := s.lookup(d.flag, d.env)
@@ -418,6 +419,8 @@ func (c *Config) parseDurations(s *rawSettings) error {
 				want = ">= 0"
 			}
 			return fmt.Errorf("%s=%q: duration must be %s", name, raw, want)
+		case d.periodic && v > 0 && v < MinPeriod && d.zeroOK:
+			return fmt.Errorf("%s=%q: want 0 (off) or at least %v", name, raw, MinPeriod)
 		case d.periodic && v > 0 && v < MinPeriod:
 			return fmt.Errorf("%s=%q: want at least %v", name, raw, MinPeriod)
 		}
@@ -886,12 +889,6 @@ func (c *Config) parseTLS(s *rawSettings) error {
 	case c.TLSKey != "" && c.TLSCert == "":
 		return fmt.Errorf("%s=%q: needs TLS_CERT_FILE too", c.TLSKeySetting, c.TLSKey)
 	}
-	raw, name, _ := s.lookup("tls-reload-interval", "TLS_RELOAD_INTERVAL")
-	d, err := time.ParseDuration(strings.TrimSpace(raw))
-	if err != nil || d < 0 || (d > 0 && d < MinPeriod) {
-		return fmt.Errorf("%s=%q: want 0 (only SIGHUP re-reads) or a duration of at least %v like 5s", name, raw, MinPeriod)
-	}
-	c.TLSReload = d
 	// redirectPort reads one of the redirect settings: 0 when unset; both need TLS.
 	redirectPort := func(flagName, env string) (int, string, error) {
 		raw, name, given := s.lookup(flagName, env)
