@@ -419,10 +419,12 @@ func (c *Config) parseDurations(s *rawSettings) error {
 				want = ">= 0"
 			}
 			return fmt.Errorf("%s=%q: duration must be %s", name, raw, want)
-		case d.periodic && v > 0 && v < MinPeriod && d.zeroOK:
-			return fmt.Errorf("%s=%q: want 0 (off) or at least %v", name, raw, MinPeriod)
 		case d.periodic && v > 0 && v < MinPeriod:
-			return fmt.Errorf("%s=%q: want at least %v", name, raw, MinPeriod)
+			want := ""
+			if d.zeroOK {
+				want = "0 (off) or "
+			}
+			return fmt.Errorf("%s=%q: want %sat least %v", name, raw, want, MinPeriod)
 		}
 		*d.dst = v
 	}
