@@ -77,6 +77,52 @@ func parseStat(s string) (pgrp int, ticks int64, err error) {
 	return pgrp, u + st, nil
 }
 
+// machineTicks is the whole machine's CPU time so far, from the "cpu" line of
+// /proc/stat, in USER_HZ ticks: busy (user, nice, system, irq, softirq; guest time is
+// already inside user), idle (idle, iowait) and steal (time the hypervisor gave to
+// other guests while this one wanted to run).
+type machineTicks struct{ busy, idle, steal int64 }
+
+// machineCPU reads /proc/stat.
+func machineCPU() (machineTicks, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineTicks{}, err
+	}
+	return parseProcStat(string(b))
+}
+
+// parseProcStat reads the first line of /proc/stat: "cpu  user nice system idle
+// iowait irq softirq steal guest guest_nice" (kernels before 2.6.11 stop at softirq:
+// no steal).
+func parseProcStat(s string) (machineTicks, error) {
+	line, _, _ := strings.Cut(s, "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return machineTicks{}, fmt.Errorf("/proc/stat: first line %q: want \"cpu\" and at least 7 counters", line)
+	}
+	var v [8]int64
+	for i := 1; i < len(f) && i <= len(v); i++ {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return machineTicks{}, fmt.Errorf("/proc/stat: counter %d %q: %w", i, f[i], err)
+		}
+		v[i-1] = n
+	}
+	return machineTicks{busy: v[0] + v[1] + v[2] + v[5] + v[6], idle: v[3] + v[4], steal: v[7]}, nil
+}
+
+// since is what the machine did between a and m: its busy CPU time, and the idle and
+// steal shares of all its CPU time (0 when no tick passed).
+func (m machineTicks) since(a machineTicks) (busy time.Duration, idle, steal float64) {
+	b, i, st := m.busy-a.busy, m.idle-a.idle, m.steal-a.steal
+	busy = time.Duration(b) * time.Second / userHZ
+	if total := b + i + st; total > 0 {
+		idle, steal = float64(i)/float64(total), float64(st)/float64(total)
+	}
+	return busy, idle, steal
+}
+
 // loadAverage is the 1-minute load average, "" where /proc/loadavg is missing.
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")

@@ -381,10 +381,11 @@ type measurer struct {
 }
 
 // shape runs wrk with shape sh against each of order in turn (a warm-up, then the
-// measured run between two readings of the front end's and the backends' CPU time)
+// measured run between two readings of the front end's, the backends' and the whole
+// machine's CPU time)
 // and adds the results to the report.
 func (m measurer) shape(ctx context.Context, round int, sh shape, order []target) error {
-	o, backends := m.o, m.backends
+	o := m.o
 	for _, t := range order {
 		for _, p := range m.procs {
 			if err := p.exited(); err != nil {
@@ -396,37 +397,61 @@ func (m measurer) shape(ctx context.Context, round int, sh shape, order []target
 				return fmt.Errorf("warm-up %s %s: %w", sh, t.name, err)
 			}
 		}
-		cpu0, err := groupCPU(t.proc.cmd.Process.Pid)
+		before, err := m.readCPU(t)
 		if err != nil {
-			return fmt.Errorf("%s CPU time: %w", t.name, err)
-		}
-		back0, err := groupsCPU(backends)
-		if err != nil {
-			return fmt.Errorf("backend CPU time: %w", err)
+			return err
 		}
 		res, raw, err := runWrk(ctx, o, sh, t.url, o.duration)
 		if err != nil {
 			return fmt.Errorf("round %d %s %s: %w", round, sh, t.name, err)
 		}
-		cpu1, err := groupCPU(t.proc.cmd.Process.Pid)
+		after, err := m.readCPU(t)
 		if err != nil {
-			return fmt.Errorf("%s CPU time: %w", t.name, err)
+			return err
 		}
-		back1, err := groupsCPU(backends)
-		if err != nil {
-			return fmt.Errorf("backend CPU time: %w", err)
-		}
-		if res.Requests > 0 {
-			res.CPUPerRequest = (cpu1 - cpu0) / time.Duration(res.Requests)
-			res.BackendCPUPerRequest = (back1 - back0) / time.Duration(res.Requests)
-		}
+		res.addCPU(before, after)
 		_ = os.WriteFile(filepath.Join(m.dir, fmt.Sprintf("wrk-%d-%s-%s.txt", round, sh, fileName(t.name))), []byte(raw), 0o644)
 		m.rep.add(round, sh.String(), t.name, res)
-		fmt.Fprintf(m.out, "round %d %-8s %-24s %10.0f req/s  p50 %8v  p99 %8v  %6.1fµs CPU/req (backends %.1fµs)  errors %d\n",
+		fmt.Fprintf(m.out, "round %d %-8s %-24s %10.0f req/s  p50 %8v  p99 %8v  %6.1fµs CPU/req (backends %.1fµs, machine %.1fµs, idle %s, steal %s)  errors %d\n",
 			round, sh, t.name, res.RequestsPerSec, res.P50.Round(time.Microsecond), res.P99.Round(time.Microsecond),
-			float64(res.CPUPerRequest)/float64(time.Microsecond), float64(res.BackendCPUPerRequest)/float64(time.Microsecond), res.Errors)
+			float64(res.CPUPerRequest)/float64(time.Microsecond), float64(res.BackendCPUPerRequest)/float64(time.Microsecond),
+			float64(res.MachineCPUPerRequest)/float64(time.Microsecond), percent(res.Idle), percent(res.Steal), res.Errors)
 	}
 	return nil
+}
+
+// cpuReading is the CPU time spent so far by a front end, by the backends and by the
+// whole machine.
+type cpuReading struct {
+	front, backends time.Duration
+	machine         machineTicks
+}
+
+func (m measurer) readCPU(t target) (cpuReading, error) {
+	var r cpuReading
+	var err error
+	if r.front, err = groupCPU(t.proc.cmd.Process.Pid); err != nil {
+		return r, fmt.Errorf("%s CPU time: %w", t.name, err)
+	}
+	if r.backends, err = groupsCPU(m.backends); err != nil {
+		return r, fmt.Errorf("backend CPU time: %w", err)
+	}
+	if r.machine, err = machineCPU(); err != nil {
+		return r, fmt.Errorf("machine CPU time: %w", err)
+	}
+	return r, nil
+}
+
+// addCPU fills in res's CPU figures from the readings before and after its run.
+func (res *WrkResult) addCPU(before, after cpuReading) {
+	busy, idle, steal := after.machine.since(before.machine)
+	res.Idle, res.Steal = idle, steal
+	if res.Requests > 0 {
+		n := time.Duration(res.Requests)
+		res.CPUPerRequest = (after.front - before.front) / n
+		res.BackendCPUPerRequest = (after.backends - before.backends) / n
+		res.MachineCPUPerRequest = busy / n
+	}
 }
 
 // fileName turns a front end's name into a file name part: letters, digits, '.', '_'

@@ -43,11 +43,13 @@ func fakeReport(t *testing.T) (r *report, def, nethttp string) {
 	for i, v := range []float64{10000, 9000, 11000} {
 		p99 := time.Duration(10+i) * ms
 		for _, sh := range []string{"t1c16", "t2c64"} {
-			r.add(i+1, sh, "nginx", WrkResult{RequestsPerSec: v, P50: 2 * ms, P99: p99, CPUPerRequest: 40 * time.Microsecond})
+			r.add(i+1, sh, "nginx", WrkResult{RequestsPerSec: v, P50: 2 * ms, P99: p99, CPUPerRequest: 40 * time.Microsecond,
+				MachineCPUPerRequest: time.Duration(154+11*i) * time.Microsecond, Idle: 0.05 * float64(i), Steal: 0.01})
 			r.add(i+1, sh, "HAProxy", WrkResult{RequestsPerSec: v * 1.25, P50: 3 * ms, P99: 2 * p99, CPUPerRequest: 50 * time.Microsecond})
 			r.add(i+1, sh, nethttp, WrkResult{RequestsPerSec: v / 2, P50: 4 * ms, P99: 3 * p99, CPUPerRequest: 120 * time.Microsecond})
 		}
-		r.add(i+1, "t1c16", def, WrkResult{RequestsPerSec: v * 1.3, P50: 1 * ms, P99: p99 * 9 / 10, CPUPerRequest: 30 * time.Microsecond})
+		r.add(i+1, "t1c16", def, WrkResult{RequestsPerSec: v * 1.3, P50: 1 * ms, P99: p99 * 9 / 10, CPUPerRequest: 30 * time.Microsecond,
+			MachineCPUPerRequest: 110 * time.Microsecond, Idle: 0.1})
 		r.add(i+1, "t2c64", def, WrkResult{RequestsPerSec: v * []float64{1.2, 1.0, 1.15}[i], P50: 2 * ms, P99: p99, CPUPerRequest: 32 * time.Microsecond})
 	}
 	return r, def, nethttp
@@ -110,17 +112,21 @@ func TestReportPrint(t *testing.T) {
 		"archway-proxy start logs: archway-proxy (default): engine=epoll gomaxprocs=2 loops=2\n",
 		"split over 0 sequential requests (each verified): nginx blue 80, green 20; HAProxy blue 80, green 20;",
 		"=== t1c16: wrk -t1 -c16 ===", "=== t2c64: wrk -t2 -c64 ===",
-		"| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | errors |\n",
-		"| nginx | 10000 | 2ms | 11ms | 40.0µs | 0.0µs | 0 |\n",
-		"| HAProxy | 12500 | 3ms | 22ms | 50.0µs | 0.0µs | 0 |\n",
-		"| archway-proxy (default) | 13000 | 1ms | 9.9ms | 30.0µs | 0.0µs | 0 |\n",
-		"| ratio, 3 rounds | req/s | p50 | p99 | CPU per request |\n",
-		"| archway-proxy (default) / nginx | 1.30× (1.30–1.30) | 0.50× (0.50–0.50) | 0.90× (0.90–0.90) | 0.75× (0.75–0.75) |\n",
-		"| archway-proxy (default) / nginx | 1.15× (1.00–1.20) | 1.00× (1.00–1.00) | 1.00× (1.00–1.00) | 0.80× (0.80–0.80) |\n",
+		"| front end | req/s (median) | p50 | p99 | CPU per request | backends' CPU per request | machine's CPU per request | idle | steal | errors |\n",
+		"| nginx | 10000 | 2ms | 11ms | 40.0µs | 0.0µs | 165.0µs | 5.0% | 1.0% | 0 |\n",
+		"| HAProxy | 12500 | 3ms | 22ms | 50.0µs | 0.0µs | 0.0µs | 0.0% | 0.0% | 0 |\n",
+		"| archway-proxy (default) | 13000 | 1ms | 9.9ms | 30.0µs | 0.0µs | 110.0µs | 10.0% | 0.0% | 0 |\n",
+		// nginx's rounds: 40µs of 154, 165 and 176µs, 1.1× needs 1 − x/11/40: 0.65, 0.625, 0.60.
+		"\nWere the machine saturated (idle 5.0% with nginx), req/s ≥ 1.1× nginx would need CPU/request ≤ 0.62× (0.60–0.65) nginx's, the rest costing the same per request.\n",
+		"| ratio, 3 rounds | req/s | p50 | p99 | CPU per request | machine's CPU per request | busy share |\n",
+		// 110µs of nginx's 154, 165, 176µs; busy 0.9 of nginx's 1.0, 0.95, 0.9.
+		"| archway-proxy (default) / nginx | 1.30× (1.30–1.30) | 0.50× (0.50–0.50) | 0.90× (0.90–0.90) | 0.75× (0.75–0.75) | 0.67× (0.62–0.71) | 0.95× (0.90–1.00) |\n",
+		"| archway-proxy (default) / nginx | 1.15× (1.00–1.20) | 1.00× (1.00–1.00) | 1.00× (1.00–1.00) | 0.80× (0.80–0.80) |",
 		"| archway-proxy (default) / HAProxy | 0.92× (0.80–0.96) |",
-		"| archway-proxy nethttp / HAProxy | 0.40× (0.40–0.40) | 1.33× (1.33–1.33) | 1.50× (1.50–1.50) | 2.40× (2.40–2.40) |\n",
+		// HAProxy's machine CPU was not measured here: no ratio to it.
+		"| archway-proxy nethttp / HAProxy | 0.40× (0.40–0.40) | 1.33× (1.33–1.33) | 1.50× (1.50–1.50) | 2.40× (2.40–2.40) | – | 1.00× (1.00–1.00) |\n",
 		"| HAProxy / HAProxy", // not wanted, checked below
-		"| HAProxy / nginx | 1.25× (1.25–1.25) | 1.50× (1.50–1.50) | 2.00× (2.00–2.00) | 1.25× (1.25–1.25) |\n",
+		"| HAProxy / nginx | 1.25× (1.25–1.25) | 1.50× (1.50–1.50) | 2.00× (2.00–2.00) | 1.25× (1.25–1.25) |",
 		"| goal (median ratio) | archway-proxy (default) | archway-proxy nethttp |\n| --- | --- | --- |\n",
 		"| req/s ≥ 1.1× nginx | 1.30× MET | 0.50× MISSED |\n",
 		"| req/s ≥ 1.0× HAProxy | 0.92× MISSED | 0.40× MISSED |\n",
@@ -162,7 +168,7 @@ func TestReportPrint(t *testing.T) {
 	r.runs = slices.DeleteFunc(r.runs, func(run runResult) bool { return run.round > 1 })
 	b.Reset()
 	r.print(&b)
-	for _, want := range []string{"| archway-proxy (default) / nginx | 1.30× | 0.50× | 0.90× | 0.75× |\n", "in 1 shape (t1c16;", "1 round,", "| ratio, 1 round |", "archway-proxy (default): every goal MET in every shape\n"} {
+	for _, want := range []string{"| archway-proxy (default) / nginx | 1.30× | 0.50× | 0.90× | 0.75× | 0.71× | 0.90× |\n", "in 1 shape (t1c16;", "1 round,", "| ratio, 1 round |", "archway-proxy (default): every goal MET in every shape\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("one round: report lacks %q:\n%s", want, b.String())
 		}

@@ -22,6 +22,14 @@ type WrkResult struct {
 	// BackendCPUPerRequest is the same for the two backends: a front end that makes
 	// them work harder (more headers, smaller reads) slows the whole run.
 	BackendCPUPerRequest time.Duration
+	// MachineCPUPerRequest is the whole machine's busy CPU time over the run (wrk,
+	// front end, backends and whatever else ran) divided by Requests: where the
+	// machine is saturated, req/s is its CPUs over this. Filled in by the caller.
+	MachineCPUPerRequest time.Duration
+	// Idle and Steal are the machine's idle share of its CPU time over the run (near
+	// 0: the run was CPU-bound) and the share its hypervisor gave other guests (a
+	// noisy neighbour's). Filled in by the caller.
+	Idle, Steal float64
 }
 
 // ParseWrk reads wrk's text output (run with --latency).
