@@ -80,6 +80,13 @@ func TestReportRatios(t *testing.T) {
 	if s := r.ratio("t9c9", def, "nginx", p99); s.n != 0 || s.String() != "–" || goals[0].met(s.median) {
 		t.Errorf("a shape without runs: %+v %q", s, s)
 	}
+	// nginx: 40µs of its own out of 154, 165, 176µs of the machine's: 1.1× needs 1 − x/11/40.
+	if s := r.saturatedCPUGoal("t1c16", 1.1); !near(s.median, 0.625) || !near(s.min, 0.6) || !near(s.max, 0.65) || s.n != 3 {
+		t.Errorf("saturated CPU bound %+v, want 0.625 of 0.60–0.65", s)
+	}
+	if s := r.saturatedCPUGoal("t9c9", 1.1); s.n != 0 || !math.IsNaN(s.median) {
+		t.Errorf("a shape without nginx's runs: %+v", s)
+	}
 	if got := r.missedGoals(def); fmt.Sprint(got) != "[t2c64 req/s ≥ 1.0× HAProxy]" {
 		t.Errorf("default missed %q", got)
 	}

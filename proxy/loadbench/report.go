@@ -174,6 +174,14 @@ func (s spread) String() string {
 	return fmt.Sprintf("%.2f× (%.2f–%.2f)", s.median, s.min, s.max)
 }
 
+// spreadOf is xs's median and range; a NaN median when xs is empty (no goal is met by it).
+func spreadOf(xs []float64) spread {
+	if len(xs) == 0 {
+		return spread{median: math.NaN()}
+	}
+	return spread{median: median(xs), min: slices.Min(xs), max: slices.Max(xs), n: len(xs)}
+}
+
 // ratio is target's m over ref's in shape, round by round.
 func (r *report) ratio(shape, target, ref string, m metric) spread {
 	refs := map[int]float64{}
@@ -188,10 +196,7 @@ func (r *report) ratio(shape, target, ref string, m metric) spread {
 			xs = append(xs, m.of(run.WrkResult)/d)
 		}
 	}
-	if len(xs) == 0 {
-		return spread{median: math.NaN()}
-	}
-	return spread{median: median(xs), min: slices.Min(xs), max: slices.Max(xs), n: len(xs)}
+	return spreadOf(xs)
 }
 
 // cleanIn reports whether target and both references answered every request of
@@ -290,10 +295,7 @@ func (r *report) saturatedCPUGoal(shape string, limit float64) spread {
 			xs = append(xs, 1-float64(run.MachineCPUPerRequest)*(1-1/limit)/float64(run.CPUPerRequest))
 		}
 	}
-	if len(xs) == 0 {
-		return spread{median: math.NaN()}
-	}
-	return spread{median: median(xs), min: slices.Min(xs), max: slices.Max(xs), n: len(xs)}
+	return spreadOf(xs)
 }
 
 func (r *report) print(w io.Writer) {
