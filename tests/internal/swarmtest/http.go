@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -190,6 +191,9 @@ func SampleWith(ctx context.Context, client *http.Client, base string, n int) (C
 type Load struct {
 	mu     sync.Mutex
 	counts Counts
+	// sent is when each worker sent the request it waits on, zero between requests:
+	// what Settled waits on.
+	sent   []time.Time
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	start  time.Time
@@ -199,18 +203,21 @@ type Load struct {
 // Stop ends it (t.Cleanup also does).
 func StartLoad(ctx context.Context, base string, workers int, pause time.Duration) *Load {
 	ctx, cancel := context.WithCancel(ctx)
-	l := &Load{counts: newCounts(), cancel: cancel, start: time.Now()}
-	for w := 0; w < workers; w++ {
+	l := &Load{counts: newCounts(), sent: make([]time.Time, workers), cancel: cancel, start: time.Now()}
+	for w := range workers {
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
+			defer l.setSent(w, time.Time{})
 			for ctx.Err() == nil {
+				l.setSent(w, time.Now())
 				in, _, err := GetInfo(ctx, base, nil)
 				if ctx.Err() != nil {
 					return // cancelled mid-request: not a failure of the system under test
 				}
 				l.mu.Lock()
 				l.counts.add(in, err, time.Now())
+				l.sent[w] = time.Time{}
 				l.mu.Unlock()
 				if pause > 0 {
 					select {
@@ -222,6 +229,37 @@ func StartLoad(ctx context.Context, base string, workers int, pause time.Duratio
 		}()
 	}
 	return l
+}
+
+func (l *Load) setSent(w int, at time.Time) {
+	l.mu.Lock()
+	l.sent[w] = at
+	l.mu.Unlock()
+}
+
+// Settled waits until every request sent before it was called has been tallied, then
+// returns the tally so far: what is tallied after it was sent after the call. A
+// request sent just before a weight change may end after it; Snapshot would count
+// it on the later side.
+func (l *Load) Settled(ctx context.Context) (Counts, error) {
+	called := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		l.mu.Lock()
+		waiting := slices.ContainsFunc(l.sent, func(at time.Time) bool { return !at.IsZero() && at.Before(called) })
+		if !waiting {
+			c := l.counts.Sub(newCounts())
+			l.mu.Unlock()
+			return c, nil
+		}
+		l.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return Counts{}, fmt.Errorf("waiting for the requests in flight at %s to end: %w", called.Format("15:04:05.000"), ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // Snapshot returns the tally so far (a copy).

@@ -1,10 +1,14 @@
 package swarmtest
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -233,5 +237,36 @@ func TestTaskSummary(t *testing.T) {
 	}
 	if got := c.TaskSummary(tasks[:3]); !strings.HasSuffix(got, "(lab-arm64(arm64), rejected): no such image") {
 		t.Errorf("TaskSummary: %s", got)
+	}
+}
+
+// TestLoadSettled: Settled waits for a request sent before it was called, and tallies
+// it before returning.
+func TestLoadSettled(t *testing.T) {
+	inFlight, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		first.Do(func() {
+			close(inFlight)
+			<-release
+		})
+		http.Error(w, "broken canary", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	load := StartLoad(t.Context(), srv.URL, 1, 10*time.Millisecond)
+	defer load.Stop()
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock() // first, so that a failed test does not leave the handler waiting
+	<-inFlight
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if c, err := load.Settled(ctx); err == nil || !strings.Contains(err.Error(), "in flight") {
+		t.Fatalf("Settled with a request still in flight: %v, %v; want it to wait and then time out", c, err)
+	}
+	unblock()
+	c, err := load.Settled(t.Context())
+	if err != nil || c.Failed < 1 {
+		t.Fatalf("Settled after the request ended: %v, %v; want its failure tallied", c, err)
 	}
 }
