@@ -115,10 +115,8 @@ func TestReleaseAbortsOnFailures(t *testing.T) {
 	st.WaitOn(t, "proxy to serve blue only", l.p.HasBackends(map[string]int{"BLUE": 100, "GREEN": 0}, len(l.c.NodeList())), l.c.Timeout(30*time.Second))
 	// A little more load on blue alone: no request sent after the proxy served blue only
 	// may fail (one sent to green just before may still end in green's fault).
-	settle, err := l.load.Settled(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st.WaitOn(t, "requests sent before blue served alone to end", l.load.SentBefore(time.Now()), l.c.Timeout(30*time.Second))
+	settle := l.load.Snapshot()
 	st.WaitOn(t, "200 more requests on blue", func() st.Result {
 		if d := l.load.Snapshot().Sub(settle); d.OK+d.Failed < 200 {
 			return st.Continue("%d so far", d.OK+d.Failed)

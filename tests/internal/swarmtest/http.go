@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -192,7 +191,7 @@ type Load struct {
 	mu     sync.Mutex
 	counts Counts
 	// sent is when each worker sent the request it waits on, zero between requests:
-	// what Settled waits on.
+	// what SentBefore checks.
 	sent   []time.Time
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -237,28 +236,23 @@ func (l *Load) setSent(w int, at time.Time) {
 	l.mu.Unlock()
 }
 
-// Settled waits until every request sent before it was called has been tallied, then
-// returns the tally so far: what is tallied after it was sent after the call. A
-// request sent just before a weight change may end after it; Snapshot would count
-// it on the later side.
-func (l *Load) Settled(ctx context.Context) (Counts, error) {
-	called := time.Now()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
+// SentBefore is a WaitOn check: it succeeds once every request sent before at has
+// been tallied, so that a Snapshot taken then counts only requests sent after at on its
+// later side (a request sent just before a weight change may end after it).
+func (l *Load) SentBefore(at time.Time) Check {
+	return func() Result {
 		l.mu.Lock()
-		waiting := slices.ContainsFunc(l.sent, func(at time.Time) bool { return !at.IsZero() && at.Before(called) })
-		if !waiting {
-			c := l.counts.Sub(newCounts())
-			l.mu.Unlock()
-			return c, nil
+		defer l.mu.Unlock()
+		n := 0
+		for _, sent := range l.sent {
+			if !sent.IsZero() && sent.Before(at) {
+				n++
+			}
 		}
-		l.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return Counts{}, fmt.Errorf("waiting for the requests in flight at %s to end: %w", called.Format("15:04:05.000"), ctx.Err())
-		case <-tick.C:
+		if n > 0 {
+			return Continue("%d requests sent before %s still in flight", n, at.Format("15:04:05.000"))
 		}
+		return Success()
 	}
 }
 

@@ -1,7 +1,6 @@
 package swarmtest
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -240,9 +239,9 @@ func TestTaskSummary(t *testing.T) {
 	}
 }
 
-// TestLoadSettled: Settled waits for a request sent before it was called, and tallies
-// it before returning.
-func TestLoadSettled(t *testing.T) {
+// TestLoadSentBefore: the check waits for a request sent before its time, and once it
+// succeeds that request is tallied.
+func TestLoadSentBefore(t *testing.T) {
 	inFlight, release := make(chan struct{}), make(chan struct{})
 	var first sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -259,14 +258,13 @@ func TestLoadSettled(t *testing.T) {
 	defer unblock() // first, so that a failed test does not leave the handler waiting
 	<-inFlight
 
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if c, err := load.Settled(ctx); err == nil || !strings.Contains(err.Error(), "in flight") {
-		t.Fatalf("Settled with a request still in flight: %v, %v; want it to wait and then time out", c, err)
+	check := load.SentBefore(time.Now())
+	if r := check(); r.done || !strings.Contains(r.status, "1 requests sent before") {
+		t.Fatalf("with a request still in flight: %+v, want to keep waiting on it", r)
 	}
 	unblock()
-	c, err := load.Settled(t.Context())
-	if err != nil || c.Failed < 1 {
-		t.Fatalf("Settled after the request ended: %v, %v; want its failure tallied", c, err)
+	WaitOn(t, "the held request to end", check, 10*time.Second)
+	if c := load.Snapshot(); c.Failed < 1 {
+		t.Fatalf("after the check succeeded: %v, want the held request's failure tallied", c)
 	}
 }
