@@ -13,6 +13,9 @@ import (
 // Linux architecture Go supports (sysconf(_SC_CLK_TCK) would need cgo).
 const userHZ = 100
 
+// fromTicks is n USER_HZ ticks as a duration.
+func fromTicks(n int64) time.Duration { return time.Duration(n) * time.Second / userHZ }
+
 // groupCPU sums user+system CPU time of every live process in process group pgid
 // (nginx: master and workers). On a shared machine req/s depends on what else runs;
 // CPU time per request does much less, so the report shows both.
@@ -38,7 +41,7 @@ func groupCPU(pgid int) (time.Duration, error) {
 	if !found {
 		return 0, fmt.Errorf("no process in group %d", pgid)
 	}
-	return time.Duration(ticks) * time.Second / userHZ, nil
+	return fromTicks(ticks), nil
 }
 
 // groupsCPU sums groupCPU over procs (the backends).
@@ -116,7 +119,7 @@ func parseProcStat(s string) (machineTicks, error) {
 // steal shares of all its CPU time (0 when no tick passed).
 func (m machineTicks) since(a machineTicks) (busy time.Duration, idle, steal float64) {
 	b, i, st := m.busy-a.busy, m.idle-a.idle, m.steal-a.steal
-	busy = time.Duration(b) * time.Second / userHZ
+	busy = fromTicks(b)
 	if total := b + i + st; total > 0 {
 		idle, steal = float64(i)/float64(total), float64(st)/float64(total)
 	}
