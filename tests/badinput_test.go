@@ -190,16 +190,18 @@ func waitPending(t *testing.T, c *st.Cluster, id string) string {
 		}
 		return st.Continue("tasks: %s", c.TaskSummary(tasks))
 	}, c.Timeout(30*time.Second))
-	time.Sleep(3 * time.Second)
-	tasks, err := c.Tasks(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tk := range tasks {
-		if tk.Status.State != swarm.TaskStatePending {
-			t.Errorf("task %s left pending: %s %s", tk.ID, tk.Status.State, tk.Status.Err)
+	st.Holds(t, "every task pending", func() st.Result {
+		tasks, err := c.Tasks(context.Background(), id)
+		if err != nil {
+			return st.Error(err)
 		}
-	}
+		for _, tk := range tasks {
+			if tk.Status.State != swarm.TaskStatePending {
+				return st.Continue("task %s left pending: %s", tk.ID, c.TaskSummary(tasks))
+			}
+		}
+		return st.Success()
+	}, 3*time.Second)
 	t.Logf("task pending: %s", reason)
 	return reason
 }

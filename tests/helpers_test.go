@@ -76,7 +76,7 @@ func sampleExact(t *testing.T, c *st.Cluster, p st.Proxy, weights map[string]int
 	got := st.Sample(context.Background(), p.URL, n)
 	t.Logf("split over %d requests (%d cycles of %d) in %v: %s", n, cycles, rollout.Cycle(w), time.Since(start).Round(time.Millisecond), got)
 	if got.Failed > 0 {
-		t.Fatalf("%d of %d requests failed: %v", got.Failed, n, got.Errors)
+		t.Fatalf("%d of %d requests failed: %v", got.Failed, n, got.Errors())
 	}
 	if err := rollout.CheckSplit(got.ByColour, w, 0); err != nil {
 		t.Errorf("%v", err)

@@ -93,7 +93,7 @@ func TestReleasePromotes(t *testing.T) {
 	total, dur := l.load.Stop()
 	t.Logf("release promoted in %v; load %s over %v", time.Since(t0).Round(time.Second), total, dur.Round(time.Second))
 	if total.Failed > 0 {
-		t.Errorf("%d user requests failed during a good release: %v", total.Failed, total.Errors)
+		t.Errorf("%d user requests failed during a good release: %v", total.Failed, total.Errors())
 	}
 }
 
@@ -125,7 +125,7 @@ func TestReleaseAbortsOnFailures(t *testing.T) {
 	}, l.c.Timeout(time.Minute))
 	d := l.load.Snapshot().Sub(before)
 	if after := l.load.Snapshot().Sub(settle); after.Failed > 0 {
-		t.Errorf("%d requests failed after the proxy served blue only: %v", after.Failed, after.Errors)
+		t.Errorf("%d requests failed after the proxy served blue only: %v", after.Failed, after.Errors())
 	}
 	// The bound: users reach the canary at the step's weight (10%) and 30% of those
 	// fail, for as long as it takes the release to see it — a few reads of the proxy,
@@ -255,7 +255,7 @@ func TestReleaseSurvivesKill(t *testing.T) {
 	}
 	total, _ := l.load.Stop()
 	if total.Failed > 0 {
-		t.Errorf("%d user requests failed across the kill and the continuation: %v", total.Failed, total.Errors)
+		t.Errorf("%d user requests failed across the kill and the continuation: %v", total.Failed, total.Errors())
 	}
 }
 

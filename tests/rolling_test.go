@@ -31,7 +31,7 @@ func TestRollingUpdateUnderLoad(t *testing.T) {
 	defer cancel()
 	load := st.StartLoad(ctx, p.URL, loadWorkers, 5*time.Millisecond)
 	t.Cleanup(func() { load.Stop() })
-	time.Sleep(2 * time.Second) // a baseline before the update starts
+	st.WaitOn(t, "a steady baseline before the update", load.Steady(st.Counts{}, baselineAnswers), c.Timeout(time.Minute))
 
 	t0 := time.Now()
 	c.UpdateService(t, cols["blue"].service.ID, func(s *swarm.ServiceSpec) {
@@ -45,13 +45,13 @@ func TestRollingUpdateUnderLoad(t *testing.T) {
 		}
 	}
 	st.WaitOn(t, "proxy to list only the new tasks", p.HasBackends(upper(weights), len(c.NodeList())), c.Timeout(30*time.Second))
-	time.Sleep(2 * time.Second) // and keep the load on the new set for a moment
+	st.WaitOn(t, "a steady stretch on the new tasks", load.Steady(load.Snapshot(), baselineAnswers), c.Timeout(time.Minute))
 	total, dur := load.Stop()
 	t.Logf("rolling update of %d nodes took %v (from update call %v); load: %s in %v (%.0f req/s)",
 		len(c.NodeList()), took.Round(100*time.Millisecond), time.Since(t0).Round(100*time.Millisecond),
 		total, dur.Round(time.Millisecond), float64(total.OK+total.Failed)/dur.Seconds())
 	if total.Failed > 0 {
-		t.Errorf("%d of %d requests failed during the rolling update: %v", total.Failed, total.OK+total.Failed, total.Errors)
+		t.Errorf("%d of %d requests failed during the rolling update: %v", total.Failed, total.OK+total.Failed, total.Errors())
 	}
 	requireArches(t, c, total)
 }

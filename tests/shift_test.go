@@ -57,7 +57,7 @@ func TestWeightShiftUnderLoad(t *testing.T) {
 		d := load.Snapshot().Sub(before)
 		t.Logf("%s: applied %v after the label update; under load %s (step %v)", step.name, took.Round(10*time.Millisecond), d, time.Since(t0).Round(10*time.Millisecond))
 		if d.Failed > 0 {
-			t.Errorf("%s: %d requests failed: %v", step.name, d.Failed, d.Errors)
+			t.Errorf("%s: %d requests failed: %v", step.name, d.Failed, d.Errors())
 		}
 		if err := rollout.CheckSplit(d.ByColour, upper(step.weights), 2*loadWorkers); err != nil {
 			t.Errorf("%s: %v", step.name, err)
@@ -66,7 +66,7 @@ func TestWeightShiftUnderLoad(t *testing.T) {
 	total, dur := load.Stop()
 	t.Logf("load over the whole shift: %s in %v (%.0f req/s)", total, dur.Round(time.Millisecond), float64(total.OK+total.Failed)/dur.Seconds())
 	if total.Failed > 0 {
-		t.Errorf("%d requests failed across canary → promote → rollback: %v", total.Failed, total.Errors)
+		t.Errorf("%d requests failed across canary → promote → rollback: %v", total.Failed, total.Errors())
 	}
 }
 

@@ -56,7 +56,7 @@ func TestTLSThroughProxy(t *testing.T) {
 		got, protos := st.SampleWith(context.Background(), client, url, n)
 		t.Logf("%s over TLS to %s: %d requests: %s; protocols %v", v.name, url, n, got, protos)
 		if got.Failed > 0 {
-			t.Fatalf("%s: %d of %d requests failed: %v", v.name, got.Failed, n, got.Errors)
+			t.Fatalf("%s: %d of %d requests failed: %v", v.name, got.Failed, n, got.Errors())
 		}
 		if protos[v.proto] != n {
 			t.Errorf("%s: protocols %v, want %d × %s", v.name, protos, n, v.proto)

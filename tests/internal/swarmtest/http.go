@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -95,8 +96,8 @@ type Counts struct {
 	OK, Failed int
 	ByColour   map[string]int
 	ByArch     map[string]int
-	// Errors keeps the first few failures with their time.
-	Errors []string
+	// failures keeps the first and the latest few failures, numbered (see Errors).
+	failures []failure
 	// FirstFail and LastFail are when the first and the latest failure happened (zero
 	// without failures): how long users saw a broken release.
 	FirstFail, LastFail time.Time
@@ -111,9 +112,7 @@ func (c *Counts) add(in Info, err error, at time.Time) {
 			c.FirstFail = at
 		}
 		c.LastFail = at
-		if len(c.Errors) < 10 {
-			c.Errors = append(c.Errors, at.Format("15:04:05.000")+" "+err.Error())
-		}
+		c.keep(failure{n: c.Failed, line: at.Format("15:04:05.000") + " " + err.Error()})
 		return
 	}
 	c.OK++
@@ -135,8 +134,10 @@ func (c Counts) Sub(earlier Counts) Counts {
 			d.ByArch[k] = v - earlier.ByArch[k]
 		}
 	}
-	if len(c.Errors) > len(earlier.Errors) {
-		d.Errors = c.Errors[len(earlier.Errors):]
+	for _, f := range c.failures {
+		if f.n > earlier.Failed {
+			d.failures = append(d.failures, failure{n: f.n - earlier.Failed, line: f.line})
+		}
 	}
 	if d.Failed > 0 {
 		d.FirstFail, d.LastFail = c.FirstFail, c.LastFail
@@ -145,6 +146,41 @@ func (c Counts) Sub(earlier Counts) Counts {
 		}
 	}
 	return d
+}
+
+// keptFirst and keptLast bound the failures a tally keeps: the first show how a
+// failure began, the latest how it went on (a window taken late in a long run is
+// made of those).
+const keptFirst, keptLast = 5, 5
+
+// failure is one failed request: n is its number in the tally (1 for the first).
+type failure struct {
+	n    int
+	line string
+}
+
+// keep adds f, dropping the oldest failure after the first keptFirst once more than
+// keptLast follow them.
+func (c *Counts) keep(f failure) {
+	if len(c.failures) == keptFirst+keptLast {
+		c.failures = slices.Delete(c.failures, keptFirst, keptFirst+1)
+	}
+	c.failures = append(c.failures, f)
+}
+
+// Errors returns the failures kept, each with its time, and a line saying how many
+// were left out between the first and the latest.
+func (c Counts) Errors() []string {
+	var out []string
+	prev := 0
+	for _, f := range c.failures {
+		if f.n > prev+1 {
+			out = append(out, fmt.Sprintf("(%d more)", f.n-prev-1))
+		}
+		out = append(out, f.line)
+		prev = f.n
+	}
+	return out
 }
 
 func (c Counts) String() string {
@@ -251,6 +287,21 @@ func (l *Load) SentBefore(at time.Time) Check {
 		}
 		if n > 0 {
 			return Continue("%d requests sent before %s still in flight", n, at.Format("15:04:05.000"))
+		}
+		return Success()
+	}
+}
+
+// Steady is a WaitOn check for a stretch of load: it succeeds once n more requests
+// than in since have been answered, and fails at once when one of them failed.
+func (l *Load) Steady(since Counts, n int) Check {
+	return func() Result {
+		d := l.Snapshot().Sub(since)
+		switch {
+		case d.Failed > 0:
+			return Error(fmt.Errorf("%d of %d requests failed: %v", d.Failed, d.OK+d.Failed, d.Errors()))
+		case d.OK < n:
+			return Continue("%d of %d requests answered: %s", d.OK, n, d)
 		}
 		return Success()
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 )
 
@@ -105,6 +106,23 @@ func (c *Cluster) StoppableNode(t testing.TB) NodeStopper {
 		}
 	})
 	return s
+}
+
+// NodeDown is a WaitOn check: it succeeds once Swarm's managers mark n down (it missed
+// its heartbeats).
+func (c *Cluster) NodeDown(n Node) Check {
+	return func() Result {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		info, _, err := c.Client.NodeInspectWithRaw(ctx, n.ID)
+		switch {
+		case err != nil:
+			return Continue("inspect node %s: %v", n, err)
+		case info.Status.State != swarm.NodeStateDown:
+			return Continue("node %s is %s", n, info.Status.State)
+		}
+		return Success()
+	}
 }
 
 func sh(ctx context.Context, cmd string) error {

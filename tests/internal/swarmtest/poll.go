@@ -72,3 +72,29 @@ func waitOn(what string, check Check, timeout, delay time.Duration) (time.Durati
 		time.Sleep(delay)
 	}
 }
+
+// Holds checks that check keeps succeeding for d, polling it as WaitOn does, and fails
+// the test at the first poll where it does not, with the state seen then: for "stays
+// so" claims, which a single look after a sleep would miss a departure from.
+func Holds(t testing.TB, what string, check Check, d time.Duration) {
+	t.Helper()
+	if err := holds(what, check, d, pollDelay(d)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func holds(what string, check Check, d, delay time.Duration) error {
+	start := time.Now()
+	for {
+		r := check()
+		switch {
+		case r.err != nil:
+			return fmt.Errorf("%s stopped holding after %v: %w", what, time.Since(start).Round(time.Millisecond), r.err)
+		case !r.done:
+			return fmt.Errorf("%s stopped holding after %v: %s", what, time.Since(start).Round(time.Millisecond), r.status)
+		case time.Since(start) >= d:
+			return nil
+		}
+		time.Sleep(delay)
+	}
+}

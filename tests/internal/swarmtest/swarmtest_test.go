@@ -2,12 +2,14 @@ package swarmtest
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +54,24 @@ func TestWaitOn(t *testing.T) {
 	_, err = waitOn("x", func() Result { return Error(boom) }, time.Second, time.Millisecond)
 	if !errors.Is(err, boom) {
 		t.Fatalf("Error result: %v", err)
+	}
+}
+
+func TestHolds(t *testing.T) {
+	n := 0
+	if err := holds("a steady state", func() Result { n++; return Success() }, 20*time.Millisecond, time.Millisecond); err != nil || n < 2 {
+		t.Fatalf("a check that holds: err=%v after %d polls", err, n)
+	}
+	n = 0
+	err := holds("pending", func() Result {
+		n++
+		if n < 3 {
+			return Success()
+		}
+		return Continue("task running on lab-arm64")
+	}, time.Second, time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "pending stopped holding after") || !strings.Contains(err.Error(), "task running on lab-arm64") || n != 3 {
+		t.Fatalf("a check that stops holding at poll 3: err=%v after %d polls", err, n)
 	}
 }
 
@@ -212,11 +232,76 @@ func TestCountsAndInfo(t *testing.T) {
 	c.add(Info{Info: app.Info{GOARCH: "amd64", Color: "BLUE"}}, nil, now)
 	c.add(Info{}, errors.New("connection refused"), now)
 	d := c.Sub(before)
-	if d.OK != 1 || d.Failed != 1 || d.ByColour["BLUE"] != 1 || d.ByColour["GREEN"] != 0 || len(d.Errors) != 1 {
-		t.Errorf("Sub: %s %v", d, d.Errors)
+	if d.OK != 1 || d.Failed != 1 || d.ByColour["BLUE"] != 1 || d.ByColour["GREEN"] != 0 || len(d.Errors()) != 1 {
+		t.Errorf("Sub: %s %v", d, d.Errors())
 	}
 	if s := c.String(); s != "ok=2 failed=1 colours={BLUE:1 GREEN:1} arches={amd64:1 arm:1}" {
 		t.Errorf("String = %s", s)
+	}
+}
+
+// TestCountsKeepFailures: a long run keeps its first and its latest failures, and a
+// window taken late in it shows its own.
+func TestCountsKeepFailures(t *testing.T) {
+	c := newCounts()
+	at := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	fail := func(i int) { c.add(Info{}, fmt.Errorf("fail %d", i), at) }
+	for i := 1; i <= 20; i++ {
+		fail(i)
+	}
+	errs := c.Errors()
+	want := []string{"fail 1", "fail 2", "fail 3", "fail 4", "fail 5", "(10 more)", "fail 16", "fail 17", "fail 18", "fail 19", "fail 20"}
+	if len(errs) != len(want) {
+		t.Fatalf("Errors() = %q, want %q", errs, want)
+	}
+	for i, w := range want {
+		if !strings.HasSuffix(errs[i], w) {
+			t.Errorf("Errors()[%d] = %q, want %q", i, errs[i], w)
+		}
+	}
+	before := c.Sub(newCounts())
+	for i := 21; i <= 23; i++ {
+		fail(i)
+	}
+	d := c.Sub(before)
+	if got := d.Errors(); d.Failed != 3 || len(got) != 3 || !strings.HasSuffix(got[0], "fail 21") || !strings.HasSuffix(got[2], "fail 23") {
+		t.Errorf("window of failures 21–23: failed=%d errors=%q", d.Failed, got)
+	}
+	if got := before.Errors(); !strings.HasSuffix(got[len(got)-1], "fail 20") {
+		t.Errorf("a snapshot changed after it was taken: %q", got)
+	}
+}
+
+// TestLoadSteady: the check waits for its stretch of answers, and a failure in the
+// stretch ends the wait at once.
+func TestLoadSteady(t *testing.T) {
+	var broken atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			http.Error(w, "node lost", http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write([]byte(`{"goarch":"amd64","color":"blue"}`))
+	}))
+	defer srv.Close()
+	load := StartLoad(t.Context(), srv.URL, 2, time.Millisecond)
+	defer load.Stop()
+	check := load.Steady(load.Snapshot(), 20)
+	if r := check(); r.done && load.Snapshot().OK < 20 {
+		t.Fatalf("succeeded before 20 answers: %v", load.Snapshot())
+	}
+	WaitOn(t, "20 answers", check, 10*time.Second)
+	broken.Store(true)
+	since := load.Snapshot()
+	WaitOn(t, "a failure", func() Result {
+		if load.Snapshot().Sub(since).Failed > 0 {
+			return Success()
+		}
+		return Continue("none yet")
+	}, 10*time.Second)
+	r := load.Steady(since, 1_000_000)()
+	if r.err == nil || !strings.Contains(r.err.Error(), "node lost") {
+		t.Fatalf("with a failure in the stretch: %+v, want an error naming it", r)
 	}
 }
 
