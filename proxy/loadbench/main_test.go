@@ -80,6 +80,14 @@ func TestReportRatios(t *testing.T) {
 	if s := r.ratio("t9c9", def, "nginx", p99); s.n != 0 || s.String() != "–" || goals[0].met(s.median) {
 		t.Errorf("a shape without runs: %+v %q", s, s)
 	}
+	// A round where the target has no CPU reading (its process group was not read)
+	// has no ratio: not 0×, which would meet "CPU per request ≤ 0.8×".
+	unread := &report{opts: r.opts}
+	unread.add(1, "t1c16", "nginx", WrkResult{RequestsPerSec: 100, CPUPerRequest: 40 * time.Microsecond})
+	unread.add(1, "t1c16", def, WrkResult{RequestsPerSec: 110})
+	if s := unread.ratio("t1c16", def, "nginx", cpuPerRequest); s.n != 0 || s.String() != "–" {
+		t.Errorf("CPU ratio without the target's reading: %+v %q, want unmeasured", s, s)
+	}
 	// nginx: 40µs of its own out of 154, 165, 176µs of the machine's: 1.1× needs 1 − x/11/40.
 	if s := r.saturatedCPUGoal("t1c16", 1.1); !near(s.median, 0.625) || !near(s.min, 0.6) || !near(s.max, 0.65) || s.n != 3 {
 		t.Errorf("saturated CPU bound %+v, want 0.625 of 0.60–0.65", s)

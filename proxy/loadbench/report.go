@@ -182,7 +182,10 @@ func spreadOf(xs []float64) spread {
 	return spread{median: median(xs), min: slices.Min(xs), max: slices.Max(xs), n: len(xs)}
 }
 
-// ratio is target's m over ref's in shape, round by round.
+// ratio is target's m over ref's in shape, round by round. A round where either side
+// has no measure of m (zero: a CPU reading the machine did not give, a run that served
+// nothing) has no ratio, rather than a 0× or an infinite one; with no round left the
+// ratio is unmeasured and meets no goal.
 func (r *report) ratio(shape, target, ref string, m metric) spread {
 	refs := map[int]float64{}
 	for _, run := range r.runs {
@@ -192,8 +195,11 @@ func (r *report) ratio(shape, target, ref string, m metric) spread {
 	}
 	var xs []float64
 	for _, run := range r.runs {
-		if d := refs[run.round]; run.target == target && run.shape == shape && d > 0 {
-			xs = append(xs, m.of(run.WrkResult)/d)
+		if run.target != target || run.shape != shape {
+			continue
+		}
+		if d, v := refs[run.round], m.of(run.WrkResult); d > 0 && v > 0 {
+			xs = append(xs, v/d)
 		}
 	}
 	return spreadOf(xs)
