@@ -108,6 +108,7 @@ type Config struct {
 	ShutdownTO     time.Duration
 	LogFormat      string
 	LogLevel       string
+	AccessLog      bool // one line per client request on stdout, in LogFormat
 	ShowVersion    bool
 	// Lookup reads a variable as the settings were read: the -config file over the
 	// environment. Providers take their own settings through it (ARCHWAY_SWARM_*).
@@ -122,7 +123,7 @@ var settings = []string{
 	"HEALTH_PATH", "HEALTH_INTERVAL", "HEALTH_TIMEOUT", "MAX_FAILS", "FAIL_TIMEOUT",
 	"DNS_REFRESH", "ATTEMPT_TIMEOUT", "BODY_TIMEOUT", "MAX_BODY", "STICKY_COOKIE", "OVERRIDE_HEADER", "PRESERVE_HOST", "ENGINE", "LOOPS",
 	"STATS_WINDOW",
-	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL",
+	"DRAIN", "SHUTDOWN_TIMEOUT", "LOG_FORMAT", "LOG_LEVEL", "ACCESS_LOG",
 	"ADMIN_TOKEN_FILE", "ADMIN_TOKEN", "ADMIN_READ_TOKEN_FILE", "ADMIN_READ_TOKEN",
 	"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_RELOAD_INTERVAL", "REDIRECT_PORT", "REDIRECT_TO_PORT",
 }
@@ -200,6 +201,7 @@ func flagSet(backends, weights *multiFlag) (*flag.FlagSet, map[string]*string, m
 	}
 	bools := map[string]*bool{
 		"preserve-host": fs.Bool("preserve-host", false, "send the client's Host header to backends (env PRESERVE_HOST)"),
+		"access-log":    fs.Bool("access-log", false, "log one line per client request on stdout, in -log-format (env ACCESS_LOG)"),
 		"version":       fs.Bool("version", false, "print version and commit and exit"),
 	}
 	fs.Var(backends, "backend", "NAME=URL[,URL…], repeatable (env NAME=URL)")
@@ -502,7 +504,7 @@ func (c *Config) parseEngine(s *rawSettings) error {
 	return nil
 }
 
-// parseLogging reads the log format and level.
+// parseLogging reads the log format and level, and whether requests are logged.
 func (c *Config) parseLogging(s *rawSettings) error {
 	raw, name, _ := s.lookup("log-format", "LOG_FORMAT")
 	if raw != "text" && raw != "json" {
@@ -516,7 +518,9 @@ func (c *Config) parseLogging(s *rawSettings) error {
 	default:
 		return fmt.Errorf("%s=%q: want debug, info, warn or error", name, raw)
 	}
-	return nil
+	var err error
+	c.AccessLog, err = s.boolean("access-log", "ACCESS_LOG")
+	return err
 }
 
 // parseBackends builds the static colours. Env/file colours: with COLORS set, exactly

@@ -124,6 +124,8 @@ func TestParseConfigBadInputs(t *testing.T) {
 		{nil, []string{"BLUE=http://b:1,http://c:1,http://b:1/"}, `BLUE="http://b:1,http://c:1,http://b:1/": member http://b:1/ listed twice (first as http://b:1)`},
 		{[]string{"-backend", "blue=http://b:1/x,HTTP://b:1/x"}, nil, `-backend blue="http://b:1/x,HTTP://b:1/x": member http://b:1/x listed twice (first as http://b:1/x)`},
 		{nil, append(ok, "PORT=http"), `PORT="http": want a port number 1-65535`},
+		{nil, append(ok, "ACCESS_LOG=maybe"), `ACCESS_LOG="maybe": want true or false`},
+		{nil, append(ok, "ACCESS_LOG="), `ACCESS_LOG="": want true or false`},
 		{[]string{"-port", "70000"}, ok, `-port="70000": want a port number 1-65535`},
 		{nil, append(ok, "PORT=0"), `PORT="0": want a port number 1-65535`},
 		{nil, append(ok, "ADMIN_ADDR=8990"), `ADMIN_ADDR="8990": want host:port like 127.0.0.1:8990, or off`},

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/archwayhq/archway/proxy/accesslog"
 	"github.com/archwayhq/archway/proxy/tlsterm"
 )
 
@@ -47,6 +48,10 @@ type Options struct {
 	// loopback admin listener.
 	AdminAuth AdminAuth
 	Logger    *slog.Logger
+	// AccessLog, when set, receives one line per client request (accesslog.go) in
+	// AccessLogFormat ("text" or "json"); nil leaves the access log off.
+	AccessLog       *accesslog.Writer
+	AccessLogFormat string
 }
 
 // OptionsFrom maps a parsed Config onto Options.
@@ -56,7 +61,7 @@ func OptionsFrom(c *Config) Options {
 		MaxFails: c.MaxFails, FailTimeout: c.FailTimeout, DNSRefresh: c.DNSRefresh,
 		StickyCookie: c.StickyCookie, OverrideHeader: c.OverrideHeader, PreserveHost: c.PreserveHost,
 		AttemptTimeout: c.AttemptTimeout, BodyTimeout: c.BodyTimeout, MaxBody: c.MaxBody,
-		StatsWindow: c.StatsWindow, AdminAuth: c.AdminAuth,
+		StatsWindow: c.StatsWindow, AdminAuth: c.AdminAuth, AccessLogFormat: c.LogFormat,
 	}
 }
 
@@ -73,6 +78,7 @@ type Proxy struct {
 	override  string // canonical override header, "" when disabled
 	counters  atomic.Pointer[[]Counter]
 	certs     atomic.Pointer[tlsterm.Store] // the data listener's certificate, nil: plain HTTP
+	access    *slog.Logger                  // the access log; nil: off
 
 	snap atomic.Pointer[snapshot]
 
@@ -124,6 +130,9 @@ func New(opts Options) *Proxy {
 	p.transport = opts.Transport
 	if p.transport == nil {
 		p.transport = p.NewTransport()
+	}
+	if opts.AccessLog != nil {
+		p.access = newAccessLogger(opts.AccessLog, opts.AccessLogFormat)
 	}
 	if opts.OverrideHeader != "" {
 		p.override = http.CanonicalHeaderKey(opts.OverrideHeader)

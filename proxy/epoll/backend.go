@@ -314,6 +314,11 @@ type exchange struct {
 	remain   int64
 	cs       chunkScanner
 	bodyDone bool
+
+	// For the access log: members tried, body bytes sent, the last verdict's fault.
+	attempts int
+	bytes    int64
+	fault    proxy.Fault
 }
 
 // attempt sends the request to m on an idle connection or a new one.
@@ -321,6 +326,7 @@ func (x *exchange) attempt(m *proxy.Member) {
 	l := x.c.l
 	x.m = m
 	x.gen++
+	x.attempts++
 	x.attemptOpen = true
 	x.attemptStart = l.p.Begin(m)
 	x.headBy = x.attemptStart.Add(l.e.opts.AttemptTimeout)
@@ -410,15 +416,19 @@ func (x *exchange) body(head []byte) {
 		k := min(int64(len(avail)), x.remain)
 		data, x.remain = avail[:k], x.remain-k
 		done = x.remain == 0
+		x.bytes += k
 	case bodyChunked:
+		seen := x.cs.data
 		n, d, err := x.cs.scan(avail)
 		if err != nil {
 			x.fail(err) // the head is out: this cuts the stream
 			return
 		}
 		data, done = avail[:n], d
+		x.bytes += x.cs.data - seen // the payload, not the framing passed through
 	case bodyClose:
 		data = avail
+		x.bytes += int64(len(data))
 	}
 	b.rstart += len(data)
 	if x.chunkOut && len(data) > 0 {
@@ -471,6 +481,9 @@ func (x *exchange) finish() {
 			l.release(b)
 		}
 	}
+	if c.l.p.AccessLogging() {
+		c.logAccess(x.status, x.bytes, x)
+	}
 	c.x = nil
 	c.consumed()
 	c.responded()
@@ -486,7 +499,9 @@ func (x *exchange) end(o proxy.Outcome) proxy.Verdict {
 		return proxy.Verdict{}
 	}
 	x.attemptOpen = false
-	return x.c.l.p.EndAt(x.m, x.attemptStart, x.c.l.now, o, x.replay)
+	v := x.c.l.p.EndAt(x.m, x.attemptStart, x.c.l.now, o, x.replay)
+	x.fault = v.Fault
+	return v
 }
 
 // fail: the backend gave no usable response (err says why). Before anything reached
@@ -536,5 +551,12 @@ func (x *exchange) abandon() {
 		b.close()
 	}
 	x.end(proxy.Outcome{Client: proxy.ErrClientGone, Sent: x.sent})
+	if c := x.c; c.l.p.AccessLogging() {
+		status := 0
+		if x.sent {
+			status = x.status
+		}
+		c.logAccess(status, x.bytes, x)
+	}
 	x.c.x = nil
 }

@@ -32,9 +32,10 @@ type clientConn struct {
 	csz        []byte // a chunk-size line being written
 
 	x          *exchange
-	xs         exchange // what x points to while a request is in flight
-	closeAfter bool     // shutting down: close after the current response
-	closing    bool     // the response in flight says Connection: close
+	xs         exchange  // what x points to while a request is in flight
+	reqStart   time.Time // when the current request's head was read (the access log)
+	closeAfter bool      // shutting down: close after the current response
+	closing    bool      // the response in flight says Connection: close
 	closed     bool
 	deadline   time.Time
 	// afterPost counts the stray CR/LF bytes still to skip after a POST.
@@ -189,16 +190,17 @@ func (c *clientConn) start() {
 	l, p := c.l, c.l.p
 	switch path := c.req.path(); {
 	case bytes.Equal(path, pathHealthz):
-		c.local(http.StatusOK, "ok\n", false)
+		c.answer(http.StatusOK, "ok\n", false)
 		return
 	case bytes.Equal(path, pathReadyz):
 		if err := l.e.ready.Err(); err != nil {
-			c.local(http.StatusServiceUnavailable, err.Error()+"\n", false)
+			c.answer(http.StatusServiceUnavailable, err.Error()+"\n", false)
 		} else {
-			c.local(http.StatusOK, "ok\n", false)
+			c.answer(http.StatusOK, "ok\n", false)
 		}
 		return
 	}
+	c.reqStart = l.now
 	p.CountRequest()
 	m, pinned := p.Pick(&c.req)
 	if m == nil {
@@ -224,8 +226,20 @@ func (c *clientConn) start() {
 	x.attempt(m)
 }
 
-// local answers the current request from the proxy itself.
+// local answers the current request from the proxy itself, and logs it.
 func (c *clientConn) local(code int, body string, noBackend bool) {
+	if c.l.p.AccessLogging() {
+		n := len(body)
+		if string(c.req.method) == http.MethodHead {
+			n = 0
+		}
+		c.logAccess(code, int64(n), c.x)
+	}
+	c.answer(code, body, noBackend)
+}
+
+// answer is local without the access log: the proxy's own probes are not logged.
+func (c *clientConn) answer(code int, body string, noBackend bool) {
 	c.x = nil
 	c.closing = c.req.connClose || c.closeAfter
 	h := appendStatusLine(c.hbuf[:0], code)
@@ -250,6 +264,18 @@ func (c *clientConn) local(code int, body string, noBackend bool) {
 	if c.write(h) {
 		c.responded()
 	}
+}
+
+// logAccess writes the access log line of the current request: status and bytes as
+// the client received them, x (nil for an answer before any attempt) for the member,
+// attempts and fault.
+func (c *clientConn) logAccess(status int, n int64, x *exchange) {
+	e := proxy.AccessEntry{Client: string(c.ip), Method: string(c.req.method), Target: string(c.req.uri),
+		Status: status, Bytes: n, Duration: c.l.now.Sub(c.reqStart), Engine: proxy.EngineEpoll}
+	if x != nil {
+		e.Member, e.Attempts, e.Fault = x.m, x.attempts, x.fault
+	}
+	c.l.p.LogAccess(&e)
 }
 
 // serveAfterLocal goes on to the next request after an error answer given outside

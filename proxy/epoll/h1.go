@@ -500,7 +500,8 @@ type chunkScanner struct {
 	size   int64 // of the chunk whose size line is being read
 	remain int64 // data bytes left in the current chunk
 	digits int
-	line   int // bytes in the current trailer line
+	line   int   // bytes in the current trailer line
+	data   int64 // data bytes seen, without the framing (the access log's bytes)
 }
 
 const (
@@ -558,6 +559,7 @@ func (c *chunkScanner) scan(p []byte) (n int, done bool, err error) {
 		case csData:
 			k := min(int64(len(p)-n), c.remain)
 			c.remain -= k
+			c.data += k
 			n += int(k)
 			if c.remain == 0 {
 				c.state = csDataCR

@@ -10,15 +10,26 @@ import (
 	"testing"
 
 	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/accesslog"
 	"github.com/archwayhq/archway/proxy/internal/proxytest"
 )
 
 // BenchmarkLoopPath is one plain keep-alive GET through the event loops, with a raw
 // client and a raw backend that allocate nothing per request themselves, so that
 // allocs/op is the loop path's own: the proxy's request and response handling.
-func BenchmarkLoopPath(b *testing.B) {
+func BenchmarkLoopPath(b *testing.B) { benchLoopPath(b, proxy.Options{}) }
+
+// BenchmarkLoopPathAccessLog is BenchmarkLoopPath with the access log on (JSON, to a
+// discarding destination): what a logged request costs the loop.
+func BenchmarkLoopPathAccessLog(b *testing.B) {
+	w := accesslog.NewWriter(io.Discard, 0, 0)
+	b.Cleanup(func() { _ = w.Close() })
+	benchLoopPath(b, proxy.Options{AccessLog: w, AccessLogFormat: "json"})
+}
+
+func benchLoopPath(b *testing.B, opts proxy.Options) {
 	be := rawKeepAliveBackend(b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok")
-	p := proxytest.NewProxy(b, proxy.Options{}, proxy.BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: be}}})
+	p := proxytest.NewProxy(b, opts, proxy.BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{{Scheme: "http", Host: be}}})
 	front := serveEpoll(b, p, nil)
 	c, err := net.Dial("tcp", front.Addr)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -74,15 +75,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // exact.
 func (h *Handler) ServeChosen(w http.ResponseWriter, r *http.Request, m *proxy.Member, pinned bool) {
 	p := h.p
+	acc := accessRecord{start: time.Now()}
+	if p.AccessLogging() {
+		defer h.logAccess(r, &acc)
+	}
 	w.Header()["X-Proxy"] = h.xproxy
 	if code, msg := p.Refuse(r); code != 0 {
 		p.CountClientFault()
 		writeLocal(w, code, msg)
+		acc.answered(code, msg, proxy.FaultClient)
 		return
 	}
 	if m == nil {
 		if m, pinned = p.Pick(stdRequest{r}); m == nil {
 			h.noBackend(w)
+			acc.answered(http.StatusServiceUnavailable, proxy.MsgNoBackend, proxy.FaultNone)
 			return
 		}
 	}
@@ -99,12 +106,15 @@ func (h *Handler) ServeChosen(w http.ResponseWriter, r *http.Request, m *proxy.M
 
 	rw := h.writers.Get().(*respWriter)
 	rw.reset(w)
+	acc.rw = rw
 	var body *clientBody
 	if r.Body != nil && r.Body != http.NoBody {
 		body = watchBody(w, r, h.opts.MaxBody, h.opts.BodyTimeout)
 	}
 	replay := proxy.Replayable(r)
 	for {
+		acc.member = m
+		acc.attempts++
 		o := h.forward(rw, r, m, replay, body)
 		v := p.End(m, rw.start, o, replay)
 		if v.Retry {
@@ -116,15 +126,55 @@ func (h *Handler) ServeChosen(w http.ResponseWriter, r *http.Request, m *proxy.M
 			}
 			v.Answer = v.Status
 		}
+		acc.status, acc.bytes, acc.fault, acc.done = rw.status, rw.bytes, v.Fault, true
 		if v.Answer != 0 {
 			writeLocal(w, v.Answer, v.Message)
+			acc.answered(v.Answer, v.Message, v.Fault)
 		} else if v.Fault != proxy.FaultNone {
 			h.log.Debug("request failed", "fault", v.Fault.String(), "color", m.Colour(), "member", m.URL(), "err", errString(o))
 		}
 		break
 	}
+	acc.rw = nil
 	rw.w = nil
 	h.writers.Put(rw)
+}
+
+// accessRecord is what ServeChosen learns for the access log as the request goes.
+type accessRecord struct {
+	start    time.Time
+	status   int
+	bytes    int64
+	member   *proxy.Member
+	attempts int
+	fault    proxy.Fault
+	done     bool
+	// rw is the response writer while an attempt may still panic (a response that
+	// broke off mid-body): the record is then read from it.
+	rw *respWriter
+}
+
+// answered records a local answer.
+func (a *accessRecord) answered(code int, msg string, f proxy.Fault) {
+	a.status, a.bytes, a.fault, a.done = code, int64(len(msg)), f, true
+}
+
+// logAccess writes the request's access log line (deferred: it also runs when an
+// attempt aborts the handler).
+func (h *Handler) logAccess(r *http.Request, a *accessRecord) {
+	if !a.done && a.rw != nil {
+		a.status, a.bytes, a.fault = a.rw.status, a.rw.bytes, a.rw.fault
+	}
+	if r.Method == http.MethodHead {
+		a.bytes = 0
+	}
+	client := r.RemoteAddr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		client = ap.Addr().Unmap().String() // as the event loops write it
+	}
+	h.p.LogAccess(&proxy.AccessEntry{Client: client, Method: r.Method, Target: r.RequestURI,
+		Status: a.status, Bytes: a.bytes, Duration: time.Since(a.start), Member: a.member,
+		Attempts: a.attempts, Fault: a.fault, Engine: proxy.EngineNetHTTP})
 }
 
 // forward sends r to m once through its ReverseProxy and reports the Outcome. The
@@ -156,7 +206,7 @@ func (h *Handler) forward(rw *respWriter, r *http.Request, m *proxy.Member, repl
 			if o.Client == nil && o.Err == nil {
 				o.Err = proxy.ErrResponseTruncated
 			}
-			h.p.End(m, rw.start, o, false)
+			rw.fault = h.p.End(m, rw.start, o, false).Fault
 			panic(v)
 		}
 	}()
@@ -243,6 +293,8 @@ type respWriter struct {
 	sent   bool // the head went to the client
 	werr   bool // a write to the client failed
 	err    error
+	bytes  int64       // body bytes written to the client
+	fault  proxy.Fault // the verdict on an attempt that aborted the handler
 }
 
 func (rw *respWriter) reset(w http.ResponseWriter) { *rw = respWriter{w: w} }
@@ -267,6 +319,7 @@ func (rw *respWriter) Write(b []byte) (int, error) {
 		rw.WriteHeader(http.StatusOK)
 	}
 	n, err := rw.w.Write(b)
+	rw.bytes += int64(n)
 	if err != nil {
 		rw.werr = true
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/internal/version"
 	"github.com/archwayhq/archway/proxy"
+	"github.com/archwayhq/archway/proxy/accesslog"
 	"github.com/archwayhq/archway/proxy/serve"
 	"github.com/archwayhq/archway/proxy/tlsterm"
 )
@@ -95,6 +96,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	reload := watchSIGHUP(ctx, cfg, certs, log)
 	opts := proxy.OptionsFrom(cfg)
 	opts.Logger = log
+	if cfg.AccessLog {
+		// Queued, so that a slow stdout never holds a request up; flushed on the way out.
+		opts.AccessLog = accesslog.NewWriter(stdout, 0, 0)
+		defer opts.AccessLog.Close()
+	}
 	p := proxy.New(opts)
 	var tlsConfig *tls.Config
 	if certs != nil {
@@ -264,7 +270,7 @@ func startAttrs(cfg *proxy.Config, ln net.Listener, certs *tlsterm.Store) []any 
 	}
 	attrs := []any{"version", version.Version, "commit", version.Commit,
 		"addr", ln.Addr().String(), "admin", cfg.AdminAddr, "provider", cfg.Provider,
-		"engine", engine, "gomaxprocs", runtime.GOMAXPROCS(0)}
+		"engine", engine, "gomaxprocs", runtime.GOMAXPROCS(0), "access_log", cfg.AccessLog}
 	if certs != nil {
 		info := certs.Info()
 		attrs = append(attrs, "tls_subject", info.Subject, "tls_not_after", info.NotAfter, "redirect", cfg.RedirectAddr)

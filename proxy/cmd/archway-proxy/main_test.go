@@ -168,7 +168,8 @@ type mainProc struct {
 	base  string // http://127.0.0.1:<port>
 	admin string // the admin API's base URL
 	logs  testutil.SyncBuffer
-	done  chan struct{} // closed when the process exited; err is then cmd.Wait's result
+	out   testutil.SyncBuffer // stdout: the access log
+	done  chan struct{}       // closed when the process exited; err is then cmd.Wait's result
 	err   error
 }
 
@@ -191,7 +192,7 @@ func startMainWith(t *testing.T, scheme string, client *http.Client, args string
 			admin: fmt.Sprintf("http://127.0.0.1:%d", admin), done: make(chan struct{})}
 		m.cmd.Env = append(append(os.Environ(), "ARCHWAY_PROXY_AS_MAIN=1",
 			"ARCHWAY_PROXY_ARGS=-port "+fmt.Sprint(port)+" -admin-addr 127.0.0.1:"+fmt.Sprint(admin)+" "+args), env...)
-		m.cmd.Stderr = &m.logs
+		m.cmd.Stderr, m.cmd.Stdout = &m.logs, &m.out
 		if err := m.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
