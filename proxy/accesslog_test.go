@@ -3,6 +3,7 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -68,4 +69,17 @@ func metricsText(p *Proxy) string {
 	rec := httptest.NewRecorder()
 	p.serveMetrics(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
+}
+
+// BenchmarkLogAccess is one access log line, JSON, queued to a discarding writer.
+func BenchmarkLogAccess(b *testing.B) {
+	w := accesslog.NewWriter(io.Discard, 0, 0)
+	b.Cleanup(func() { _ = w.Close() })
+	p := New(Options{AccessLog: w, AccessLogFormat: "json", Logger: slog.New(slog.DiscardHandler)})
+	e := &AccessEntry{Client: "192.0.2.7", Method: "GET", Target: "/a?b=c", Status: 200, Bytes: 5,
+		Duration: 1500 * time.Microsecond, Attempts: 1, Engine: EngineEpoll}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.LogAccess(e)
+	}
 }

@@ -44,6 +44,7 @@ type Member struct {
 	key    string
 	colour string // lower-case colour name
 	target *url.URL
+	url    string // target.Redacted(), made once: logs and /status read it per request
 	origin string // the configured URL it came from (dns+… or tasks.… when expanded)
 	// dialAddr is host:port as the transport dials it (default port filled in), the
 	// key of the open-connection gauge.
@@ -68,7 +69,7 @@ type Member struct {
 
 // URL is the member's address with credentials redacted: for logs, /status and
 // metric labels.
-func (m *Member) URL() string { return m.target.Redacted() }
+func (m *Member) URL() string { return m.url }
 
 // Target is the member's base URL (scheme, host, optional path and query). Callers
 // must not modify it.

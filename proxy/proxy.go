@@ -192,7 +192,7 @@ func (p *Proxy) applyLocked(specs []BackendSpec) error {
 
 // newMember creates a member. Callers hold p.mu.
 func (p *Proxy) newMember(key, colourHeader string, target *url.URL, origin string) *Member {
-	m := &Member{key: key, colour: colourHeader, target: target, origin: origin, dialAddr: target.Host}
+	m := &Member{key: key, colour: colourHeader, target: target, url: target.Redacted(), origin: origin, dialAddr: target.Host}
 	if target.Port() == "" {
 		port := "80"
 		if target.Scheme == "https" {
