@@ -1,35 +1,17 @@
 package accesslog
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/archwayhq/archway/internal/testutil"
 )
 
-// syncBuffer is a destination safe to read while the writer writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestWriterKeepsOrderAndFlushesOnClose(t *testing.T) {
-	dst := &syncBuffer{}
+	dst := &testutil.SyncBuffer{}
 	w := NewWriter(dst, 0, time.Hour) // only size and Close flush
 	var want strings.Builder
 	for i := range 5000 {
@@ -59,12 +41,12 @@ func TestWriterKeepsOrderAndFlushesOnClose(t *testing.T) {
 // stuckWriter blocks every Write until released: a log reader that stopped reading.
 type stuckWriter struct {
 	release chan struct{}
-	syncBuffer
+	testutil.SyncBuffer
 }
 
 func (s *stuckWriter) Write(p []byte) (int, error) {
 	<-s.release
-	return s.syncBuffer.Write(p)
+	return s.SyncBuffer.Write(p)
 }
 
 // TestWriterNeverWaitsForAStuckDestination: while the destination takes nothing,

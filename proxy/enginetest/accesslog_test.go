@@ -2,7 +2,6 @@ package enginetest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -10,35 +9,21 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/archwayhq/archway/internal/server"
+	"github.com/archwayhq/archway/internal/testutil"
 	"github.com/archwayhq/archway/proxy"
 	"github.com/archwayhq/archway/proxy/accesslog"
 	"github.com/archwayhq/archway/proxy/internal/proxytest"
 )
 
-// lockedBuffer is an access log destination the test reads while the proxy writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines are the JSON access log lines written so far, keyed by target.
-func (l *lockedBuffer) lines(t *testing.T) map[string]map[string]any {
+// accessLines are the JSON access log lines written to dst so far, keyed by target.
+func accessLines(t *testing.T, dst *testutil.SyncBuffer) map[string]map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	out := map[string]map[string]any{}
-	for line := range strings.SplitSeq(strings.TrimSpace(l.b.String()), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(dst.String()), "\n") {
 		if line == "" {
 			continue
 		}
@@ -97,7 +82,7 @@ func TestAccessLogAgrees(t *testing.T) {
 			}
 		}))
 		t.Cleanup(be.Close)
-		dst := &lockedBuffer{}
+		dst := &testutil.SyncBuffer{}
 		w := accesslog.NewWriter(dst, 0, 5*time.Millisecond)
 		t.Cleanup(func() { _ = w.Close() })
 		p := newTestProxy(t, engine, proxy.Options{AccessLog: w, AccessLogFormat: "json"},
@@ -143,8 +128,8 @@ func TestAccessLogAgrees(t *testing.T) {
 			}
 			send(raw)
 		}
-		proxytest.WaitFor(t, "an access log line per request", 10*time.Second, func() bool { return len(dst.lines(t)) >= len(cases) })
-		lines := dst.lines(t)
+		proxytest.WaitFor(t, "an access log line per request", 10*time.Second, func() bool { return len(accessLines(t, dst)) >= len(cases) })
+		lines := accessLines(t, dst)
 		if len(lines) != len(cases) {
 			t.Fatalf("%d access log lines, want %d (one per request, none for /healthz): %v", len(lines), len(cases), lines)
 		}
