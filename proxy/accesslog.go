@@ -18,10 +18,11 @@ type AccessEntry struct {
 	Client string // the client's IP address
 	Method string
 	Target string // the request target as the client sent it
-	// Status is the status the client received; 0 when it received none (it went
-	// away first, or the response broke off before its head).
+	// Status is the status the proxy answered with; 0 when it sent none (the client
+	// went away first). A response that broke off mid-body keeps its status, with
+	// Fault saying whose doing it was.
 	Status int
-	// Bytes are the response body bytes sent to the client (none for HEAD).
+	// Bytes are the response body bytes the proxy wrote to the client (none for HEAD).
 	Bytes    int64
 	Duration time.Duration // from the request head read to the response's end
 	// Member is the member of the last attempt; nil when the proxy answered itself.

@@ -42,7 +42,8 @@ func accessLines(t *testing.T, dst *testutil.SyncBuffer) map[string]map[string]a
 
 // TestAccessLogAgrees: every request a client makes gets one access log line, the
 // same on both engines (but for its duration and the engine's name): the status and
-// body bytes the client received, the member, attempts and whose fault a failure was.
+// body bytes the proxy answered with, the member, attempts and whose fault a failure
+// was.
 // The proxy's own /healthz is not logged.
 func TestAccessLogAgrees(t *testing.T) {
 	cases := []struct {
@@ -59,6 +60,7 @@ func TestAccessLogAgrees(t *testing.T) {
 		{"/chunk", "POST /chunk HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
 			map[string]any{"method": "POST", "status": 400.0, "fault": "client"}},
 		{`/q?v=%0d%0a"quoted"`, "", map[string]any{"status": 404.0}},
+		{"/truncated", "", map[string]any{"status": 200.0, "bytes": 10.0, "fault": "backend"}},
 		{"/slow", "", map[string]any{"status": 0.0, "bytes": 0.0, "fault": "client"}},
 	}
 	got := map[string]map[string]map[string]any{}
@@ -71,6 +73,14 @@ func TestAccessLogAgrees(t *testing.T) {
 				_, _ = w.Write(make([]byte, 100000))
 			case "/bad-gateway":
 				http.Error(w, "upstream of the upstream failed", http.StatusBadGateway)
+			case "/truncated": // a head promising 100 bytes, 10 of them, then the end
+				w.Header().Set("Content-Length", "100")
+				_, _ = io.WriteString(w, "ten bytes.")
+				w.(http.Flusher).Flush()
+				c, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					c.Close()
+				}
 			case "/slow":
 				select { // until the proxy gives up on it, after the client left
 				case <-r.Context().Done():
@@ -104,6 +114,9 @@ func TestAccessLogAgrees(t *testing.T) {
 			method, _, _ := strings.Cut(raw, " ")
 			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
 			if err != nil {
+				if strings.Contains(raw, "/truncated") {
+					return // net/http drops the buffered head of a response that breaks off
+				}
 				t.Fatalf("%q: %v", raw, err)
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
