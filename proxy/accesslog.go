@@ -1,16 +1,15 @@
 package proxy
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"time"
+
+	"github.com/archwayhq/archway/proxy/accesslog"
 )
 
-// The access log: one line per client request, written by the core for whichever
-// engine served it (ACCESS_LOG; off by default). Engines fill an AccessEntry when a
-// request is over and call LogAccess; what a line holds and how it is spelled is
-// decided here, once. The proxy's own probes (/healthz, /readyz) are not logged: a
+// The access log: one line per client request, for whichever engine served it
+// (ACCESS_LOG; off by default). Engines fill an AccessEntry when a request is over and
+// call LogAccess; what a line holds is decided here and how it is spelled in
+// proxy/accesslog, once. The proxy's own probes (/healthz, /readyz) are not logged: a
 // container health check would write a line every few seconds.
 
 // AccessEntry is one client request as the access log records it.
@@ -36,30 +35,21 @@ type AccessEntry struct {
 
 // AccessLogging reports whether the access log is on: engines build an AccessEntry
 // only then, so that a request costs nothing extra when it is off.
-func (p *Proxy) AccessLogging() bool { return p.access != nil }
+func (p *Proxy) AccessLogging() bool { return p.opts.AccessLog != nil }
 
-// LogAccess writes e to the access log, if it is on.
+// LogAccess queues e's line, if the access log is on: formatting and writing happen
+// on the log's own goroutine (proxy/accesslog).
 func (p *Proxy) LogAccess(e *AccessEntry) {
-	if p.access == nil {
+	if p.opts.AccessLog == nil {
 		return
 	}
-	colour, member := "", ""
+	le := accesslog.Entry{Time: time.Now(), Client: e.Client, Method: e.Method, Target: e.Target,
+		Status: e.Status, Bytes: e.Bytes, Duration: e.Duration, Attempts: e.Attempts,
+		Fault: e.Fault.String(), Engine: e.Engine}
 	if e.Member != nil {
-		colour, member = e.Member.colour, e.Member.URL()
+		le.Color, le.Member = e.Member.colour, e.Member.url
 	}
-	p.access.LogAttrs(context.Background(), slog.LevelInfo, "access",
-		slog.String("client", e.Client),
-		slog.String("method", e.Method),
-		slog.String("target", e.Target),
-		slog.Int("status", e.Status),
-		slog.Int64("bytes", e.Bytes),
-		slog.Float64("duration_ms", float64(e.Duration.Microseconds())/1000),
-		slog.String("color", colour),
-		slog.String("member", member),
-		slog.Int("attempts", e.Attempts),
-		slog.String("fault", e.Fault.String()),
-		slog.String("engine", e.Engine),
-	)
+	p.opts.AccessLog.Add(&le)
 }
 
 // AccessLogDropped is the number of access log lines not written (the queue was full
@@ -69,13 +59,4 @@ func (p *Proxy) AccessLogDropped() uint64 {
 		return 0
 	}
 	return p.opts.AccessLog.Dropped()
-}
-
-// newAccessLogger is the access log's logger over w in format ("json", else text): at
-// info whatever LOG_LEVEL says, since an operator who turns the log on wants its lines.
-func newAccessLogger(w io.Writer, format string) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
-	}
-	return slog.New(slog.NewTextHandler(w, nil))
 }

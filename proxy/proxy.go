@@ -48,10 +48,9 @@ type Options struct {
 	// loopback admin listener.
 	AdminAuth AdminAuth
 	Logger    *slog.Logger
-	// AccessLog, when set, receives one line per client request (accesslog.go) in
-	// AccessLogFormat ("text" or "json"); nil leaves the access log off.
-	AccessLog       *accesslog.Writer
-	AccessLogFormat string
+	// AccessLog, when set, receives one line per client request (accesslog.go); nil
+	// leaves the access log off.
+	AccessLog *accesslog.Log
 }
 
 // OptionsFrom maps a parsed Config onto Options.
@@ -61,7 +60,7 @@ func OptionsFrom(c *Config) Options {
 		MaxFails: c.MaxFails, FailTimeout: c.FailTimeout, DNSRefresh: c.DNSRefresh,
 		StickyCookie: c.StickyCookie, OverrideHeader: c.OverrideHeader, PreserveHost: c.PreserveHost,
 		AttemptTimeout: c.AttemptTimeout, BodyTimeout: c.BodyTimeout, MaxBody: c.MaxBody,
-		StatsWindow: c.StatsWindow, AdminAuth: c.AdminAuth, AccessLogFormat: c.LogFormat,
+		StatsWindow: c.StatsWindow, AdminAuth: c.AdminAuth,
 	}
 }
 
@@ -78,7 +77,6 @@ type Proxy struct {
 	override  string // canonical override header, "" when disabled
 	counters  atomic.Pointer[[]Counter]
 	certs     atomic.Pointer[tlsterm.Store] // the data listener's certificate, nil: plain HTTP
-	access    *slog.Logger                  // the access log; nil: off
 
 	snap atomic.Pointer[snapshot]
 
@@ -130,9 +128,6 @@ func New(opts Options) *Proxy {
 	p.transport = opts.Transport
 	if p.transport == nil {
 		p.transport = p.NewTransport()
-	}
-	if opts.AccessLog != nil {
-		p.access = newAccessLogger(opts.AccessLog, opts.AccessLogFormat)
 	}
 	if opts.OverrideHeader != "" {
 		p.override = http.CanonicalHeaderKey(opts.OverrideHeader)

@@ -93,9 +93,9 @@ func TestAccessLogAgrees(t *testing.T) {
 		}))
 		t.Cleanup(be.Close)
 		dst := &testutil.SyncBuffer{}
-		w := accesslog.NewWriter(dst, 0, 5*time.Millisecond)
-		t.Cleanup(func() { _ = w.Close() })
-		p := newTestProxy(t, engine, proxy.Options{AccessLog: w, AccessLogFormat: "json"},
+		log := accesslog.New(dst, "json", 0, 5*time.Millisecond)
+		t.Cleanup(func() { _ = log.Close() })
+		p := newTestProxy(t, engine, proxy.Options{AccessLog: log},
 			proxy.BackendSpec{Name: "BLUE", Weight: 1, Members: []*url.URL{proxytest.MustURL(t, be.URL)}})
 		ready := &server.Readiness{Check: p.Ready}
 		ready.Set(true)

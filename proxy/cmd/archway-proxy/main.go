@@ -98,7 +98,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	opts.Logger = log
 	if cfg.AccessLog {
 		// Queued, so that a slow stdout never holds a request up; flushed on the way out.
-		opts.AccessLog = accesslog.NewWriter(stdout, 0, 0)
+		opts.AccessLog = accesslog.New(stdout, cfg.LogFormat, 0, 0)
 		defer opts.AccessLog.Close()
 	}
 	p := proxy.New(opts)
