@@ -120,7 +120,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		exitLine(stderr, "%v", err)
 		return 1
 	}
-	log.Info("archway-proxy starting", startAttrs(cfg, ls.main, certs)...)
+	log.Info("archway-proxy starting", startAttrs(cfg, ls, certs)...)
 	err = serve.Serve(ctx, p, serve.Config{
 		Engine: cfg.Engine, Loops: cfg.Loops,
 		Listener: ls.main, AdminListener: ls.admin, Provider: prov,
@@ -262,14 +262,14 @@ func listen(cfg *proxy.Config) (listeners, error) {
 }
 
 // startAttrs are the start log line's attributes: what runs, where, on which engine.
-func startAttrs(cfg *proxy.Config, ln net.Listener, certs *tlsterm.Store) []any {
+func startAttrs(cfg *proxy.Config, ls listeners, certs *tlsterm.Store) []any {
 	engine := cfg.Engine
 	if certs != nil {
 		// The event loops read plain sockets: HTTPS is served by net/http.
 		engine = proxy.EngineNetHTTP + " (TLS)"
 	}
 	attrs := []any{"version", version.Version, "commit", version.Commit,
-		"addr", ln.Addr().String(), "admin", cfg.AdminAddr, "provider", cfg.Provider,
+		"addr", ls.main.Addr().String(), "admin", adminAttr(ls.admin), "provider", cfg.Provider,
 		"engine", engine, "gomaxprocs", runtime.GOMAXPROCS(0), "access_log", cfg.AccessLog}
 	if certs != nil {
 		info := certs.Info()
@@ -282,6 +282,15 @@ func startAttrs(cfg *proxy.Config, ln net.Listener, certs *tlsterm.Store) []any 
 		attrs = append(attrs, "loops", loops)
 	}
 	return attrs
+}
+
+// adminAttr is where the admin API listens, as bound (ADMIN_ADDR :0 picks a port), or
+// "off".
+func adminAttr(ln net.Listener) string {
+	if ln == nil {
+		return "off"
+	}
+	return ln.Addr().String()
 }
 
 func providerNames() string {

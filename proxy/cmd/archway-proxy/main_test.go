@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -298,5 +299,33 @@ func TestRunHugeValueOneShortLine(t *testing.T) {
 	line := stderr.String()
 	if code != 2 || len(line) > cli.MaxErrorLine+1 || !strings.HasPrefix(line, `archway-proxy: HEALTH_INTERVAL="999`) || strings.Count(line, "\n") != 1 {
 		t.Fatalf("code %d, %d bytes: %.80q…", code, len(line), line)
+	}
+}
+
+// TestStartLineNamesTheBoundAdminAddress: with ADMIN_ADDR's port 0 the kernel picks
+// one; the start line names it (not ":0"), and the admin API answers there.
+func TestStartLineNamesTheBoundAdminAddress(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	m := startMain(t, "-log-format json -admin-addr 127.0.0.1:0", "BLUE="+backend.URL)
+	var start struct{ Admin string }
+	for line := range strings.SplitSeq(m.logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"archway-proxy starting"`) {
+			if err := json.Unmarshal([]byte(line), &start); err != nil {
+				t.Fatalf("start line %q: %v", line, err)
+			}
+		}
+	}
+	host, port, err := net.SplitHostPort(start.Admin)
+	if err != nil || host != "127.0.0.1" || port == "0" {
+		t.Fatalf("start line's admin %q: want 127.0.0.1 and the port the kernel chose\n%s", start.Admin, m.logs.String())
+	}
+	resp, err := http.Get("http://" + start.Admin + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin API at %s: %d, want 200", start.Admin, resp.StatusCode)
 	}
 }
