@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/archwayhq/archway/proxy/accesslog"
@@ -21,7 +22,8 @@ type AccessEntry struct {
 	// went away first). A response that broke off mid-body keeps its status, with
 	// Fault saying whose doing it was.
 	Status int
-	// Bytes are the response body bytes the proxy wrote to the client (none for HEAD).
+	// Bytes are the response body bytes the proxy wrote to the client; LogAccess
+	// writes none for HEAD.
 	Bytes    int64
 	Duration time.Duration // from the request head read to the response's end
 	// Member is the member of the last attempt; nil when the proxy answered itself.
@@ -46,6 +48,9 @@ func (p *Proxy) LogAccess(e *AccessEntry) {
 	le := accesslog.Entry{Time: time.Now(), Client: e.Client, Method: e.Method, Target: e.Target,
 		Status: e.Status, Bytes: e.Bytes, Duration: e.Duration, Attempts: e.Attempts,
 		Fault: e.Fault.String(), Engine: e.Engine}
+	if e.Method == http.MethodHead {
+		le.Bytes = 0 // an engine may count a local answer's body the server then drops
+	}
 	if e.Member != nil {
 		le.Color, le.Member = e.Member.colour, e.Member.url
 	}

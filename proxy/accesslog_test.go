@@ -32,10 +32,16 @@ func TestLogAccessNamesTheMember(t *testing.T) {
 		member = mm
 	}
 	p.LogAccess(&AccessEntry{Client: "192.0.2.7", Method: "GET", Target: "/", Status: 502, Member: member, Attempts: 2, Fault: FaultBackend, Engine: EngineNetHTTP})
+	// A local answer to HEAD whose body an engine counted but the server dropped.
+	p.LogAccess(&AccessEntry{Client: "192.0.2.7", Method: "HEAD", Target: "/head", Status: 503, Bytes: 12, Engine: EngineNetHTTP})
 	_ = l.Close()
-	var line map[string]any
-	if err := json.Unmarshal([]byte(dst.String()), &line); err != nil {
+	first, second, _ := strings.Cut(dst.String(), "\n")
+	var line, head map[string]any
+	if err := json.Unmarshal([]byte(first), &line); err != nil {
 		t.Fatalf("%q: %v", dst.String(), err)
+	}
+	if err := json.Unmarshal([]byte(second), &head); err != nil || head["bytes"] != 0.0 {
+		t.Fatalf("HEAD line %q (%v): want bytes 0", second, err)
 	}
 	if line["color"] != "green" || line["member"] != m.URL || line["fault"] != "backend" || line["attempts"] != 2.0 {
 		t.Fatalf("line %v: want color green, member %s, fault backend, attempts 2", line, m.URL)

@@ -229,11 +229,7 @@ func (c *clientConn) start() {
 // local answers the current request from the proxy itself, and logs it.
 func (c *clientConn) local(code int, body string, noBackend bool) {
 	if c.l.p.AccessLogging() {
-		n := len(body)
-		if string(c.req.method) == http.MethodHead {
-			n = 0
-		}
-		c.logAccess(code, int64(n), c.x)
+		c.logAccess(code, int64(len(body)), c.x)
 	}
 	c.answer(code, body, noBackend)
 }
@@ -266,9 +262,9 @@ func (c *clientConn) answer(code int, body string, noBackend bool) {
 	}
 }
 
-// logAccess writes the access log line of the current request: status and bytes as
-// the client received them, x (nil for an answer before any attempt) for the member,
-// attempts and fault.
+// logAccess writes the access log line of the current request: the status and body
+// bytes the proxy answered with, x (nil for an answer before any attempt) for the
+// member, attempts and fault.
 func (c *clientConn) logAccess(status int, n int64, x *exchange) {
 	e := proxy.AccessEntry{Client: string(c.ip), Method: string(c.req.method), Target: string(c.req.uri),
 		Status: status, Bytes: n, Duration: c.l.now.Sub(c.reqStart), Engine: proxy.EngineEpoll}

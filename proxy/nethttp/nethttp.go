@@ -75,8 +75,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // exact.
 func (h *Handler) ServeChosen(w http.ResponseWriter, r *http.Request, m *proxy.Member, pinned bool) {
 	p := h.p
-	acc := accessRecord{start: time.Now()}
+	var acc accessRecord
 	if p.AccessLogging() {
+		acc.start = time.Now()
 		defer h.logAccess(r, &acc)
 	}
 	w.Header()["X-Proxy"] = h.xproxy
@@ -164,9 +165,6 @@ func (a *accessRecord) answered(code int, msg string, f proxy.Fault) {
 func (h *Handler) logAccess(r *http.Request, a *accessRecord) {
 	if !a.done && a.rw != nil {
 		a.status, a.bytes, a.fault = a.rw.status, a.rw.bytes, a.rw.fault
-	}
-	if r.Method == http.MethodHead {
-		a.bytes = 0
 	}
 	client := r.RemoteAddr
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
