@@ -113,6 +113,9 @@ type Config struct {
 	// Lookup reads a variable as the settings were read: the -config file over the
 	// environment. Providers take their own settings through it (ARCHWAY_SWARM_*).
 	Lookup func(name string) (string, bool)
+	// effective is every setting's value in effect (flag, file, environment or
+	// default), by its env name, for RestartOnlyChanges.
+	effective map[string]string
 }
 
 // settings are every environment/config-file name archway-proxy reads as a setting;
@@ -269,6 +272,7 @@ func ParseConfig(args, environ []string) (*Config, error) {
 			return nil, err
 		}
 	}
+	c.effective = effectiveSettings(s, c)
 	return c, nil
 }
 

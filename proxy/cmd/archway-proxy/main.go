@@ -108,7 +108,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		tlsConfig = tlsterm.ServerConfig(certs)
 		go certs.Watch(ctx, cfg.TLSReload)
 	}
-	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: backendsLoader(cfg, args, level), log: log, rollout: p.SetRollout})
+	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: backendsLoader(cfg, args, level, log), log: log, rollout: p.SetRollout})
 	if err != nil {
 		exitLine(stderr, "%s=%q: %v", cfg.ProviderSetting, cfg.Provider, err)
 		return 2
@@ -214,7 +214,9 @@ func watchSIGHUP(ctx context.Context, cfg *proxy.Config, certs *tlsterm.Store, l
 // backendsLoader is the static provider's Load: cfg's backends the first time, then
 // the backends of the configuration parsed again from args and the process's
 // environment now (an env-file may have changed), whose log level it also applies.
-func backendsLoader(cfg *proxy.Config, args []string, level *slog.LevelVar) func() ([]proxy.BackendSpec, error) {
+// Settings the new configuration changes that only a restart applies are named in a
+// warning: they keep their start values.
+func backendsLoader(cfg *proxy.Config, args []string, level *slog.LevelVar, log *slog.Logger) func() ([]proxy.BackendSpec, error) {
 	first := true
 	return func() ([]proxy.BackendSpec, error) {
 		if first {
@@ -226,6 +228,9 @@ func backendsLoader(cfg *proxy.Config, args []string, level *slog.LevelVar) func
 			return nil, err
 		}
 		level.Set(parseLevel(c.LogLevel))
+		if changed := cfg.RestartOnlyChanges(c); len(changed) > 0 {
+			log.Warn("settings changed that apply only at a restart; they keep their start values", "settings", strings.Join(changed, ", "))
+		}
 		return c.Backends, nil
 	}
 }

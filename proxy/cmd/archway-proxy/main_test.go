@@ -235,8 +235,9 @@ func startMainWith(t *testing.T, scheme string, client *http.Client, args string
 	}
 }
 
-// TestSIGHUPReload edits the -config file and sends SIGHUP: a good file is applied, a
-// bad one is logged in one line and the running configuration stays.
+// TestSIGHUPReload edits the -config file and sends SIGHUP: a good file is applied
+// (settings only a restart applies are named in a warning), a bad one is logged in one
+// line and the running configuration stays.
 func TestSIGHUPReload(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, r.Header.Get("Color"))
@@ -277,9 +278,13 @@ func TestSIGHUPReload(t *testing.T) {
 	}
 	waitUntil("start", func() bool { return backends() == "[{BLUE 1}]" })
 
-	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=3\n")
+	// Settings only a restart applies are named in a warning, not silently kept.
+	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=3\nMAX_FAILS=5\nLOG_LEVEL=debug\n")
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	waitUntil("reload", func() bool { return backends() == "[{BLUE 1} {GREEN 3}]" })
+	waitUntil("restart-only warning", func() bool {
+		return strings.Contains(logs.String(), `level=WARN msg="settings changed that apply only at a restart; they keep their start values" settings="MAX_FAILS \"3\" -> \"5\""`)
+	})
 
 	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=-1\n")
 	_ = cmd.Process.Signal(syscall.SIGHUP)
