@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -47,33 +48,57 @@ func effectiveSettings(s *rawSettings, c *Config) map[string]string {
 			eff[file] += "\x00" + tok
 		}
 	}
+	// The providers' own settings, read once by their constructors at start.
+	for k, v := range s.vars {
+		if strings.HasPrefix(k, providerPrefix) {
+			eff[k] = v
+		}
+	}
 	return eff
 }
 
+// providerPrefix starts the names of the providers' own settings (ARCHWAY_SWARM_*).
+const providerPrefix = "ARCHWAY_"
+
 // RestartOnlyChanges names the settings that next, this configuration read again (on
 // SIGHUP), sets to another value although only a restart applies them: every setting
-// but reloadedSettings. Each entry is `NAME "old" -> "new"` (values cut at 64 bytes),
-// or NAME alone for a token; nil when nothing of the kind changed.
+// but reloadedSettings, and the providers' ARCHWAY_* variables. Each entry is
+// `NAME "old" -> "new"` (values cut at 64 bytes, (unset) for a variable not set), or
+// NAME alone for a token; nil when nothing of the kind changed.
 func (c *Config) RestartOnlyChanges(next *Config) []string {
+	var providers []string // the ARCHWAY_* variables set in either, after the settings
+	for _, eff := range []map[string]string{c.effective, next.effective} {
+		for k := range eff {
+			if strings.HasPrefix(k, providerPrefix) && !slices.Contains(providers, k) {
+				providers = append(providers, k)
+			}
+		}
+	}
+	slices.Sort(providers)
 	var changed []string
-	for _, name := range settings {
-		old, now := c.effective[name], next.effective[name]
-		if reloadedSettings[name] || old == now {
+	for _, name := range slices.Concat(settings, providers) {
+		old, wasSet := c.effective[name]
+		now, isSet := next.effective[name]
+		if reloadedSettings[name] || old == now && wasSet == isSet {
 			continue
 		}
 		if secretSettings[name] {
 			changed = append(changed, name)
 			continue
 		}
-		changed = append(changed, fmt.Sprintf("%s %q -> %q", name, cut(old, 64), cut(now, 64)))
+		changed = append(changed, fmt.Sprintf("%s %s -> %s", name, shown(old, wasSet), shown(now, isSet)))
 	}
 	return changed
 }
 
-// cut is s at most n bytes long, "…" marking a cut.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
+// shown is a value for the warning: quoted and cut at 64 bytes ("…" marks the cut),
+// or (unset).
+func shown(v string, set bool) string {
+	if !set {
+		return "(unset)"
 	}
-	return s[:n] + "…"
+	if len(v) > 64 {
+		v = v[:64] + "…"
+	}
+	return strconv.Quote(v)
 }

@@ -71,6 +71,11 @@ func TestRestartOnlyChanges(t *testing.T) {
 	if !slices.Equal(got, []string{"ADMIN_TOKEN_FILE"}) {
 		t.Errorf("rotated token: %q, want [ADMIN_TOKEN_FILE]", got)
 	}
+	// The providers' own settings are read once, at start: named too.
+	got = start.RestartOnlyChanges(parse(nil, "ADMIN_TOKEN_FILE="+tokenFile, "MAX_FAILS=3", "ARCHWAY_SWARM_GROUP=edge"))
+	if !slices.Equal(got, []string{"ADMIN_TOKEN_FILE", `ARCHWAY_SWARM_GROUP (unset) -> "edge"`}) {
+		t.Errorf("provider settings: %q", got)
+	}
 	// A flag counts as its setting.
 	got = start.RestartOnlyChanges(parse([]string{"-loops", "2", "-admin-token-file", tokenFile}, "MAX_FAILS=3"))
 	if !slices.Equal(got, []string{`LOOPS "0" -> "2"`, "ADMIN_TOKEN_FILE"}) {

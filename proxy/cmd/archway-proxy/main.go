@@ -93,7 +93,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	reload := watchSIGHUP(ctx, cfg, certs, log)
+	rr := &reloader{start: cfg, args: args, level: level, log: log}
+	reload := watchSIGHUP(ctx, cfg, certs, rr, log)
 	opts := proxy.OptionsFrom(cfg)
 	opts.Logger = log
 	if cfg.AccessLog {
@@ -108,7 +109,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		tlsConfig = tlsterm.ServerConfig(certs)
 		go certs.Watch(ctx, cfg.TLSReload)
 	}
-	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: backendsLoader(cfg, args, level, log), log: log, rollout: p.SetRollout})
+	prov, err := newProvider(providerEnv{cfg: cfg, reload: reload, load: rr.backendsLoader(), log: log, rollout: p.SetRollout})
 	if err != nil {
 		exitLine(stderr, "%s=%q: %v", cfg.ProviderSetting, cfg.Provider, err)
 		return 2
@@ -176,9 +177,10 @@ func newLogger(cfg *proxy.Config, stderr io.Writer) (*slog.Logger, *slog.LevelVa
 
 // watchSIGHUP acts on SIGHUP until ctx ends: it re-reads the certificate (when there
 // is one) and, for the static provider, signals on the returned channel that the
-// configuration is to be read again (other providers follow their own source). Signals
-// that arrive while one is pending are folded into it.
-func watchSIGHUP(ctx context.Context, cfg *proxy.Config, certs *tlsterm.Store, log *slog.Logger) <-chan struct{} {
+// configuration is to be read again (its Load calls rr). Other providers follow their
+// own source for the backends: for them rr re-reads the rest here. Signals that arrive
+// while one is pending are folded into it.
+func watchSIGHUP(ctx context.Context, cfg *proxy.Config, certs *tlsterm.Store, rr *reloader, log *slog.Logger) <-chan struct{} {
 	reload := make(chan struct{}, 1)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -197,7 +199,11 @@ func watchSIGHUP(ctx context.Context, cfg *proxy.Config, certs *tlsterm.Store, l
 					}
 				}
 				if cfg.Provider != proxy.DefaultProvider {
-					log.Info("SIGHUP ignored: the provider follows its own source", "provider", cfg.Provider)
+					if _, err := rr.reread(); err != nil {
+						log.Error("reload failed; keeping the running configuration", "err", err.Error())
+						continue
+					}
+					log.Info("SIGHUP: configuration re-read; the backends follow the provider", "provider", cfg.Provider)
 					continue
 				}
 				log.Info("SIGHUP: re-reading configuration")
@@ -209,30 +215,6 @@ func watchSIGHUP(ctx context.Context, cfg *proxy.Config, certs *tlsterm.Store, l
 		}
 	}()
 	return reload
-}
-
-// backendsLoader is the static provider's Load: cfg's backends the first time, then
-// the backends of the configuration parsed again from args and the process's
-// environment now (an env-file may have changed), whose log level it also applies.
-// Settings the new configuration changes that only a restart applies are named in a
-// warning: they keep their start values.
-func backendsLoader(cfg *proxy.Config, args []string, level *slog.LevelVar, log *slog.Logger) func() ([]proxy.BackendSpec, error) {
-	first := true
-	return func() ([]proxy.BackendSpec, error) {
-		if first {
-			first = false
-			return cfg.Backends, nil
-		}
-		c, err := proxy.ParseConfig(args, os.Environ())
-		if err != nil {
-			return nil, err
-		}
-		level.Set(parseLevel(c.LogLevel))
-		if changed := cfg.RestartOnlyChanges(c); len(changed) > 0 {
-			log.Warn("settings changed that apply only at a restart; they keep their start values", "settings", strings.Join(changed, ", "))
-		}
-		return c.Backends, nil
-	}
 }
 
 // listeners are the proxy's sockets: the proxy's own, and the admin API's and the
