@@ -234,6 +234,14 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return
 		}
+		// The same inputs read again (a SIGHUP with nothing edited) change nothing.
+		again, err := ParseConfig(strings.Fields(args), strings.Split(env, "\n"))
+		if err != nil {
+			t.Fatalf("the same inputs parsed twice: %v", err)
+		}
+		if changed := c.RestartOnlyChanges(again); changed != nil {
+			t.Fatalf("the same inputs parsed twice differ in %q", changed)
+		}
 		if c.ShowVersion || c.Provider != DefaultProvider {
 			return
 		}
