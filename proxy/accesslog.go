@@ -37,12 +37,23 @@ type AccessEntry struct {
 
 // AccessLogging reports whether the access log is on: engines build an AccessEntry
 // only then, so that a request costs nothing extra when it is off.
-func (p *Proxy) AccessLogging() bool { return p.opts.AccessLog != nil }
+func (p *Proxy) AccessLogging() bool { return p.access.Load() != nil }
+
+// SetAccessLog turns the access log on, to l, or off (nil): SIGHUP applies ACCESS_LOG
+// so. A request in flight is logged if the log is on when it ends (the epoll engine)
+// or both when it starts and when it ends (nethttp).
+func (p *Proxy) SetAccessLog(l *accesslog.Log) {
+	if l != nil {
+		p.accessSeen.Store(l)
+	}
+	p.access.Store(l)
+}
 
 // LogAccess queues e's line, if the access log is on: formatting and writing happen
 // on the log's own goroutine (proxy/accesslog).
 func (p *Proxy) LogAccess(e *AccessEntry) {
-	if p.opts.AccessLog == nil {
+	l := p.access.Load()
+	if l == nil {
 		return
 	}
 	le := accesslog.Entry{Time: time.Now(), Client: e.Client, Method: e.Method, Target: e.Target,
@@ -54,14 +65,15 @@ func (p *Proxy) LogAccess(e *AccessEntry) {
 	if e.Member != nil {
 		le.Color, le.Member = e.Member.colour, e.Member.url
 	}
-	p.opts.AccessLog.Add(&le)
+	l.Add(&le)
 }
 
 // AccessLogDropped is the number of access log lines not written (the queue was full
-// or the output refused them); 0 when the log is off.
-func (p *Proxy) AccessLogDropped() uint64 {
-	if p.opts.AccessLog == nil {
-		return 0
+// or the output refused them); ok is false when the access log was never on.
+func (p *Proxy) AccessLogDropped() (n uint64, ok bool) {
+	l := p.accessSeen.Load()
+	if l == nil {
+		return 0, false
 	}
-	return p.opts.AccessLog.Dropped()
+	return l.Dropped(), true
 }

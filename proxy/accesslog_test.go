@@ -50,7 +50,7 @@ func TestLogAccessNamesTheMember(t *testing.T) {
 
 func TestAccessLogOffByDefault(t *testing.T) {
 	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
-	if p.AccessLogging() || p.AccessLogDropped() != 0 {
+	if _, seen := p.AccessLogDropped(); p.AccessLogging() || seen {
 		t.Fatal("access log on without a log")
 	}
 	p.LogAccess(&AccessEntry{Target: "/"}) // a no-op, not a panic
@@ -63,6 +63,31 @@ func TestAccessLogOffByDefault(t *testing.T) {
 	on.LogAccess(&AccessEntry{Target: "/"}) // after Close: dropped, and counted
 	if m := metricsText(on); !strings.Contains(m, "archway_access_log_dropped_total 1\n") {
 		t.Fatalf("metrics lack archway_access_log_dropped_total 1:\n%s", m)
+	}
+}
+
+// SetAccessLog turns the log on and off while the proxy runs (SIGHUP's ACCESS_LOG);
+// the drop counter stays on /metrics once the log was on, so that it never goes back.
+func TestSetAccessLogTurnsItOnAndOff(t *testing.T) {
+	p := New(Options{Logger: slog.New(slog.DiscardHandler)})
+	dst := &testutil.SyncBuffer{}
+	l := accesslog.New(dst, "text", 0, time.Hour)
+	p.SetAccessLog(l)
+	if !p.AccessLogging() {
+		t.Fatal("SetAccessLog(l): still off")
+	}
+	p.LogAccess(&AccessEntry{Target: "/on"})
+	p.SetAccessLog(nil)
+	if p.AccessLogging() {
+		t.Fatal("SetAccessLog(nil): still on")
+	}
+	p.LogAccess(&AccessEntry{Target: "/off"})
+	_ = l.Close() // writes what was queued
+	if out := dst.String(); !strings.Contains(out, "target=/on") || strings.Contains(out, "/off") {
+		t.Fatalf("log %q: want the line of /on alone", out)
+	}
+	if m := metricsText(p); !strings.Contains(m, "archway_access_log_dropped_total 0\n") {
+		t.Fatalf("metrics lack archway_access_log_dropped_total 0 after the log was on:\n%s", m)
 	}
 }
 

@@ -200,9 +200,9 @@ func (p *Proxy) proxyMetrics(bw *bufio.Writer, help func(name, typ, text string)
 	fmt.Fprintf(bw, "archway_retries_total %d\n", p.stats.retries.Load())
 	help("archway_client_faults_total", "counter", "Requests that failed by the client's doing (malformed, stalled or oversized body; client gone): never counted against a backend.")
 	fmt.Fprintf(bw, "archway_client_faults_total %d\n", p.stats.clientFaults.Load())
-	if p.AccessLogging() {
+	if dropped, ok := p.AccessLogDropped(); ok {
 		help("archway_access_log_dropped_total", "counter", "Access log lines not written: the queue to stdout was full (a slow log reader) or stdout refused them.")
-		fmt.Fprintf(bw, "archway_access_log_dropped_total %d\n", p.AccessLogDropped())
+		fmt.Fprintf(bw, "archway_access_log_dropped_total %d\n", dropped)
 	}
 	help("archway_open_connections", "gauge", "Open client connections on the proxy listener.")
 	fmt.Fprintf(bw, "archway_open_connections %d\n", p.stats.openConns.Load())

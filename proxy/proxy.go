@@ -49,7 +49,7 @@ type Options struct {
 	AdminAuth AdminAuth
 	Logger    *slog.Logger
 	// AccessLog, when set, receives one line per client request (accesslog.go); nil
-	// leaves the access log off.
+	// leaves the access log off until SetAccessLog.
 	AccessLog *accesslog.Log
 }
 
@@ -88,7 +88,10 @@ type Proxy struct {
 	groups *groupSet // per (colour, platform) statistics: groupstats.go
 	// rollout is what the release tool reports (SetRollout); shown, never acted on.
 	rollout atomic.Pointer[Rollout]
-	start   time.Time
+	// access is the access log while it is on (nil: off); accessSeen the last one that
+	// was, whose drop count /metrics goes on showing (accesslog.go).
+	access, accessSeen atomic.Pointer[accesslog.Log]
+	start              time.Time
 }
 
 // New returns a Proxy with no backends (every request gets 503 until Apply).
@@ -122,6 +125,7 @@ func New(opts Options) *Proxy {
 	}
 	p := &Proxy{opts: opts, log: opts.Logger, members: map[string]*Member{}, start: time.Now()}
 	p.groups = newGroupSet(opts.StatsWindow, p.start)
+	p.SetAccessLog(opts.AccessLog)
 	if p.log == nil {
 		p.log = slog.Default()
 	}

@@ -10,10 +10,11 @@ import (
 // What a SIGHUP re-read of the configuration applies, and how the rest is named.
 
 // reloadedSettings are the settings a SIGHUP applies (with the colours and weights
-// themselves): the static provider's backend set and the log level. Every other
+// themselves): the static provider's backend set, the log level and the access log's
+// switch (not its format: LOG_FORMAT). Every other
 // setting keeps its start value until a restart; RestartOnlyChanges names those that
 // a re-read configuration changed, so that the change is never silently ignored.
-var reloadedSettings = map[string]bool{"PROXY_TARGET_URL": true, "COLORS": true, "LOG_LEVEL": true}
+var reloadedSettings = map[string]bool{"PROXY_TARGET_URL": true, "COLORS": true, "LOG_LEVEL": true, "ACCESS_LOG": true}
 
 // secretSettings are never repeated with their values, not even in a warning.
 var secretSettings = map[string]bool{

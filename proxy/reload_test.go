@@ -45,22 +45,23 @@ func TestRestartOnlyChanges(t *testing.T) {
 		return c
 	}
 	writeToken("first-token-0123456789")
-	start := parse(nil, "ADMIN_TOKEN_FILE="+tokenFile, "ACCESS_LOG=false", "MAX_FAILS=3")
+	start := parse(nil, "ADMIN_TOKEN_FILE="+tokenFile, "PRESERVE_HOST=false", "MAX_FAILS=3")
 
 	if got := start.RestartOnlyChanges(parse(nil, "ADMIN_TOKEN_FILE="+tokenFile, "MAX_FAILS=3")); got != nil {
-		t.Errorf("the same settings (ACCESS_LOG unset is its default false): %q, want none", got)
+		t.Errorf("the same settings (PRESERVE_HOST unset is its default false): %q, want none", got)
 	}
-	// What SIGHUP applies is never named: backends, weights, COLORS, LOG_LEVEL.
+	// What SIGHUP applies is never named: backends, weights, COLORS, LOG_LEVEL,
+	// ACCESS_LOG.
 	if got := start.RestartOnlyChanges(parse(nil, "ADMIN_TOKEN_FILE="+tokenFile, "MAX_FAILS=3",
-		"GREEN=http://g:2", "BLUE_WEIGHT=4", "COLORS=BLUE,GREEN", "LOG_LEVEL=debug")); got != nil {
+		"GREEN=http://g:2", "BLUE_WEIGHT=4", "COLORS=BLUE,GREEN", "LOG_LEVEL=debug", "ACCESS_LOG=true")); got != nil {
 		t.Errorf("reloaded settings named: %q", got)
 	}
-	got := start.RestartOnlyChanges(parse(nil, "ADMIN_TOKEN_FILE="+tokenFile, "ACCESS_LOG=1", "MAX_FAILS=5",
+	got := start.RestartOnlyChanges(parse(nil, "ADMIN_TOKEN_FILE="+tokenFile, "PRESERVE_HOST=1", "MAX_FAILS=5",
 		"HEALTH_PATH=/"+strings.Repeat("p", 100)))
 	want := []string{
 		`HEALTH_PATH "/healthz" -> "/` + strings.Repeat("p", 63) + `…"`,
 		`MAX_FAILS "3" -> "5"`,
-		`ACCESS_LOG "false" -> "true"`,
+		`PRESERVE_HOST "false" -> "true"`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("changed:\n got %q\nwant %q", got, want)

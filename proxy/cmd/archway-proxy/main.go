@@ -21,7 +21,6 @@ import (
 	"github.com/archwayhq/archway/internal/cli"
 	"github.com/archwayhq/archway/internal/version"
 	"github.com/archwayhq/archway/proxy"
-	"github.com/archwayhq/archway/proxy/accesslog"
 	"github.com/archwayhq/archway/proxy/serve"
 	"github.com/archwayhq/archway/proxy/tlsterm"
 )
@@ -93,16 +92,14 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	rr := &reloader{start: cfg, args: args, level: level, log: log}
-	reload := watchSIGHUP(ctx, cfg, certs, rr, log)
 	opts := proxy.OptionsFrom(cfg)
 	opts.Logger = log
-	if cfg.AccessLog {
-		// Queued, so that a slow stdout never holds a request up; flushed on the way out.
-		opts.AccessLog = accesslog.New(stdout, cfg.LogFormat, 0, 0)
-		defer opts.AccessLog.Close()
-	}
 	p := proxy.New(opts)
+	access := &accessLogSwitch{p: p, dst: stdout, format: cfg.LogFormat}
+	defer access.close()
+	access.turn(cfg.AccessLog)
+	rr := &reloader{start: cfg, args: args, level: level, access: access, log: log}
+	reload := watchSIGHUP(ctx, cfg, certs, rr, log)
 	var tlsConfig *tls.Config
 	if certs != nil {
 		p.SetCertificates(certs)

@@ -236,8 +236,8 @@ func startMainWith(t *testing.T, scheme string, client *http.Client, args string
 }
 
 // TestSIGHUPReload edits the -config file and sends SIGHUP: a good file is applied
-// (settings only a restart applies are named in a warning), a bad one is logged in one
-// line and the running configuration stays.
+// (backends, the access log's switch; settings only a restart applies are named in a
+// warning), a bad one is logged in one line and the running configuration stays.
 func TestSIGHUPReload(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, r.Header.Get("Color"))
@@ -279,12 +279,22 @@ func TestSIGHUPReload(t *testing.T) {
 	waitUntil("start", func() bool { return backends() == "[{BLUE 1}]" })
 
 	// Settings only a restart applies are named in a warning, not silently kept.
-	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=3\nMAX_FAILS=5\nLOG_LEVEL=debug\n")
+	// The access log's switch applies.
+	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=3\nMAX_FAILS=5\nLOG_LEVEL=debug\nACCESS_LOG=true\n")
 	_ = cmd.Process.Signal(syscall.SIGHUP)
 	waitUntil("reload", func() bool { return backends() == "[{BLUE 1} {GREEN 3}]" })
 	waitUntil("restart-only warning", func() bool {
 		return strings.Contains(logs.String(), `level=WARN msg="settings changed that apply only at a restart; they keep their start values" settings="MAX_FAILS \"3\" -> \"5\""`)
 	})
+	if m.out.String() != "" {
+		t.Fatalf("access lines before any request: %q", m.out.String())
+	}
+	resp, err := client.Get(m.base + "/after-hup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	waitUntil("the request's access line", func() bool { return strings.Contains(m.out.String(), "target=/after-hup") })
 
 	write("BLUE=" + backend.URL + "\nGREEN=" + backend.URL + "\nGREEN_WEIGHT=-1\n")
 	_ = cmd.Process.Signal(syscall.SIGHUP)

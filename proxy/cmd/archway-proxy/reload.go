@@ -9,14 +9,16 @@ import (
 )
 
 // reloader re-reads the configuration on SIGHUP: the same flags, the process's
-// environment and the -config file as they are now. It applies the log level and
-// names, in one warning, the settings changed that only a restart applies
-// (proxy.Config.RestartOnlyChanges); the backends are the provider's to apply.
+// environment and the -config file as they are now. It applies the log level and the
+// access log's switch and names, in one warning, the settings changed that only a
+// restart applies (proxy.Config.RestartOnlyChanges); the backends are the provider's
+// to apply.
 type reloader struct {
-	start *proxy.Config // the configuration the process started with
-	args  []string
-	level *slog.LevelVar
-	log   *slog.Logger
+	start  *proxy.Config // the configuration the process started with
+	args   []string
+	level  *slog.LevelVar
+	access *accessLogSwitch
+	log    *slog.Logger
 }
 
 // reread parses the configuration again and applies what it can outside the
@@ -27,6 +29,9 @@ func (r *reloader) reread() (*proxy.Config, error) {
 		return nil, err
 	}
 	r.level.Set(parseLevel(c.LogLevel))
+	if r.access.turn(c.AccessLog) {
+		r.log.Info("SIGHUP: access log turned "+onOff(c.AccessLog), "access_log", c.AccessLog)
+	}
 	if changed := r.start.RestartOnlyChanges(c); len(changed) > 0 {
 		r.log.Warn("settings changed that apply only at a restart; they keep their start values", "settings", strings.Join(changed, ", "))
 	}

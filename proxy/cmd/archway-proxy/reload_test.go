@@ -31,7 +31,7 @@ func TestReloaderRereads(t *testing.T) {
 	}
 	var logs testutil.SyncBuffer
 	level := new(slog.LevelVar)
-	rr := &reloader{start: start, args: args, level: level, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	rr := &reloader{start: start, args: args, level: level, access: newAccessLogSwitch(t), log: slog.New(slog.NewTextHandler(&logs, nil))}
 
 	write("LOG_LEVEL=debug\nMAX_FAILS=3\n")
 	if _, err := rr.reread(); err != nil {
@@ -79,7 +79,7 @@ func TestSIGHUPWithOtherProviderRereads(t *testing.T) {
 	var logs testutil.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	level := new(slog.LevelVar)
-	rr := &reloader{start: start, args: args, level: level, log: log}
+	rr := &reloader{start: start, args: args, level: level, access: newAccessLogSwitch(t), log: log}
 	reload := watchSIGHUP(t.Context(), start, nil, rr, log)
 	write("LOG_LEVEL=debug\nARCHWAY_SWARM_GROUP=edge\n")
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
@@ -95,5 +95,51 @@ func TestSIGHUPWithOtherProviderRereads(t *testing.T) {
 	case <-reload:
 		t.Fatal("the static provider's reload was signalled for another provider")
 	default:
+	}
+}
+
+// newAccessLogSwitch is an access log switch, off, over a proxy of its own.
+func newAccessLogSwitch(t *testing.T) *accessLogSwitch {
+	t.Helper()
+	s := &accessLogSwitch{p: proxy.New(proxy.Options{Logger: slog.New(slog.DiscardHandler)}), dst: &testutil.SyncBuffer{}, format: "text"}
+	t.Cleanup(s.close)
+	return s
+}
+
+// ACCESS_LOG changes with a SIGHUP's re-read: on, then off, each said in one line.
+func TestReloaderTurnsTheAccessLog(t *testing.T) {
+	file := t.TempDir() + "/archway.env"
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("")
+	args := []string{"-config", file, "-backend", "BLUE=http://b:1"}
+	start, err := proxy.ParseConfig(args, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testutil.SyncBuffer
+	access := newAccessLogSwitch(t)
+	rr := &reloader{start: start, args: args, level: new(slog.LevelVar), access: access, log: slog.New(slog.NewTextHandler(&logs, nil))}
+	for _, step := range []struct {
+		file string
+		on   bool
+		said string // "" for nothing
+	}{
+		{"ACCESS_LOG=true\n", true, `msg="SIGHUP: access log turned on" access_log=true`},
+		{"ACCESS_LOG=true\n", true, ""},
+		{"ACCESS_LOG=false\n", false, `msg="SIGHUP: access log turned off" access_log=false`},
+		{"ACCESS_LOG=maybe\n", false, ""}, // refused: the switch stays
+	} {
+		before := len(logs.String())
+		write(step.file)
+		_, err := rr.reread()
+		said := logs.String()[before:]
+		if access.p.AccessLogging() != step.on || !strings.Contains(said, step.said) || step.said == "" && said != "" {
+			t.Fatalf("%q: access log on %v (err %v), logs %q; want %v and %q", step.file, access.p.AccessLogging(), err, said, step.on, step.said)
+		}
 	}
 }
