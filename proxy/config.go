@@ -131,6 +131,10 @@ var settings = []string{
 	"TLS_CERT_FILE", "TLS_KEY_FILE", "TLS_RELOAD_INTERVAL", "REDIRECT_PORT", "REDIRECT_TO_PORT",
 }
 
+// providerPrefix starts the names of the providers' own settings (ARCHWAY_SWARM_*):
+// never colours, never unused keys of the -config file, read by the providers.
+const providerPrefix = "ARCHWAY_"
+
 // notColours are well-known variables of other tools whose value can be an http URL
 // (a developer shell running the proxy): never colours.
 var notColours = map[string]bool{
@@ -342,7 +346,7 @@ func unusedFileKeys(fileKeys []string, colours map[string]colourSetting, known m
 	for _, k := range fileKeys {
 		n, isWeight := strings.CutSuffix(k, "_WEIGHT")
 		_, isColour := colours[k]
-		if isColour || known[k] || strings.HasPrefix(k, "ARCHWAY_") || (isWeight && colourEnvName.MatchString(n)) {
+		if isColour || known[k] || strings.HasPrefix(k, providerPrefix) || (isWeight && colourEnvName.MatchString(n)) {
 			continue
 		}
 		out = append(out, k)

@@ -11,9 +11,9 @@ import (
 
 // reloadedSettings are the settings a SIGHUP applies (with the colours and weights
 // themselves): the static provider's backend set, the log level and the access log's
-// switch (not its format: LOG_FORMAT). Every other
-// setting keeps its start value until a restart; RestartOnlyChanges names those that
-// a re-read configuration changed, so that the change is never silently ignored.
+// switch (not its format: LOG_FORMAT). Every other setting keeps its start value until
+// a restart; RestartOnlyChanges names those that a re-read configuration changed, so
+// that the change is never silently ignored.
 var reloadedSettings = map[string]bool{"PROXY_TARGET_URL": true, "COLORS": true, "LOG_LEVEL": true, "ACCESS_LOG": true}
 
 // secretSettings are never repeated with their values, not even in a warning.
@@ -57,9 +57,6 @@ func effectiveSettings(s *rawSettings, c *Config) map[string]string {
 	}
 	return eff
 }
-
-// providerPrefix starts the names of the providers' own settings (ARCHWAY_SWARM_*).
-const providerPrefix = "ARCHWAY_"
 
 // RestartOnlyChanges names the settings that next, this configuration read again (on
 // SIGHUP), sets to another value although only a restart applies them: every setting
